@@ -1,0 +1,1 @@
+//! Shared helpers for the benchmarks (ceilings measured in the same run).

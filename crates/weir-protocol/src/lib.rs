@@ -1,0 +1,5 @@
+//! The Kafka wire-protocol subset weir speaks, in both directions.
+//!
+//! Sans-I/O: this crate parses and builds bytes; it never touches a socket,
+//! a file or an async runtime.
+#![deny(missing_docs)]
