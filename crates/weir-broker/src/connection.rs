@@ -1,0 +1,360 @@
+//! One client connection: read size-prefixed request frames, hand each to the service,
+//! and write the responses back **in request order**, however the handlers interleave.
+//!
+//! Two halves share the socket: the reader reads a frame, spawns its handler and queues the
+//! handler's pending response on a bounded channel (its capacity is the in-flight cap, so a
+//! client that pipelines too far simply stops being read); the writer awaits the queued
+//! responses one by one, in order, and writes each with vectored I/O so record bytes are never
+//! copied into a response buffer.
+
+use std::future::Future;
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{Instrument, debug, warn};
+
+/// Bytes reserved per read while a frame arrives: memory grows with bytes actually received,
+/// never with a size prefix alone.
+const READ_CHUNK_BYTES_MAX: usize = 64 * 1024;
+
+/// Size of a frame's length prefix.
+const FRAME_PREFIX_BYTES: usize = 4;
+
+/// What the service answers to one request frame.
+#[derive(Debug)]
+pub enum Response {
+    /// A response frame body (without its size prefix), as chunks written back to back.
+    Frame(Vec<Bytes>),
+    /// No response on the wire (Produce with `acks=0`).
+    Nothing,
+    /// Close the connection once every earlier response is written (Kafka closes on a request
+    /// at an unsupported version).
+    Close,
+}
+
+/// Handles request frames. Implemented by the broker's dispatcher; tests use small fakes.
+pub trait Service: Send + Sync + 'static {
+    /// Handles one request frame (without its size prefix).
+    fn call(self: Arc<Self>, frame: Bytes) -> impl Future<Output = Response> + Send + 'static;
+}
+
+/// Per-connection limits, from the broker config.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Largest request frame accepted; a larger prefix closes the connection.
+    pub frame_bytes_max: u32,
+    /// Requests read ahead of their responses.
+    pub requests_in_flight_max: u32,
+    /// Close after this long with no request and nothing in flight.
+    pub idle_ms: u64,
+}
+
+/// Why a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed its side.
+    PeerClosed,
+    /// A size prefix was negative or above `frame_bytes_max`.
+    FrameTooLarge(i64),
+    /// The client closed mid-frame.
+    TruncatedFrame,
+    /// No request for `idle_ms`.
+    Idle,
+    /// The service asked to close.
+    ServiceClose,
+    /// The broker is shutting down.
+    Shutdown,
+    /// A socket error.
+    Io(std::io::ErrorKind),
+}
+
+/// Serves one connection until it closes; returns why.
+pub async fn serve<S, IO>(
+    io: IO,
+    service: Arc<S>,
+    limits: ConnectionLimits,
+    mut shutdown: watch::Receiver<bool>,
+) -> CloseReason
+where
+    S: Service,
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, wr) = tokio::io::split(io);
+    let in_flight = usize::try_from(limits.requests_in_flight_max)
+        .unwrap_or(1)
+        .max(1);
+    let (tx, rx) = mpsc::channel::<oneshot::Receiver<Response>>(in_flight);
+    let writer = tokio::spawn(write_responses(wr, rx).in_current_span());
+    let idle = Duration::from_millis(limits.idle_ms);
+    let mut buf = BytesMut::new();
+
+    let read_reason = loop {
+        let next = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => break CloseReason::Shutdown,
+            _ = tx.closed() => break CloseReason::ServiceClose,
+            r = tokio::time::timeout(idle, read_frame(&mut rd, &mut buf, limits.frame_bytes_max)) => r,
+        };
+        let frame = match next {
+            Err(_elapsed) => {
+                if tx.capacity() < in_flight {
+                    continue; // a long poll is still in flight: not idle
+                }
+                break CloseReason::Idle;
+            }
+            Ok(Err(reason)) => break reason,
+            Ok(Ok(frame)) => frame,
+        };
+        let (done_tx, done_rx) = oneshot::channel();
+        let service = Arc::clone(&service);
+        tokio::spawn(
+            async move {
+                let response = service.call(frame).await;
+                let _ = done_tx.send(response);
+            }
+            .in_current_span(),
+        );
+        if tx.send(done_rx).await.is_err() {
+            break CloseReason::ServiceClose;
+        }
+    };
+    drop(tx); // the writer finishes what is queued, then stops
+    let write_reason = writer.await.unwrap_or(None);
+    debug!(?read_reason, ?write_reason, "connection closed");
+    write_reason.unwrap_or(read_reason)
+}
+
+/// Reads one frame body into `buf`'s front and returns it.
+async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    frame_bytes_max: u32,
+) -> Result<Bytes, CloseReason> {
+    fill(rd, buf, FRAME_PREFIX_BYTES, true).await?;
+    let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if size < 0 || size as u32 > frame_bytes_max {
+        warn!(
+            size,
+            frame_bytes_max, "request size prefix out of bounds; closing"
+        );
+        return Err(CloseReason::FrameTooLarge(i64::from(size)));
+    }
+    let size = size as usize;
+    fill(rd, buf, FRAME_PREFIX_BYTES + size, false).await?;
+    let _prefix = buf.split_to(FRAME_PREFIX_BYTES);
+    Ok(buf.split_to(size).freeze())
+}
+
+/// Reads until `buf` holds at least `want` bytes, reserving at most `READ_CHUNK_BYTES_MAX` at a time.
+async fn fill<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    want: usize,
+    at_boundary: bool,
+) -> Result<(), CloseReason> {
+    while buf.len() < want {
+        let missing = want - buf.len();
+        buf.reserve(missing.min(READ_CHUNK_BYTES_MAX));
+        let n = rd
+            .read_buf(buf)
+            .await
+            .map_err(|e| CloseReason::Io(e.kind()))?;
+        if n == 0 {
+            return Err(if at_boundary && buf.is_empty() {
+                CloseReason::PeerClosed
+            } else {
+                CloseReason::TruncatedFrame
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn write_responses<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut rx: mpsc::Receiver<oneshot::Receiver<Response>>,
+) -> Option<CloseReason> {
+    while let Some(pending) = rx.recv().await {
+        let Ok(response) = pending.await else {
+            // The handler task died (a bug): the client would wait forever for this answer.
+            warn!("request handler ended without a response; closing");
+            return Some(CloseReason::ServiceClose);
+        };
+        match response {
+            Response::Nothing => {}
+            Response::Close => {
+                let _ = wr.shutdown().await;
+                return Some(CloseReason::ServiceClose);
+            }
+            Response::Frame(chunks) => {
+                if let Err(e) = write_frame(&mut wr, &chunks).await {
+                    return Some(CloseReason::Io(e.kind()));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Writes a size prefix and the chunks with vectored writes, never joining the chunks.
+pub async fn write_frame<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    chunks: &[Bytes],
+) -> std::io::Result<()> {
+    let total: usize = chunks.iter().map(Bytes::len).sum();
+    let size =
+        i32::try_from(total).map_err(|_| std::io::Error::other("response frame over 2 GiB"))?;
+    let prefix = size.to_be_bytes();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(chunks.len() + 1);
+    parts.push(&prefix);
+    parts.extend(chunks.iter().map(|c| &c[..]).filter(|c| !c.is_empty()));
+    let (mut idx, mut off) = (0usize, 0usize);
+    while idx < parts.len() {
+        let slices: Vec<IoSlice<'_>> = std::iter::once(IoSlice::new(&parts[idx][off..]))
+            .chain(parts[idx + 1..].iter().take(63).map(|p| IoSlice::new(p)))
+            .collect();
+        let mut n = wr.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let left = parts[idx].len() - off;
+            if n >= left {
+                n -= left;
+                idx += 1;
+                off = 0;
+            } else {
+                off += n;
+                n = 0;
+            }
+        }
+    }
+    wr.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::duplex;
+
+    /// Echoes the frame back after a delay given by its first byte (ms), so responses finish
+    /// out of order; a frame starting with 0xFF gets no response, 0xFE closes.
+    struct Echo;
+    impl Service for Echo {
+        async fn call(self: Arc<Self>, frame: Bytes) -> Response {
+            match frame.first().copied() {
+                Some(0xFF) => Response::Nothing,
+                Some(0xFE) => Response::Close,
+                Some(ms) => {
+                    tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
+                    Response::Frame(vec![frame.slice(..1), frame.slice(1..)])
+                }
+                None => Response::Frame(vec![]),
+            }
+        }
+    }
+
+    fn limits() -> ConnectionLimits {
+        ConnectionLimits {
+            frame_bytes_max: 1024,
+            requests_in_flight_max: 8,
+            idle_ms: 60_000,
+        }
+    }
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut v = (body.len() as i32).to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    async fn read_one<R: AsyncRead + Unpin>(r: &mut R) -> Vec<u8> {
+        let mut p = [0u8; 4];
+        r.read_exact(&mut p).await.unwrap();
+        let mut body = vec![0u8; i32::from_be_bytes(p) as usize];
+        r.read_exact(&mut body).await.unwrap();
+        body
+    }
+
+    #[tokio::test]
+    async fn pipelined_responses_come_back_in_request_order() {
+        let (client, server) = duplex(4096);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+        let (mut cr, mut cw) = tokio::io::split(client);
+        // Slow first, fast later, one with no response in between: order must hold.
+        for body in [&[50u8, 1][..], &[0xFF, 9], &[1, 2], &[20, 3, 3], &[0, 4]] {
+            cw.write_all(&frame(body)).await.unwrap();
+        }
+        assert_eq!(read_one(&mut cr).await, vec![50, 1]);
+        assert_eq!(read_one(&mut cr).await, vec![1, 2]);
+        assert_eq!(read_one(&mut cr).await, vec![20, 3, 3]);
+        assert_eq!(read_one(&mut cr).await, vec![0, 4]);
+        drop(cw);
+        drop(cr);
+        assert_eq!(task.await.unwrap(), CloseReason::PeerClosed);
+    }
+
+    #[tokio::test]
+    async fn oversized_and_negative_prefixes_close_without_allocating() {
+        for prefix in [i32::MAX, 1025, -1] {
+            let (client, server) = duplex(64);
+            let (_stop_tx, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+            let (_cr, mut cw) = tokio::io::split(client);
+            cw.write_all(&prefix.to_be_bytes()).await.unwrap();
+            assert_eq!(
+                task.await.unwrap(),
+                CloseReason::FrameTooLarge(i64::from(prefix))
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn truncated_frame_and_service_close() {
+        let (client, server) = duplex(64);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+        let mut client = client;
+        client.write_all(&[0, 0, 0, 10, 1, 2]).await.unwrap();
+        drop(client);
+        assert_eq!(task.await.unwrap(), CloseReason::TruncatedFrame);
+
+        let (client, server) = duplex(64);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+        let (mut cr, mut cw) = tokio::io::split(client);
+        cw.write_all(&frame(&[0, 7])).await.unwrap();
+        cw.write_all(&frame(&[0xFE])).await.unwrap();
+        assert_eq!(read_one(&mut cr).await, vec![0, 7]);
+        assert_eq!(task.await.unwrap(), CloseReason::ServiceClose);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_connections_close_and_shutdown_stops_reading() {
+        let (client, server) = duplex(64);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let l = ConnectionLimits {
+            idle_ms: 1000,
+            ..limits()
+        };
+        let task = tokio::spawn(serve(server, Arc::new(Echo), l, stop_rx));
+        assert_eq!(task.await.unwrap(), CloseReason::Idle);
+        drop(client);
+
+        let (client, server) = duplex(64);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+        let (mut cr, mut cw) = tokio::io::split(client);
+        cw.write_all(&frame(&[30, 1])).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        stop_tx.send(true).unwrap();
+        // The in-flight request is still answered before the connection ends.
+        assert_eq!(read_one(&mut cr).await, vec![30, 1]);
+        assert_eq!(task.await.unwrap(), CloseReason::Shutdown);
+    }
+}

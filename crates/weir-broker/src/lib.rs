@@ -1,0 +1,8 @@
+//! The weir broker: a tokio server that joins the Kafka protocol crate to the storage engine.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod connection;
+pub mod server;
+
+pub use config::BrokerConfig;
