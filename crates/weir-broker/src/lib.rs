@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod meta;
 pub mod server;
 
 pub use config::BrokerConfig;
