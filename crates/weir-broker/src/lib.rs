@@ -4,6 +4,7 @@
 pub mod config;
 pub mod connection;
 pub mod meta;
+pub mod producer_state;
 pub mod server;
 
 pub use config::BrokerConfig;

@@ -1,0 +1,221 @@
+//! Idempotent-producer state of one partition: each producer's epoch and its last
+//! [`BATCHES_PER_PRODUCER_MAX`] batches, so a resend is answered with its original offsets and
+//! never written twice, a gap is refused, and a stale epoch is fenced.
+//!
+//! The rules are Kafka's (its `ProducerStateManager`): sequences are per producer and partition,
+//! start at 0 for each new epoch and wrap from `i32::MAX` to 0. The state is rebuilt on start-up
+//! from the batch headers at the tail of the log, so it survives restarts and crashes.
+
+use std::collections::{HashMap, VecDeque};
+
+/// Batches remembered per producer, as Kafka does (clients keep at most 5 in flight).
+pub const BATCHES_PER_PRODUCER_MAX: usize = 5;
+
+/// Producer id of a batch written without idempotence.
+pub const NO_PRODUCER_ID: i64 = -1;
+
+/// The idempotence fields of a record batch header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchIdentity {
+    /// `producerId`.
+    pub producer_id: i64,
+    /// `producerEpoch`.
+    pub producer_epoch: i16,
+    /// `baseSequence`.
+    pub base_sequence: i32,
+    /// `lastOffsetDelta` (the batch holds `last_offset_delta + 1` sequences).
+    pub last_offset_delta: i32,
+}
+
+impl BatchIdentity {
+    fn last_sequence(&self) -> i32 {
+        wrapping_seq_add(self.base_sequence, self.last_offset_delta)
+    }
+}
+
+/// Where a stored batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredBatch {
+    /// First sequence of the batch.
+    pub first_sequence: i32,
+    /// Last sequence of the batch.
+    pub last_sequence: i32,
+    /// Offset assigned to its first record.
+    pub base_offset: i64,
+    /// The batch's log-append time, or -1.
+    pub log_append_time_ms: i64,
+}
+
+/// What to do with an incoming batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Append it, then call [`ProducerStates::record`].
+    Append,
+    /// It is a resend of a stored batch: answer with these offsets, write nothing.
+    Duplicate(StoredBatch),
+    /// A gap or a non-zero first sequence for a new epoch: OUT_OF_ORDER_SEQUENCE_NUMBER.
+    OutOfOrder,
+    /// The epoch is older than the producer's current one: INVALID_PRODUCER_EPOCH.
+    StaleEpoch,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ProducerEntry {
+    epoch: i16,
+    batches: VecDeque<StoredBatch>,
+}
+
+/// Idempotent-producer state of one partition.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerStates {
+    producers: HashMap<i64, ProducerEntry>,
+}
+
+fn wrapping_seq_add(seq: i32, delta: i32) -> i32 {
+    // Sequences wrap from i32::MAX to 0, as Kafka's do.
+    let sum = i64::from(seq) + i64::from(delta);
+    if sum > i64::from(i32::MAX) {
+        (sum - i64::from(i32::MAX) - 1) as i32
+    } else {
+        sum as i32
+    }
+}
+
+impl ProducerStates {
+    /// Decides what to do with a batch; changes nothing.
+    pub fn check(&self, id: &BatchIdentity) -> Verdict {
+        if id.producer_id == NO_PRODUCER_ID {
+            return Verdict::Append;
+        }
+        let Some(entry) = self.producers.get(&id.producer_id) else {
+            // Unknown producer (new, or its state was lost to retention): any sequence starts it.
+            return Verdict::Append;
+        };
+        if id.producer_epoch < entry.epoch {
+            return Verdict::StaleEpoch;
+        }
+        if id.producer_epoch > entry.epoch {
+            return if id.base_sequence == 0 {
+                Verdict::Append
+            } else {
+                Verdict::OutOfOrder
+            };
+        }
+        let last = id.last_sequence();
+        if let Some(b) = entry
+            .batches
+            .iter()
+            .find(|b| b.first_sequence == id.base_sequence && b.last_sequence == last)
+        {
+            return Verdict::Duplicate(*b);
+        }
+        match entry.batches.back() {
+            Some(b) if wrapping_seq_add(b.last_sequence, 1) != id.base_sequence => {
+                Verdict::OutOfOrder
+            }
+            _ => Verdict::Append,
+        }
+    }
+
+    /// Records a batch that was appended (or found in the log on recovery).
+    pub fn record(&mut self, id: &BatchIdentity, base_offset: i64, log_append_time_ms: i64) {
+        if id.producer_id == NO_PRODUCER_ID {
+            return;
+        }
+        let entry = self.producers.entry(id.producer_id).or_default();
+        if id.producer_epoch != entry.epoch {
+            entry.epoch = id.producer_epoch;
+            entry.batches.clear();
+        }
+        if entry.batches.len() == BATCHES_PER_PRODUCER_MAX {
+            entry.batches.pop_front();
+        }
+        entry.batches.push_back(StoredBatch {
+            first_sequence: id.base_sequence,
+            last_sequence: id.last_sequence(),
+            base_offset,
+            log_append_time_ms,
+        });
+    }
+
+    /// Number of producers with state here.
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// Whether no producer has state here.
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(pid: i64, epoch: i16, seq: i32, n: i32) -> BatchIdentity {
+        BatchIdentity {
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            last_offset_delta: n - 1,
+        }
+    }
+
+    #[test]
+    fn resend_of_any_of_the_last_five_gets_original_offsets() {
+        let mut s = ProducerStates::default();
+        let mut offset = 0;
+        for i in 0..8 {
+            let b = id(7, 0, i * 10, 10);
+            assert_eq!(s.check(&b), Verdict::Append);
+            s.record(&b, offset, -1);
+            offset += 10;
+        }
+        for i in 3..8 {
+            match s.check(&id(7, 0, i * 10, 10)) {
+                Verdict::Duplicate(b) => assert_eq!(b.base_offset, i64::from(i) * 10),
+                v => panic!("batch {i}: {v:?}"),
+            }
+        }
+        // Older than the last five: no longer known, and not the next sequence either.
+        assert_eq!(s.check(&id(7, 0, 20, 10)), Verdict::OutOfOrder);
+        // A gap.
+        assert_eq!(s.check(&id(7, 0, 90, 10)), Verdict::OutOfOrder);
+        // The next one.
+        assert_eq!(s.check(&id(7, 0, 80, 10)), Verdict::Append);
+    }
+
+    #[test]
+    fn epochs_fence_and_restart_sequences() {
+        let mut s = ProducerStates::default();
+        s.record(&id(1, 3, 0, 5), 0, -1);
+        assert_eq!(s.check(&id(1, 2, 5, 1)), Verdict::StaleEpoch);
+        assert_eq!(s.check(&id(1, 4, 5, 1)), Verdict::OutOfOrder);
+        assert_eq!(s.check(&id(1, 4, 0, 1)), Verdict::Append);
+        s.record(&id(1, 4, 0, 1), 5, -1);
+        assert_eq!(s.check(&id(1, 3, 5, 1)), Verdict::StaleEpoch);
+        assert_eq!(s.check(&id(1, 4, 1, 1)), Verdict::Append);
+    }
+
+    #[test]
+    fn unknown_producers_and_non_idempotent_batches_append() {
+        let s = ProducerStates::default();
+        assert_eq!(s.check(&id(NO_PRODUCER_ID, -1, -1, 3)), Verdict::Append);
+        assert_eq!(s.check(&id(9, 0, 42, 3)), Verdict::Append);
+        let mut s = s;
+        s.record(&id(NO_PRODUCER_ID, -1, -1, 3), 0, -1);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn sequences_wrap_at_i32_max() {
+        let mut s = ProducerStates::default();
+        let b = id(5, 0, i32::MAX - 1, 2); // sequences MAX-1, MAX
+        s.record(&b, 0, -1);
+        assert_eq!(s.check(&id(5, 0, 0, 1)), Verdict::Append);
+        assert_eq!(s.check(&id(5, 0, 1, 1)), Verdict::OutOfOrder);
+        let wrapped = id(5, 0, i32::MAX, 3); // MAX, 0, 1
+        assert_eq!(wrapped.last_sequence(), 1);
+    }
+}
