@@ -187,13 +187,23 @@ impl Log {
             if seg.max_timestamp().0 < ts || seg.next_offset() <= log_start {
                 continue;
             }
-            let start = match read_lock(&seg.idx).time.last_below(ts) {
-                Some(rel) => seg.base_offset + i64::from(rel) + 1,
-                None => seg.base_offset,
-            }
-            .max(log_start);
             let size = seg.size();
             let view = seg.view(size)?;
+            let entry = read_lock(&seg.idx).time.last_below(ts);
+            let mut start = seg.base_offset;
+            if let Some((ets, erel)) = entry {
+                // Trust the entry only if the batch it names carries its timestamp.
+                let eoff = seg.base_offset + i64::from(erel);
+                match seg.locate(&view, eoff, size)? {
+                    Some((_, h, _)) if h.max_timestamp == ets && h.last_offset() == Some(eoff) => {
+                        start = eoff + 1
+                    }
+                    _ => {
+                        tracing::warn!(path = %seg.log_path.display(), "time index entry does not match the log; scanning")
+                    }
+                }
+            }
+            let start = start.max(log_start);
             let Some((mut pos, _, _)) = seg.locate(&view, start, size)? else {
                 continue;
             };
@@ -280,10 +290,16 @@ impl Log {
                     seg.base_offset
                 ));
             }
-            let end = Segment::scan(&view[..size as usize], 0, seg.base_offset, |_, _, total| {
-                report.batches += 1;
-                report.bytes += total;
-            });
+            let end = Segment::scan(
+                &view[..size as usize],
+                0,
+                seg.base_offset,
+                true,
+                |_, _, total| {
+                    report.batches += 1;
+                    report.bytes += total;
+                },
+            );
             if end.stopped_early {
                 report.problems.push(format!(
                     "{}: invalid batch at byte {}",

@@ -24,7 +24,7 @@ use crate::index::time::TimeIndex;
 use crate::io::FileSystem;
 use crate::log::{Log, Writer, wall_clock_ms};
 use crate::mmap::map_segment;
-use crate::segment::{Indexes, Segment, parse_log_name, read_lock, segment_path};
+use crate::segment::{IndexPlan, Indexes, Segment, parse_log_name, segment_path};
 use crate::sync::SyncState;
 
 /// A loaded segment and the writer's bytes-since-index count for it.
@@ -212,8 +212,33 @@ fn remove_orphan_indexes(fs: &dyn FileSystem, dir: &Path, bases: &[i64]) -> Resu
     Ok(())
 }
 
-/// Rescans a segment fully, cutting it at the first invalid or partial batch, and
-/// rebuilds its indexes.
+fn open_or_create_indexes(
+    dir: &Path,
+    base: i64,
+    config: &LogConfig,
+    fresh: bool,
+) -> Result<(Indexes, bool), LogError> {
+    let op = segment_path(dir, base, "index");
+    let tp = segment_path(dir, base, "timeindex");
+    if !fresh {
+        let offset = OffsetIndex::open(&op).map_err(io_err("open", &op))?;
+        let time = TimeIndex::open(&tp).map_err(io_err("open", &tp))?;
+        if let (Some(offset), Some(time)) = (offset, time)
+            && offset.file.len_is_whole().unwrap_or(false)
+            && time.file.len_is_whole().unwrap_or(false)
+        {
+            return Ok((Indexes { offset, time }, false));
+        }
+        tracing::warn!(dir = %dir.display(), base, "index file missing or ragged; rebuilding");
+    }
+    let offset =
+        OffsetIndex::create(&op, config.segment_index_bytes).map_err(io_err("create", &op))?;
+    let time = TimeIndex::create(&tp, config.segment_index_bytes).map_err(io_err("create", &tp))?;
+    Ok((Indexes { offset, time }, true))
+}
+
+/// Rescans a segment fully (CRC-32C of every batch), cutting it at the first invalid
+/// or partial batch, and rebuilds its indexes.
 fn recover_segment(
     fs: &dyn FileSystem,
     dir: &Path,
@@ -225,18 +250,7 @@ fn recover_segment(
         .open(&log_path, false)
         .map_err(io_err("open", &log_path))?;
     let len = file.len().map_err(io_err("stat", &log_path))?;
-    let idx = Indexes {
-        offset: OffsetIndex::create(
-            &segment_path(dir, base, "index"),
-            config.segment_index_bytes,
-        )
-        .map_err(io_err("create index for", &log_path))?,
-        time: TimeIndex::create(
-            &segment_path(dir, base, "timeindex"),
-            config.segment_index_bytes,
-        )
-        .map_err(io_err("create time index for", &log_path))?,
-    };
+    let (idx, _) = open_or_create_indexes(dir, base, config, true)?;
     let created = file_mtime_ms(file.std_file());
     let seg = Segment::assemble(
         base,
@@ -250,42 +264,31 @@ fn recover_segment(
     );
     let len_usize = usize::try_from(len)
         .map_err(|_| LogError::io("map", &log_path, io::Error::other("too large")))?;
-    let (end, since) = {
+    let plan = {
         let bytes = map_segment(file.std_file(), len_usize).map_err(io_err("map", &log_path))?;
-        let end = Segment::scan(&bytes, 0, base, |_, _, _| {});
-        let since = seg.rebuild_indexes(
-            &bytes[..end.valid_bytes as usize],
-            config.index_interval_bytes,
-        );
-        (end, since)
+        Segment::plan_indexes(&bytes, base, config.index_interval_bytes, true)
     };
-    if end.stopped_early {
-        tracing::warn!(path = %log_path.display(), valid = end.valid_bytes, len, "cutting the log at the first invalid batch");
-        file.set_len(end.valid_bytes)
+    if plan.end.stopped_early {
+        tracing::warn!(path = %log_path.display(), valid = plan.end.valid_bytes, len, "cutting the log at the first invalid batch");
+        file.set_len(plan.end.valid_bytes)
             .map_err(io_err("truncate", &log_path))?;
     }
-    seg.publish(end.valid_bytes, end.next_offset);
-    {
-        let mut idx = crate::segment::write_lock(&seg.idx);
-        idx.offset
-            .file
-            .trim()
-            .map_err(io_err("trim index of", &log_path))?;
-        idx.time
-            .file
-            .trim()
-            .map_err(io_err("trim index of", &log_path))?;
-    }
+    seg.apply_plan(&plan, true)
+        .map_err(io_err("rebuild indexes of", &log_path))?;
+    seg.publish(plan.end.valid_bytes, plan.end.next_offset);
     seg.seal_indexes()
         .map_err(io_err("seal indexes of", &log_path))?;
     Ok(Loaded {
         seg,
-        since_index: since,
+        since_index: plan.since,
     })
 }
 
-/// Loads a segment believed intact: checks its indexes against the data and, for the
-/// last segment, re-verifies the tail after the last index entry. `None` on any doubt.
+/// Loads a segment believed intact. One pass over its batch headers (no CRC) checks
+/// the chain of batches and yields the index entries the writer made; index files
+/// that differ are rewritten (an index is a cache, never a reason to fail). The last
+/// segment's batches after its last index entry are CRC-checked too. `None` if the
+/// segment must be rescanned and cut instead (only for the last segment).
 fn load_trusted(
     fs: &dyn FileSystem,
     dir: &Path,
@@ -298,19 +301,10 @@ fn load_trusted(
         .open(&log_path, false)
         .map_err(io_err("open", &log_path))?;
     let size = file.len().map_err(io_err("stat", &log_path))?;
-    let Some(offset) = OffsetIndex::open(&segment_path(dir, base, "index"))
-        .map_err(io_err("open index of", &log_path))?
-    else {
+    let Ok(size_usize) = usize::try_from(size) else {
         return Ok(None);
     };
-    let Some(time) = TimeIndex::open(&segment_path(dir, base, "timeindex"))
-        .map_err(io_err("open index of", &log_path))?
-    else {
-        return Ok(None);
-    };
-    if !offset.file.len_is_whole().unwrap_or(false) || !time.file.len_is_whole().unwrap_or(false) {
-        return Ok(None);
-    }
+    let (idx, fresh) = open_or_create_indexes(dir, base, config, false)?;
     let created = file_mtime_ms(file.std_file());
     let seg = Segment::assemble(
         base,
@@ -318,79 +312,61 @@ fn load_trusted(
         Arc::clone(&file),
         0,
         base,
-        Indexes { offset, time },
+        idx,
         created,
         size,
     );
-    let Ok(size_usize) = usize::try_from(size) else {
-        return Ok(None);
-    };
     let bytes = map_segment(file.std_file(), size_usize).map_err(io_err("map", &log_path))?;
-    // Where the last offset-index entry points, a batch must end at that offset.
-    let (tail_from, tail_base) = match read_lock(&seg.idx).offset.last() {
-        None => (0u64, base),
-        Some((rel, pos)) => match seg.header_at(&bytes, u64::from(pos), size) {
-            Ok((h, _)) if h.last_offset() == Some(base + i64::from(rel)) => {
-                (u64::from(pos), h.base_offset)
-            }
-            _ => return Ok(None),
-        },
-    };
-    let since = size - tail_from;
-    if since
-        > config
-            .index_interval_bytes
-            .saturating_add(config.max_message_bytes.saturating_mul(2))
-    {
-        return Ok(None);
-    }
+    let plan = Segment::plan_indexes(&bytes, base, config.index_interval_bytes, false);
     let next_offset = match next_base {
-        Some(nb) => nb,
+        Some(nb) => {
+            if plan.end.stopped_early || plan.end.next_offset != nb {
+                // Damage inside a closed segment: keep it (never cut the log below
+                // later segments); reads of the damaged part fail as corrupt.
+                tracing::error!(path = %log_path.display(), at = plan.end.valid_bytes, "closed segment is damaged; its reads past this byte will fail");
+            }
+            nb
+        }
         None => {
-            let end = Segment::scan(&bytes, tail_from, tail_base, |_, _, _| {});
-            if end.stopped_early {
+            if plan.end.stopped_early {
                 return Ok(None);
             }
-            end.next_offset
+            let tail = Segment::scan(
+                &bytes,
+                plan.last_entry_pos,
+                plan_tail_base(&bytes, &plan, base),
+                true,
+                |_, _, _| {},
+            );
+            if tail.stopped_early {
+                return Ok(None);
+            }
+            plan.end.next_offset
         }
     };
-    let rel_end = u64::try_from(next_offset - base).unwrap_or(0);
-    {
-        let idx = read_lock(&seg.idx);
-        if !idx.offset.is_sane(rel_end, size) || !idx.time.is_sane(rel_end) {
-            return Ok(None);
-        }
+    drop(bytes);
+    let rewritten = seg
+        .apply_plan(&plan, fresh)
+        .map_err(io_err("rebuild indexes of", &log_path))?;
+    if rewritten {
+        tracing::warn!(path = %log_path.display(), "indexes did not match the log; rebuilt");
+        seg.seal_indexes()
+            .map_err(io_err("seal indexes of", &log_path))?;
+    } else {
+        seg.indexes_flushed.store(true, Ordering::Release);
     }
     seg.publish(size, next_offset);
-    // The first batch's timestamp, and the largest one (the last time-index entry,
-    // which is checked against the batch it names).
-    if size > 0 {
-        match seg.header_at(&bytes, 0, size) {
-            Ok((h, _)) if h.base_offset == base => {
-                seg.first_ts.store(h.max_timestamp, Ordering::Relaxed)
-            }
-            _ => return Ok(None),
-        }
-    }
-    let last_time = read_lock(&seg.idx).time.last();
-    match last_time {
-        Some((ts, rel)) => {
-            let off = base + i64::from(rel);
-            match seg.locate(&bytes, off, size) {
-                Ok(Some((_, h, _))) if h.max_timestamp == ts && h.last_offset() == Some(off) => {
-                    seg.set_max_timestamp(ts, off)
-                }
-                _ => return Ok(None),
-            }
-        }
-        None if seg.first_ts.load(Ordering::Relaxed) >= 0 => return Ok(None),
-        None => {}
-    }
     seg.synced_size.store(size, Ordering::Release);
-    seg.indexes_flushed.store(true, Ordering::Release);
-    drop(bytes);
     Ok(Some(Loaded {
         seg,
-        since_index: since,
+        since_index: plan.since,
     }))
+}
+
+fn plan_tail_base(bytes: &[u8], plan: &IndexPlan, base: i64) -> i64 {
+    if plan.last_entry_pos == 0 {
+        return base;
+    }
+    crate::batch::BatchHeader::parse(&bytes[plan.last_entry_pos as usize..])
+        .map_or(base, |h| h.base_offset)
 }

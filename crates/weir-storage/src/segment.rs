@@ -79,6 +79,20 @@ pub(crate) struct Segment {
     pub(crate) idx: RwLock<Indexes>,
 }
 
+/// The index entries a segment's bytes call for.
+#[derive(Debug)]
+pub(crate) struct IndexPlan {
+    pub(crate) end: ScanEnd,
+    pub(crate) offsets: Vec<(u32, u32)>,
+    pub(crate) times: Vec<(i64, u32)>,
+    pub(crate) first_ts: i64,
+    pub(crate) max: (i64, i64),
+    /// Bytes after the last offset-index entry's batch start (the writer's counter).
+    pub(crate) since: u64,
+    /// Position of the last offset-index entry (0 if none).
+    pub(crate) last_entry_pos: u64,
+}
+
 /// What a scan of a segment's bytes found.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ScanEnd {
@@ -241,10 +255,21 @@ impl Segment {
         let rel = offset
             .saturating_sub(self.base_offset)
             .clamp(0, i64::from(u32::MAX)) as u32;
-        let mut pos = u64::from(read_lock(&self.idx).offset.scan_start_for(rel));
-        if pos > size {
-            pos = 0;
-        }
+        let entry = read_lock(&self.idx).offset.scan_start_for(rel);
+        let mut pos = match entry {
+            None => 0,
+            // An index is a cache: an entry must name a batch that ends at its offset,
+            // or it is ignored (and the segment scanned from its start).
+            Some((erel, epos)) => match self.header_at(view, u64::from(epos), size) {
+                Ok((h, _)) if h.last_offset() == Some(self.base_offset + i64::from(erel)) => {
+                    u64::from(epos)
+                }
+                _ => {
+                    tracing::warn!(path = %self.log_path.display(), "offset index entry does not match the log; scanning");
+                    0
+                }
+            },
+        };
         while pos < size {
             let (h, total) = self.header_at(view, pos, size)?;
             if h.last_offset().is_some_and(|l| l >= offset) {
@@ -255,13 +280,15 @@ impl Segment {
         Ok(None)
     }
 
-    /// Scans `bytes[from..]` checking every batch fully (length, magic, CRC, count,
-    /// offset continuity from `expected_base`), calling `on_batch(pos, header, total)`
-    /// for each valid one; stops at the first invalid or partial batch.
+    /// Scans `bytes[from..]` checking every batch (length, offset continuity from
+    /// `expected_base`, and with `check_crc` also magic, CRC-32C and counts), calling
+    /// `on_batch(pos, header, total)` for each valid one; stops at the first invalid or
+    /// partial batch.
     pub(crate) fn scan(
         bytes: &[u8],
         from: u64,
         expected_base: i64,
+        check_crc: bool,
         mut on_batch: impl FnMut(u64, &BatchHeader, u64),
     ) -> ScanEnd {
         let mut pos = from;
@@ -273,10 +300,10 @@ impl Segment {
                 break;
             };
             let Some(total) = h.total_bytes() else { break };
-            if total > rest.len() || h.base_offset != next {
+            if total > rest.len() || h.base_offset != next || h.last_offset_delta < 0 {
                 break;
             }
-            if validate_batch(&rest[..total], None).is_err() {
+            if check_crc && validate_batch(&rest[..total], None).is_err() {
                 break;
             }
             let Some(last) = h.last_offset() else { break };
@@ -292,40 +319,96 @@ impl Segment {
         }
     }
 
-    /// Rebuilds both indexes from `bytes` (the segment's committed bytes, already
-    /// validated) and sets the max timestamp. Returns the bytes since the last offset
-    /// index entry (the writer's running count).
-    pub(crate) fn rebuild_indexes(&self, bytes: &[u8], interval: u64) -> u64 {
-        let mut idx = write_lock(&self.idx);
-        idx.offset.file.clear();
-        idx.time.file.clear();
-        let mut since = 0u64;
-        let mut max = (-1i64, -1i64);
-        let mut first_ts = None;
-        let base = self.base_offset;
-        Segment::scan(bytes, 0, base, |pos, h, total| {
+    /// The index entries the writer would have made for `bytes` (and the final
+    /// time-index entry a sealed segment gets), from one scan.
+    pub(crate) fn plan_indexes(
+        bytes: &[u8],
+        base: i64,
+        interval: u64,
+        check_crc: bool,
+    ) -> IndexPlan {
+        let mut plan = IndexPlan {
+            end: ScanEnd {
+                valid_bytes: 0,
+                next_offset: base,
+                stopped_early: false,
+            },
+            offsets: Vec::new(),
+            times: Vec::new(),
+            first_ts: -1,
+            max: (-1, -1),
+            since: 0,
+            last_entry_pos: 0,
+        };
+        let mut first = true;
+        let end = Segment::scan(bytes, 0, base, check_crc, |pos, h, total| {
             let last = h.last_offset().unwrap_or(h.base_offset);
-            let rel = (last - base) as u32;
-            if first_ts.is_none() {
-                first_ts = Some(h.max_timestamp);
+            if first {
+                plan.first_ts = h.max_timestamp;
+                first = false;
             }
-            if h.max_timestamp > max.0 {
-                max = (h.max_timestamp, last);
+            if h.max_timestamp > plan.max.0 {
+                plan.max = (h.max_timestamp, last);
             }
-            if since > interval {
-                idx.offset.append(rel, pos as u32);
-                if max.0 >= 0 {
-                    idx.time.maybe_append(max.0, (max.1 - base) as u32);
+            if plan.since > interval {
+                plan.offsets.push(((last - base) as u32, pos as u32));
+                plan.last_entry_pos = pos;
+                if plan.max.0 >= 0 && plan.times.last().is_none_or(|&(t, _)| plan.max.0 > t) {
+                    plan.times.push((plan.max.0, (plan.max.1 - base) as u32));
                 }
-                since = 0;
+                plan.since = 0;
             }
-            since += total;
+            plan.since += total;
         });
+        if plan.max.0 >= 0 && plan.times.last().is_none_or(|&(t, _)| plan.max.0 > t) {
+            plan.times.push((plan.max.0, (plan.max.1 - base) as u32));
+        }
+        plan.end = end;
+        plan
+    }
+
+    /// Makes the index files hold exactly `plan`'s entries (rewriting them only if they
+    /// differ, or if `force`), and takes the plan's timestamps. Returns whether the
+    /// files were rewritten.
+    pub(crate) fn apply_plan(&self, plan: &IndexPlan, force: bool) -> io::Result<bool> {
+        let mut idx = write_lock(&self.idx);
+        let same = !force
+            && idx.offset.file.entries() == plan.offsets.len()
+            && idx.time.file.entries() == plan.times.len()
+            && plan
+                .offsets
+                .iter()
+                .enumerate()
+                .all(|(i, &e)| idx.offset.get(i) == e)
+            && plan
+                .times
+                .iter()
+                .enumerate()
+                .all(|(i, &e)| idx.time.get(i) == e);
+        if !same {
+            idx.offset.file.clear();
+            idx.time.file.clear();
+            if idx.offset.file.capacity() < plan.offsets.len() {
+                idx.offset.file.resize(
+                    (plan.offsets.len() * crate::index::offset::OFFSET_ENTRY_BYTES) as u64,
+                )?;
+            }
+            if idx.time.file.capacity() < plan.times.len() {
+                idx.time
+                    .file
+                    .resize((plan.times.len() * crate::index::time::TIME_ENTRY_BYTES) as u64)?;
+            }
+            for &(o, p) in &plan.offsets {
+                idx.offset.append(o, p);
+            }
+            for &(t, o) in &plan.times {
+                idx.time.maybe_append(t, o);
+            }
+        }
         drop(idx);
-        self.set_max_timestamp(max.0, max.1);
-        self.first_ts
-            .store(first_ts.unwrap_or(-1), Ordering::Relaxed);
-        since
+        self.set_max_timestamp(plan.max.0, plan.max.1);
+        self.first_ts.store(plan.first_ts, Ordering::Relaxed);
+        Ok(!same)
     }
 
     /// Adds index entries for a batch just written at `pos` (writer only). `since` is

@@ -37,10 +37,6 @@ impl OffsetIndex {
         (u32_at(e, 0), u32_at(e, 4))
     }
 
-    pub(crate) fn last(&self) -> Option<(u32, u32)> {
-        self.file.entries().checked_sub(1).map(|i| self.get(i))
-    }
-
     pub(crate) fn append(&mut self, rel_offset: u32, position: u32) -> bool {
         let mut e = [0u8; OFFSET_ENTRY_BYTES];
         e[..4].copy_from_slice(&rel_offset.to_be_bytes());
@@ -48,10 +44,9 @@ impl OffsetIndex {
         self.file.push(&e)
     }
 
-    /// Position of the last entry whose relative offset is < `rel` (a batch wholly
-    /// before `rel` starts there, so scanning from it finds the batch holding `rel`),
-    /// or 0.
-    pub(crate) fn scan_start_for(&self, rel: u32) -> u32 {
+    /// The last entry whose relative offset is < `rel` (a batch wholly before `rel`
+    /// starts there, so scanning from it finds the batch holding `rel`), if any.
+    pub(crate) fn scan_start_for(&self, rel: u32) -> Option<(u32, u32)> {
         let n = self.file.entries();
         // First entry with offset >= rel.
         let (mut lo, mut hi) = (0usize, n);
@@ -63,7 +58,7 @@ impl OffsetIndex {
                 hi = mid;
             }
         }
-        if lo == 0 { 0 } else { self.get(lo - 1).1 }
+        lo.checked_sub(1).map(|i| self.get(i))
     }
 
     /// Checks the entries: strictly increasing offsets and positions, offsets below

@@ -53,9 +53,9 @@ impl TimeIndex {
         self.file.push(&e)
     }
 
-    /// The relative offset of the last entry with timestamp < `ts`: every batch up to
-    /// and including that offset has a max timestamp < `ts`. `None` if no such entry.
-    pub(crate) fn last_below(&self, ts: i64) -> Option<u32> {
+    /// The last entry with timestamp < `ts` (timestamp, relative offset): every batch
+    /// up to and including that offset has a max timestamp < `ts`. `None` if none.
+    pub(crate) fn last_below(&self, ts: i64) -> Option<(i64, u32)> {
         let n = self.file.entries();
         let (mut lo, mut hi) = (0usize, n);
         while lo < hi {
@@ -66,7 +66,7 @@ impl TimeIndex {
                 hi = mid;
             }
         }
-        lo.checked_sub(1).map(|i| self.get(i).1)
+        lo.checked_sub(1).map(|i| self.get(i))
     }
 
     /// Checks the entries: strictly increasing timestamps, non-decreasing offsets
