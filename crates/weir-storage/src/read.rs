@@ -230,28 +230,41 @@ impl Log {
     pub fn max_timestamp(&self) -> Result<Option<TimestampOffset>, ReadError> {
         let log_start = self.log_start();
         let segs: Vec<Arc<Segment>> = read_lock(&self.segments).clone();
-        let best = segs
-            .iter()
-            .filter(|s| s.next_offset() > log_start)
-            .map(|s| (s.max_timestamp(), s))
-            .filter(|((ts, _), _)| *ts >= 0)
-            .fold(None::<((i64, i64), &Arc<Segment>)>, |acc, x| match acc {
-                Some(a) if a.0.0 >= x.0.0 => Some(a),
-                _ => Some(x),
-            });
-        let Some(((ts, off), seg)) = best else {
-            return Ok(None);
-        };
-        let size = seg.size();
-        let view = seg.view(size)?;
-        match seg.locate(&view, off, size)? {
-            Some((_, h, _)) => Ok(Some(TimestampOffset {
-                offset: h.base_offset.max(log_start),
-                last_offset: h.last_offset().unwrap_or(off),
-                timestamp: ts,
-            })),
-            None => Ok(None),
+        let mut best: Option<TimestampOffset> = None;
+        for seg in segs.iter().filter(|s| s.next_offset() > log_start) {
+            let (ts, off) = seg.max_timestamp();
+            if ts < 0 || best.is_some_and(|b| b.timestamp >= ts) {
+                continue;
+            }
+            let size = seg.size();
+            let view = seg.view(size)?;
+            if off >= log_start {
+                if let Some((_, h, _)) = seg.locate(&view, off, size)? {
+                    best = Some(TimestampOffset {
+                        offset: h.base_offset.max(log_start),
+                        last_offset: h.last_offset().unwrap_or(off),
+                        timestamp: ts,
+                    });
+                }
+                continue;
+            }
+            // The segment's maximum lies below the log start: scan its live batches.
+            let Some((mut pos, _, _)) = seg.locate(&view, log_start, size)? else {
+                continue;
+            };
+            while pos < size {
+                let (h, total) = seg.header_at(&view, pos, size)?;
+                if h.max_timestamp >= 0 && best.is_none_or(|b| h.max_timestamp > b.timestamp) {
+                    best = Some(TimestampOffset {
+                        offset: h.base_offset.max(log_start),
+                        last_offset: h.last_offset().unwrap_or(h.base_offset),
+                        timestamp: h.max_timestamp,
+                    });
+                }
+                pos += total;
+            }
         }
+        Ok(best)
     }
 
     /// Iterates the headers of the batches holding `from` and after (each batch's CRC

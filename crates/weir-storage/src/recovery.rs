@@ -109,6 +109,19 @@ impl Log {
             i += 1;
         }
         let ckpt_start = ckpt.map_or(0, |c| c.log_start);
+        // Records below the checkpointed log start were deleted; if recovery kept less
+        // than that (unsynced data lost), start afresh at the log start so offsets
+        // below it are never handed out again (as Kafka does).
+        if segments
+            .last()
+            .is_some_and(|s| s.next_offset() < ckpt_start)
+        {
+            tracing::warn!(dir = %dir.display(), ckpt_start, "log ends below its log start; starting afresh there");
+            for s in segments.drain(..) {
+                s.delete_files(&*fs)
+                    .map_err(io_err("delete segment in", dir))?;
+            }
+        }
         if segments.is_empty() {
             let seg = Segment::create(
                 &*fs,
