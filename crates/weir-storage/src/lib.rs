@@ -2,5 +2,40 @@
 //! batches, with memory-mapped sparse offset and time indexes, crash
 //! recovery and retention.
 //!
-//! This crate knows nothing of the Kafka wire protocol or of sockets.
+//! This crate knows nothing of the Kafka wire protocol or of sockets. The on-disk
+//! format and the recovery protocol are specified in `docs/format.md`.
+//!
+//! Entry points: [`Log`] (one partition: [`Log::open`], [`Log::append`], [`Log::read`],
+//! [`Log::sync_to`], [`Log::run_retention`], [`Log::close`]) and [`Store`] (a data
+//! directory of logs). All file I/O of segment data goes through [`FileSystem`];
+//! [`FaultFs`] injects faults in tests.
 #![deny(missing_docs)]
+
+pub mod batch;
+mod checkpoint;
+pub mod config;
+mod error;
+mod index;
+pub mod io;
+mod log;
+mod mmap;
+mod read;
+mod recovery;
+mod retention;
+mod segment;
+mod store;
+mod sync;
+pub mod testing;
+
+pub use batch::{BatchError, BatchErrorKind, BatchHeader};
+pub use checkpoint::{CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE};
+pub use config::{ConfigError, LogConfig};
+pub use error::{AppendError, LogError, ReadError, StoreError, SyncError};
+pub use index::offset::OFFSET_ENTRY_BYTES;
+pub use index::time::TIME_ENTRY_BYTES;
+pub use io::{FaultFs, FileSystem, RealFs, StorageFile};
+pub use log::{AppendInfo, AppendOptions, Log, RELATIVE_OFFSET_MAX, TimestampType};
+pub use read::{HeaderIter, ReadResult, TimestampOffset, VerifyReport};
+pub use retention::RetentionOutcome;
+pub use segment::{FILE_NAME_DIGITS, segment_path};
+pub use store::{DELETE_SUFFIX, Store, TOPIC_NAME_BYTES_MAX, TopicPartition};

@@ -1,0 +1,304 @@
+//! The file-system seam: every byte of segment data, every checkpoint and marker
+//! goes through [`FileSystem`], so tests can inject failed fsyncs, a full disk and
+//! power loss ([`FaultFs`]). Index files are memory-mapped caches and bypass it.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// An open file of the storage engine.
+#[allow(clippy::len_without_is_empty)] // a file length is an I/O result, not a collection size
+pub trait StorageFile: Send + Sync + Debug {
+    /// Current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Writes all of `buf` at byte `pos`.
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
+    /// Reads exactly `buf.len()` bytes at `pos`.
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()>;
+    /// Makes the data (and the length) durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Truncates or extends the file.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// The underlying OS file, for memory-mapping reads.
+    fn std_file(&self) -> &File;
+}
+
+/// The operations the engine performs on a directory tree.
+pub trait FileSystem: Send + Sync + Debug {
+    /// Opens `path` for reading and writing, creating it if `create`.
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>>;
+    /// `mkdir -p`.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// The entries of a directory (full paths), unordered.
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Removes a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes a directory tree.
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Atomically renames `from` to `to` (replacing `to`).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes the directory's entries durable (`fsync` on the directory).
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFs;
+
+#[derive(Debug)]
+struct RealFile(File);
+
+impl StorageFile for RealFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+        self.0.write_all_at(buf, pos)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
+        self.0.read_exact_at(buf, pos)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn std_file(&self) -> &File {
+        &self.0
+    }
+}
+
+impl FileSystem for RealFs {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(path)?;
+        Ok(Arc::new(RealFile(f)))
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect()
+    }
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_dir_all(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+}
+
+/// A fault-injecting file system over the real one, for tests.
+///
+/// It tracks, per file, the length known durable (as of the last successful
+/// `sync_data`), and can:
+/// - fail the next N fsyncs ([`FaultFs::fail_next_syncs`]) with `EIO`;
+/// - run out of space after N more bytes ([`FaultFs::set_space_left`]): the write
+///   that crosses the limit writes the bytes that fit, then fails (a torn write);
+/// - simulate power loss ([`FaultFs::crash`]): every tracked file is cut back to its
+///   durable length, keeping optionally a few unsynced bytes to model a partial flush.
+///
+/// Model limits: writes below a file's durable length lower it to the write position
+/// (conservative); directory entries are assumed durable once made (no lost renames
+/// or creates); files that existed before the `FaultFs` first opened them count as
+/// durable at their length then.
+#[derive(Debug, Clone, Default)]
+pub struct FaultFs {
+    state: Arc<Mutex<FaultState>>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    fail_syncs: u32,
+    space_left: Option<u64>,
+    durable_len: HashMap<PathBuf, u64>,
+    syncs_ok: u64,
+}
+
+#[derive(Debug)]
+struct FaultFile {
+    inner: File,
+    path: PathBuf,
+    state: Arc<Mutex<FaultState>>,
+}
+
+fn lock(state: &Mutex<FaultState>) -> MutexGuard<'_, FaultState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl FaultFs {
+    /// A fault-free instance.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The next `n` fsyncs (files and directories) fail with `EIO`.
+    pub fn fail_next_syncs(&self, n: u32) {
+        lock(&self.state).fail_syncs = n;
+    }
+    /// After `bytes` more bytes written, writes fail with `ENOSPC`; `None` lifts the limit.
+    pub fn set_space_left(&self, bytes: Option<u64>) {
+        lock(&self.state).space_left = bytes;
+    }
+    /// Successful fsyncs so far.
+    pub fn syncs_ok(&self) -> u64 {
+        lock(&self.state).syncs_ok
+    }
+    /// Simulates power loss: cuts every tracked file back to its durable length plus
+    /// at most `keep_unsynced_bytes` of what was written after it. Open handles must
+    /// be dropped (the log closed or leaked) by the caller before reopening.
+    pub fn crash(&self, keep_unsynced_bytes: u64) -> io::Result<()> {
+        let st = lock(&self.state);
+        for (path, durable) in &st.durable_len {
+            let f = match OpenOptions::new().write(true).open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let len = f.metadata()?.len();
+            let keep = durable.saturating_add(keep_unsynced_bytes).min(len);
+            f.set_len(keep)?;
+        }
+        Ok(())
+    }
+}
+
+impl StorageFile for FaultFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.inner.metadata()?.len())
+    }
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        if let Some(d) = st.durable_len.get_mut(&self.path) {
+            *d = (*d).min(pos);
+        }
+        if let Some(left) = st.space_left {
+            if (buf.len() as u64) > left {
+                st.space_left = Some(0);
+                let fit = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+                self.inner.write_all_at(&buf[..fit], pos)?;
+                return Err(io::Error::from_raw_os_error(libc_enospc()));
+            }
+            st.space_left = Some(left - buf.len() as u64);
+        }
+        drop(st);
+        self.inner.write_all_at(buf, pos)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
+        self.inner.read_exact_at(buf, pos)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        if st.fail_syncs > 0 {
+            st.fail_syncs -= 1;
+            return Err(io::Error::from_raw_os_error(libc_eio()));
+        }
+        drop(st);
+        self.inner.sync_data()?;
+        let len = self.inner.metadata()?.len();
+        let mut st = lock(&self.state);
+        st.durable_len.insert(self.path.clone(), len);
+        st.syncs_ok += 1;
+        Ok(())
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.inner.set_len(len)?;
+        let mut st = lock(&self.state);
+        if let Some(d) = st.durable_len.get_mut(&self.path) {
+            *d = (*d).min(len);
+        }
+        Ok(())
+    }
+    fn std_file(&self) -> &File {
+        &self.inner
+    }
+}
+
+// ENOSPC and EIO on Linux (asm-generic errno values), kept here so the seam needs no libc.
+fn libc_enospc() -> i32 {
+    28
+}
+fn libc_eio() -> i32 {
+    5
+}
+
+impl FileSystem for FaultFs {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
+        let existed = path.exists();
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(path)?;
+        let len = f.metadata()?.len();
+        let mut st = lock(&self.state);
+        st.durable_len
+            .entry(path.to_path_buf())
+            .or_insert(if existed { len } else { 0 });
+        Ok(Arc::new(FaultFile {
+            inner: f,
+            path: path.to_path_buf(),
+            state: Arc::clone(&self.state),
+        }))
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        RealFs.read_dir(path)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)?;
+        lock(&self.state).durable_len.remove(path);
+        Ok(())
+    }
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_dir_all(path)?;
+        lock(&self.state)
+            .durable_len
+            .retain(|p, _| !p.starts_with(path));
+        Ok(())
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)?;
+        let mut st = lock(&self.state);
+        if let Some(d) = st.durable_len.remove(from) {
+            st.durable_len.insert(to.to_path_buf(), d);
+        }
+        Ok(())
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        if st.fail_syncs > 0 {
+            st.fail_syncs -= 1;
+            return Err(io::Error::from_raw_os_error(libc_eio()));
+        }
+        drop(st);
+        RealFs.sync_dir(path)
+    }
+}

@@ -1,0 +1,325 @@
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use weir_storage::testing::{BatchSpec, batch};
+use weir_storage::{
+    AppendError, AppendOptions, BatchErrorKind, BatchHeader, LogConfig, ReadError, TimestampType,
+};
+
+#[test]
+fn append_then_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    let batches = fill(&log, 50, 3, 100);
+    assert_eq!(log.log_end(), 150);
+    assert!(log.segment_count() > 1, "tiny segments must roll");
+    let got = read_all(&log, 0);
+    assert_eq!(got.len(), batches.len());
+    for (g, (base, b)) in got.iter().zip(&batches) {
+        assert_eq!(g, &expected_bytes(b, *base));
+    }
+    // A read from the middle of a batch returns that batch whole.
+    let r = log.read(4, 1, i64::MAX).unwrap();
+    assert_eq!(r.first_offset, 3);
+    assert_eq!(r.next_offset, 6);
+    assert_eq!(&r.batches[..], &expected_bytes(&batches[1].1, 3)[..]);
+    // Upper bound: batches starting at or past it are not returned.
+    let r = log.read(0, 1 << 20, 6).unwrap();
+    assert_eq!(r.next_offset, 6);
+    let r = log.read(6, 1 << 20, 6).unwrap();
+    assert!(r.batches.is_empty());
+    // Out of range.
+    assert!(matches!(
+        log.read(151, 10, i64::MAX),
+        Err(ReadError::OffsetOutOfRange { .. })
+    ));
+    assert!(log.read(150, 10, i64::MAX).unwrap().batches.is_empty());
+}
+
+#[test]
+fn refuses_bad_batches_with_typed_errors_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path(),
+        LogConfig {
+            max_message_bytes: 500,
+            ..small_config()
+        },
+    );
+    let good = batch(2, 10, 5);
+    let kind = |b: &[u8]| match log.append(b, AppendOptions::default()) {
+        Err(AppendError::Batch(e)) => e.kind(),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let mut crc = good.clone();
+    *crc.last_mut().unwrap() ^= 1;
+    assert_eq!(kind(&crc), BatchErrorKind::Corrupt);
+    assert_eq!(kind(&good[..good.len() - 1]), BatchErrorKind::Corrupt);
+    assert_eq!(kind(&good[..20]), BatchErrorKind::Corrupt);
+    let mut magic = good.clone();
+    magic[16] = 1;
+    assert_eq!(kind(&magic), BatchErrorKind::Invalid);
+    let mut count = good.clone();
+    count[57..61].copy_from_slice(&5i32.to_be_bytes());
+    let c = crc32c::crc32c(&count[21..]);
+    count[17..21].copy_from_slice(&c.to_be_bytes());
+    assert_eq!(kind(&count), BatchErrorKind::Invalid);
+    assert_eq!(kind(&batch(1, 600, 5)), BatchErrorKind::TooLarge);
+    assert_eq!(log.log_end(), 0);
+    assert_eq!(log.size_bytes(), 0);
+    log.append(&good, AppendOptions::default()).unwrap();
+    assert_eq!(log.log_end(), 2);
+}
+
+#[test]
+fn log_append_time_rewrites_timestamp_and_crc_and_epoch_is_patched() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    let b = batch(3, 10, 5);
+    let opts = AppendOptions {
+        leader_epoch: 7,
+        timestamp_type: TimestampType::LogAppendTime { now_ms: 123_456 },
+    };
+    let info = log.append(&b, opts).unwrap();
+    assert_eq!(info.log_append_time_ms, 123_456);
+    let r = log.read(0, 1000, i64::MAX).unwrap();
+    let h = weir_storage::batch::validate_batch(&r.batches, None).unwrap();
+    assert_eq!(h.max_timestamp, 123_456);
+    assert_eq!(h.partition_leader_epoch, 7);
+    assert_ne!(
+        h.attributes & weir_storage::batch::ATTR_TIMESTAMP_TYPE_LOG_APPEND,
+        0
+    );
+    assert_eq!(&r.batches[61..], &b[61..], "record bytes untouched");
+    let info = log.append(&b, AppendOptions::default()).unwrap();
+    assert_eq!(info.log_append_time_ms, -1);
+    assert_eq!(info.base_offset, 3);
+}
+
+#[test]
+fn timestamp_lookups_and_max_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    // Batch i has timestamps 1000+10i .. 1000+10i+2; batch 7 carries the largest.
+    let mut stamps = Vec::new();
+    for i in 0..40i64 {
+        let ts = if i == 7 { 5000 } else { 1000 + 10 * i };
+        log.append(&batch(3, 50, ts), AppendOptions::default())
+            .unwrap();
+        stamps.push(ts + 2);
+    }
+    for target in [
+        0, 1000, 1002, 1003, 1050, 1100, 1391, 1392, 1393, 4999, 5002, 5003,
+    ] {
+        let want = stamps
+            .iter()
+            .position(|&m| m >= target)
+            .map(|i| i as i64 * 3);
+        let got = log.offset_for_timestamp(target).unwrap().map(|t| t.offset);
+        assert_eq!(got, want, "target {target}");
+    }
+    let m = log.max_timestamp().unwrap().unwrap();
+    assert_eq!((m.offset, m.timestamp), (21, 5002));
+}
+
+#[test]
+fn delete_records_raises_log_start_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    fill(&log, 60, 2, 100);
+    let segs = log.segment_count();
+    assert_eq!(log.delete_records_before(51).unwrap(), 51);
+    assert!(log.segment_count() < segs);
+    assert!(matches!(
+        log.read(10, 100, i64::MAX),
+        Err(ReadError::OffsetOutOfRange { .. })
+    ));
+    let r = log.read(51, 100, i64::MAX).unwrap();
+    assert_eq!(
+        r.first_offset, 50,
+        "the batch holding the log start is returned whole"
+    );
+    drop(log); // crash: no marker
+    let log = open(dir.path(), small_config());
+    assert_eq!(log.log_start(), 51);
+    assert_eq!(log.log_end(), 120);
+    log.close().unwrap();
+    let log = open(dir.path(), small_config());
+    assert_eq!(log.log_start(), 51);
+    assert!(log.delete_records_before(121).is_err());
+}
+
+#[test]
+fn retention_by_size_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    fill(&log, 100, 2, 100);
+    let total = log.size_bytes();
+    log.set_config(LogConfig {
+        retention_bytes: (total / 2) as i64,
+        ..small_config()
+    })
+    .unwrap();
+    let out = log.run_retention(0).unwrap();
+    assert!(out.segments_deleted > 0);
+    assert!(log.size_bytes() >= total / 2, "never below retention_bytes");
+    assert!(log.size_bytes() < total / 2 + 4096 + 1000);
+    assert_eq!(
+        read_all(&log, log.log_start()).len() as i64 * 2,
+        log.log_end() - log.log_start()
+    );
+    // Time: every batch is older than now - retention_ms: all go, the log keeps going.
+    log.set_config(LogConfig {
+        retention_ms: 10,
+        ..small_config()
+    })
+    .unwrap();
+    log.run_retention(1_000_000).unwrap();
+    assert_eq!(log.log_start(), 200);
+    assert_eq!(log.size_bytes(), 0);
+    let info = log
+        .append(&batch(1, 10, 5), AppendOptions::default())
+        .unwrap();
+    assert_eq!(info.base_offset, 200);
+    log.set_config(LogConfig {
+        retention_ms: -1,
+        ..small_config()
+    })
+    .unwrap();
+    assert_eq!(log.run_retention(i64::MAX).unwrap().segments_deleted, 0);
+}
+
+#[test]
+fn config_is_validated() {
+    assert!(LogConfig::default().validate().is_ok());
+    assert!(
+        LogConfig {
+            segment_bytes: 10,
+            ..LogConfig::default()
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        LogConfig {
+            retention_ms: -2,
+            ..LogConfig::default()
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        LogConfig {
+            max_message_bytes: 3,
+            ..LogConfig::default()
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        LogConfig {
+            segment_index_bytes: 4,
+            ..LogConfig::default()
+        }
+        .validate()
+        .is_err()
+    );
+}
+
+#[test]
+fn header_iterator_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    for i in 0..30 {
+        let mut spec = BatchSpec::new(2, 80, 100);
+        spec.producer_id = 9;
+        spec.producer_epoch = 1;
+        spec.base_sequence = i * 2;
+        log.append(&spec.build(), AppendOptions::default()).unwrap();
+    }
+    let hs: Vec<BatchHeader> = log.batch_headers(41).unwrap().map(|h| h.unwrap()).collect();
+    assert_eq!(hs.len(), 10);
+    assert_eq!(hs[0].base_offset, 40);
+    assert_eq!(hs[9].base_sequence, 58);
+    assert!(hs.iter().all(|h| h.producer_id == 9));
+    let rep = log.verify().unwrap();
+    assert!(rep.problems.is_empty(), "{:?}", rep.problems);
+    assert_eq!(rep.batches, 30);
+}
+
+#[test]
+fn readers_run_beside_the_writer_and_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(open(dir.path(), small_config()));
+    let b = batch(4, 100, 1);
+    let writer = {
+        let log = Arc::clone(&log);
+        let b = b.clone();
+        std::thread::spawn(move || {
+            for _ in 0..500 {
+                let info = log.append(&b, AppendOptions::default()).unwrap();
+                if info.base_offset % 40 == 0 {
+                    log.sync_to(info.log_end_offset).unwrap();
+                    assert!(log.durable_end() >= info.log_end_offset);
+                }
+            }
+        })
+    };
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let log = Arc::clone(&log);
+            let b = b.clone();
+            std::thread::spawn(move || {
+                let mut at = 0;
+                while at < 2000 {
+                    let r = log.read(at, 3000, log.log_end()).unwrap();
+                    let mut bytes = &r.batches[..];
+                    while !bytes.is_empty() {
+                        let len = b.len();
+                        assert_eq!(&bytes[8..len], &b[8..], "batch at {at}");
+                        assert_eq!(i64::from_be_bytes(bytes[..8].try_into().unwrap()), at);
+                        at += 4;
+                        bytes = &bytes[len..];
+                    }
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+}
+
+#[test]
+fn group_commit_shares_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = weir_storage::FaultFs::new();
+    let log = Arc::new(
+        weir_storage::Log::open(dir.path(), small_config(), Arc::new(fs.clone())).unwrap(),
+    );
+    let before = fs.syncs_ok();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    let info = log
+                        .append(&batch(1, 10, 1), AppendOptions::default())
+                        .unwrap();
+                    log.sync_to(info.log_end_offset).unwrap();
+                    assert!(log.durable_end() >= info.log_end_offset);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let syncs = fs.syncs_ok() - before;
+    // 160 durable appends; without sharing each would need at least one fsync.
+    assert!(syncs <= 160 + 20, "syncs {syncs}");
+    assert_eq!(log.durable_end(), 160);
+}
