@@ -57,6 +57,9 @@ const ATTR_CONTROL: i16 = 0x20;
 /// Attribute bit 6: baseTimestamp holds the delete horizon (KIP-534).
 const ATTR_DELETE_HORIZON: i16 = 0x40;
 
+/// Attribute bits with a meaning (0..=6).
+const ATTR_KNOWN_MASK: i16 = 0x7f;
+
 /// What a record's timestamp means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimestampType {
@@ -96,6 +99,11 @@ impl Attributes {
     /// Bit 6: `baseTimestamp` is the delete horizon set by compaction (KIP-534).
     pub fn has_delete_horizon(self) -> bool {
         self.0 & ATTR_DELETE_HORIZON != 0
+    }
+    /// Only the bits Kafka defines (0..=6); the others are ignored on read
+    /// and not written by the builder.
+    pub fn known_bits(self) -> i16 {
+        self.0 & ATTR_KNOWN_MASK
     }
     /// Assembles attributes from their parts.
     pub fn new(

@@ -111,7 +111,7 @@ fn check_batch(batch: &RecordBatch) -> Result<bool, String> {
     let (h1, h2) = (batch.header(), again.header());
     let same_header = h1.base_offset == h2.base_offset
         && h1.partition_leader_epoch == h2.partition_leader_epoch
-        && h1.attributes == h2.attributes
+        && h1.attributes.known_bits() == h2.attributes.known_bits()
         && h1.last_offset_delta == h2.last_offset_delta
         && h1.producer_id == h2.producer_id
         && h1.producer_epoch == h2.producer_epoch
