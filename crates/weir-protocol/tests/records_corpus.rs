@@ -127,3 +127,73 @@ fn seeds_satisfy_the_property() {
         assert_eq!(check::batch_roundtrip_count(&bytes), Ok(1), "{name}");
     }
 }
+
+mod mutations {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Flip(usize, u8),
+        Insert(usize, u8),
+        Remove(usize),
+        Truncate(usize),
+        /// Overwrite 4 bytes with a big-endian i32 (lengths, counts, deltas).
+        Int(usize, i32),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<usize>(), 1u8..).prop_map(|(at, x)| Edit::Flip(at, x)),
+            (any::<usize>(), any::<u8>()).prop_map(|(at, x)| Edit::Insert(at, x)),
+            any::<usize>().prop_map(Edit::Remove),
+            any::<usize>().prop_map(Edit::Truncate),
+            (
+                any::<usize>(),
+                prop_oneof![
+                    Just(-1),
+                    Just(0),
+                    Just(i32::MAX),
+                    Just(i32::MIN),
+                    any::<i32>()
+                ]
+            )
+                .prop_map(|(at, x)| Edit::Int(at, x)),
+        ]
+    }
+
+    fn apply(bytes: &mut Vec<u8>, edit: &Edit) {
+        if bytes.is_empty() {
+            return;
+        }
+        let len = bytes.len();
+        match *edit {
+            Edit::Flip(at, x) => bytes[at % len] ^= x,
+            Edit::Insert(at, x) => bytes.insert(at % (len + 1), x),
+            Edit::Remove(at) => {
+                bytes.remove(at % len);
+            }
+            Edit::Truncate(at) => bytes.truncate(at % len),
+            Edit::Int(at, x) => {
+                let at = at % len;
+                let end = (at + 4).min(len);
+                bytes[at..end].copy_from_slice(&x.to_be_bytes()[..end - at]);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// A small in-CI fuzzer: mutated seeds never break the property.
+        #[test]
+        fn mutated_seeds_keep_the_property(seed in 0usize..64, edits in prop::collection::vec(edit(), 1..5)) {
+            let seeds = seed_batches();
+            let mut bytes = seeds[seed % seeds.len()].1.to_vec();
+            for edit in &edits {
+                apply(&mut bytes, edit);
+            }
+            prop_assert_eq!(check::batch_roundtrip(&bytes), Ok(()));
+        }
+    }
+}
