@@ -1,0 +1,421 @@
+//! The Kafka v2 record batch (magic 2): header parsing, CRC-32C, framing of
+//! one batch or a concatenation of batches, zero-copy over [`Bytes`].
+//!
+//! Layout (big-endian), offsets from the start of the batch:
+//!
+//! | offset | field | type |
+//! |---|---|---|
+//! | 0 | baseOffset | i64 |
+//! | 8 | batchLength (bytes after this field) | i32 |
+//! | 12 | partitionLeaderEpoch | i32 |
+//! | 16 | magic (= 2) | i8 |
+//! | 17 | crc (CRC-32C of bytes 21..end) | u32 |
+//! | 21 | attributes | i16 |
+//! | 23 | lastOffsetDelta | i32 |
+//! | 27 | baseTimestamp | i64 |
+//! | 35 | maxTimestamp | i64 |
+//! | 43 | producerId | i64 |
+//! | 51 | producerEpoch | i16 |
+//! | 53 | baseSequence | i32 |
+//! | 57 | recordCount | i32 |
+//! | 61 | records (compressed as one stream when a codec is set) | |
+
+use bytes::Bytes;
+use nom::IResult;
+use nom::Parser;
+use nom::number::complete::{be_i8, be_i16, be_i32, be_i64, be_u32};
+
+use super::compression::{self, Compression};
+use super::error::{BatchError, RecordsError};
+use super::record::RecordIter;
+
+/// Bytes of the fixed v2 batch header (records start here).
+pub const BATCH_HEADER_BYTES: usize = 61;
+/// Bytes before `batchLength` counts: baseOffset and batchLength itself.
+pub const LOG_OVERHEAD_BYTES: usize = 12;
+/// Smallest valid `batchLength` (a header with no records).
+pub const BATCH_LENGTH_MIN: i32 = (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32;
+/// The only magic byte accepted.
+pub const MAGIC_V2: i8 = 2;
+/// Offset of the magic byte.
+const MAGIC_OFFSET: usize = 16;
+/// Offset of the CRC field.
+const CRC_OFFSET: usize = 17;
+/// The CRC covers from this offset (attributes) to the end of the batch.
+const CRC_COVERED_FROM: usize = 21;
+/// Offset of partitionLeaderEpoch.
+const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+
+/// Attribute bits 0..=2: compression codec.
+const ATTR_COMPRESSION_MASK: i16 = 0x07;
+/// Attribute bit 3: timestamp type (set = LogAppendTime).
+const ATTR_TIMESTAMP_TYPE: i16 = 0x08;
+/// Attribute bit 4: transactional.
+const ATTR_TRANSACTIONAL: i16 = 0x10;
+/// Attribute bit 5: control batch.
+const ATTR_CONTROL: i16 = 0x20;
+/// Attribute bit 6: baseTimestamp holds the delete horizon (KIP-534).
+const ATTR_DELETE_HORIZON: i16 = 0x40;
+
+/// Attribute bits with a meaning (0..=6).
+const ATTR_KNOWN_MASK: i16 = 0x7f;
+
+/// What a record's timestamp means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimestampType {
+    /// Set by the producer (attribute bit 3 clear).
+    CreateTime,
+    /// Set by the broker on append (bit 3 set); every record's effective
+    /// timestamp is then the batch's `maxTimestamp`.
+    LogAppendTime,
+}
+
+/// The batch `attributes` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Attributes(pub i16);
+
+impl Attributes {
+    /// The compression codec, or an error for ids 5..=7.
+    pub fn compression(self) -> Result<Compression, BatchError> {
+        let id = (self.0 & ATTR_COMPRESSION_MASK) as u8;
+        Compression::from_id(id).ok_or(BatchError::UnknownCompression { id })
+    }
+    /// The timestamp type (bit 3).
+    pub fn timestamp_type(self) -> TimestampType {
+        if self.0 & ATTR_TIMESTAMP_TYPE != 0 {
+            TimestampType::LogAppendTime
+        } else {
+            TimestampType::CreateTime
+        }
+    }
+    /// Bit 4: part of a transaction.
+    pub fn is_transactional(self) -> bool {
+        self.0 & ATTR_TRANSACTIONAL != 0
+    }
+    /// Bit 5: a control batch (transaction markers).
+    pub fn is_control(self) -> bool {
+        self.0 & ATTR_CONTROL != 0
+    }
+    /// Bit 6: `baseTimestamp` is the delete horizon set by compaction (KIP-534).
+    pub fn has_delete_horizon(self) -> bool {
+        self.0 & ATTR_DELETE_HORIZON != 0
+    }
+    /// Only the bits Kafka defines (0..=6); the others are ignored on read
+    /// and not written by the builder.
+    pub fn known_bits(self) -> i16 {
+        self.0 & ATTR_KNOWN_MASK
+    }
+    /// Assembles attributes from their parts.
+    pub fn new(
+        compression: Compression,
+        timestamp_type: TimestampType,
+        transactional: bool,
+        control: bool,
+        delete_horizon: bool,
+    ) -> Attributes {
+        let mut bits = i16::from(compression.id());
+        if timestamp_type == TimestampType::LogAppendTime {
+            bits |= ATTR_TIMESTAMP_TYPE;
+        }
+        if transactional {
+            bits |= ATTR_TRANSACTIONAL;
+        }
+        if control {
+            bits |= ATTR_CONTROL;
+        }
+        if delete_horizon {
+            bits |= ATTR_DELETE_HORIZON;
+        }
+        Attributes(bits)
+    }
+}
+
+/// The fixed 61-byte header of a v2 batch, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BatchHeader {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Bytes after the `batchLength` field (from partitionLeaderEpoch to the end).
+    pub batch_length: i32,
+    /// Leader epoch stamped by the broker on append.
+    pub partition_leader_epoch: i32,
+    /// Always 2.
+    pub magic: i8,
+    /// CRC-32C of bytes 21..end.
+    pub crc: u32,
+    /// Compression, timestamp type, transactional, control, delete horizon.
+    pub attributes: Attributes,
+    /// Offset delta of the last record (`lastOffset - baseOffset`).
+    pub last_offset_delta: i32,
+    /// First record's timestamp, or the delete horizon (see [`Attributes::has_delete_horizon`]).
+    pub base_timestamp: i64,
+    /// Largest record timestamp (or the append time for LogAppendTime).
+    pub max_timestamp: i64,
+    /// Idempotent/transactional producer id, -1 if none.
+    pub producer_id: i64,
+    /// Producer epoch, -1 if none.
+    pub producer_epoch: i16,
+    /// Sequence of the first record, -1 if none.
+    pub base_sequence: i32,
+    /// Records in the batch.
+    pub record_count: i32,
+}
+
+impl BatchHeader {
+    /// Offset of the last record in the batch (`baseOffset + lastOffsetDelta`),
+    /// `None` if that overflows.
+    pub fn last_offset(&self) -> Option<i64> {
+        self.base_offset
+            .checked_add(i64::from(self.last_offset_delta))
+    }
+
+    /// Total bytes of the batch including baseOffset and batchLength.
+    /// Only meaningful once `batch_length >= BATCH_LENGTH_MIN`.
+    pub fn total_bytes(&self) -> usize {
+        LOG_OVERHEAD_BYTES + self.batch_length.max(0) as usize
+    }
+}
+
+/// nom parser of the fixed header; the caller guarantees 61 bytes.
+fn header(input: &[u8]) -> IResult<&[u8], BatchHeader> {
+    let (input, (base_offset, batch_length, partition_leader_epoch, magic, crc, attributes)) =
+        (be_i64, be_i32, be_i32, be_i8, be_u32, be_i16).parse(input)?;
+    let (input, (last_offset_delta, base_timestamp, max_timestamp, producer_id)) =
+        (be_i32, be_i64, be_i64, be_i64).parse(input)?;
+    let (input, (producer_epoch, base_sequence, record_count)) =
+        (be_i16, be_i32, be_i32).parse(input)?;
+    Ok((
+        input,
+        BatchHeader {
+            base_offset,
+            batch_length,
+            partition_leader_epoch,
+            magic,
+            crc,
+            attributes: Attributes(attributes),
+            last_offset_delta,
+            base_timestamp,
+            max_timestamp,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            record_count,
+        },
+    ))
+}
+
+fn read_i32_at(bytes: &[u8], at: usize) -> Option<i32> {
+    let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(i32::from_be_bytes(raw))
+}
+
+/// Length of the batch at the start of `bytes`, after the checks Kafka makes
+/// before it has the whole batch (`batchLength` and magic).
+fn frame_length(bytes: &[u8]) -> Result<usize, BatchError> {
+    let available = bytes.len();
+    let Some(batch_length) = read_i32_at(bytes, 8) else {
+        return Err(BatchError::Incomplete {
+            available,
+            needed: LOG_OVERHEAD_BYTES,
+        });
+    };
+    if batch_length < BATCH_LENGTH_MIN {
+        return Err(BatchError::LengthTooSmall {
+            batch_length,
+            min: BATCH_LENGTH_MIN,
+        });
+    }
+    if let Some(&magic) = bytes.get(MAGIC_OFFSET) {
+        let magic = magic as i8;
+        if magic != MAGIC_V2 {
+            return Err(BatchError::BadMagic { magic });
+        }
+    }
+    // batch_length >= 49 > 0, and usize is at least 32 bits.
+    let needed = LOG_OVERHEAD_BYTES + batch_length as usize;
+    if available < needed {
+        return Err(BatchError::Incomplete { available, needed });
+    }
+    Ok(needed)
+}
+
+/// One v2 record batch: a zero-copy view of its bytes plus the decoded header.
+///
+/// Constructing one checks only framing (length, magic, record count sign);
+/// call [`RecordBatch::verify_crc`] to check the checksum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordBatch {
+    bytes: Bytes,
+    header: BatchHeader,
+}
+
+impl RecordBatch {
+    /// Splits the first batch off `bytes`; returns it and the rest.
+    ///
+    /// [`BatchError::Incomplete`] means the input ends inside a batch whose
+    /// header is plausible so far.
+    pub fn parse_first(bytes: &Bytes) -> Result<(RecordBatch, Bytes), BatchError> {
+        let length = frame_length(bytes)?;
+        let batch = bytes.slice(..length);
+        let rest = bytes.slice(length..);
+        Ok((RecordBatch::from_framed(batch)?, rest))
+    }
+
+    /// Parses `bytes` as exactly one batch (as in a Produce request, where
+    /// Kafka requires one batch per partition).
+    pub fn parse_exact(bytes: Bytes) -> Result<RecordBatch, BatchError> {
+        let length = match frame_length(&bytes) {
+            Ok(length) => length,
+            Err(BatchError::Incomplete { available, needed }) => {
+                return Err(BatchError::LengthExceedsInput { available, needed });
+            }
+            Err(other) => return Err(other),
+        };
+        if bytes.len() > length {
+            return Err(BatchError::TrailingBytes {
+                trailing_bytes: bytes.len() - length,
+            });
+        }
+        RecordBatch::from_framed(bytes)
+    }
+
+    /// `bytes` is exactly one batch per `frame_length`.
+    fn from_framed(bytes: Bytes) -> Result<RecordBatch, BatchError> {
+        let header = match header(&bytes) {
+            Ok((_, header)) => header,
+            // Unreachable after frame_length (>= 61 bytes), kept as a typed error.
+            Err(_) => {
+                return Err(BatchError::Incomplete {
+                    available: bytes.len(),
+                    needed: BATCH_HEADER_BYTES,
+                });
+            }
+        };
+        if header.record_count < 0 {
+            return Err(BatchError::NegativeRecordCount {
+                record_count: header.record_count,
+            });
+        }
+        Ok(RecordBatch { bytes, header })
+    }
+
+    /// The decoded header.
+    pub fn header(&self) -> &BatchHeader {
+        &self.header
+    }
+
+    /// The whole batch, as stored and sent.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The records section (compressed when the batch has a codec).
+    pub fn records_section(&self) -> Bytes {
+        self.bytes.slice(BATCH_HEADER_BYTES..)
+    }
+
+    /// The CRC-32C over attributes..end, as it should be stored.
+    pub fn compute_crc(&self) -> u32 {
+        crc32c::crc32c(&self.bytes[CRC_COVERED_FROM..])
+    }
+
+    /// Checks the stored CRC-32C against the bytes.
+    pub fn verify_crc(&self) -> Result<(), BatchError> {
+        let computed = self.compute_crc();
+        if computed == self.header.crc {
+            Ok(())
+        } else {
+            Err(BatchError::CrcMismatch {
+                stored: self.header.crc,
+                computed,
+            })
+        }
+    }
+
+    /// Iterates the records, decompressing first when the batch has a codec.
+    ///
+    /// Decompressed output larger than `decompressed_bytes_max` is refused
+    /// while streaming. An uncompressed batch is iterated in place.
+    pub fn records(&self, decompressed_bytes_max: usize) -> Result<RecordIter, RecordsError> {
+        let codec = self.header.attributes.compression()?;
+        let section = self.records_section();
+        let section = compression::decompress(codec, &section, decompressed_bytes_max)?;
+        Ok(RecordIter::new(section, &self.header))
+    }
+}
+
+/// Iterates a concatenation of batches (a Fetch response's `records`, a log
+/// segment), yielding each as a zero-copy slice.
+///
+/// A partial batch at the end is yielded as [`BatchError::Incomplete`] (which
+/// a consumer ignores); any other error is corruption. Iteration stops after
+/// the first error.
+#[derive(Debug, Clone)]
+pub struct BatchIter {
+    rest: Bytes,
+    failed: bool,
+}
+
+impl BatchIter {
+    /// Iterates the batches in `bytes`.
+    pub fn new(bytes: Bytes) -> BatchIter {
+        BatchIter {
+            rest: bytes,
+            failed: false,
+        }
+    }
+
+    /// Bytes not yet yielded.
+    pub fn remaining(&self) -> &Bytes {
+        &self.rest
+    }
+}
+
+impl Iterator for BatchIter {
+    type Item = Result<RecordBatch, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        match RecordBatch::parse_first(&self.rest) {
+            Ok((batch, rest)) => {
+                self.rest = rest;
+                Some(Ok(batch))
+            }
+            Err(error) => {
+                self.failed = true;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for BatchIter {}
+
+/// Rewrites `baseOffset` of a framed batch in place (the CRC does not cover it).
+pub fn patch_base_offset(batch: &mut [u8], base_offset: i64) -> Result<(), BatchError> {
+    let available = batch.len();
+    let field = batch.get_mut(..8).ok_or(BatchError::Incomplete {
+        available,
+        needed: BATCH_HEADER_BYTES,
+    })?;
+    field.copy_from_slice(&base_offset.to_be_bytes());
+    Ok(())
+}
+
+/// Rewrites `partitionLeaderEpoch` of a framed batch in place (not covered by the CRC).
+pub fn patch_partition_leader_epoch(batch: &mut [u8], epoch: i32) -> Result<(), BatchError> {
+    let available = batch.len();
+    let field = batch
+        .get_mut(PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4)
+        .ok_or(BatchError::Incomplete {
+            available,
+            needed: BATCH_HEADER_BYTES,
+        })?;
+    field.copy_from_slice(&epoch.to_be_bytes());
+    Ok(())
+}
+
+/// Where the CRC is stored and from where it is computed, for the builder.
+pub(crate) const CRC_FIELD: (usize, usize) = (CRC_OFFSET, CRC_COVERED_FROM);
