@@ -3,8 +3,11 @@
 
 pub mod config;
 pub mod connection;
+pub mod errors;
 pub mod meta;
 pub mod producer_state;
 pub mod server;
+pub mod topic_config;
+pub mod topics;
 
 pub use config::BrokerConfig;

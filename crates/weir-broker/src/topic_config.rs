@@ -1,0 +1,230 @@
+//! Topic-level configs with Kafka's dotted names (`retention.ms`), as CreateTopics,
+//! DescribeConfigs and the Alter APIs carry them: which names exist, how they map onto the
+//! storage engine's [`LogConfig`], and their broker-wide defaults.
+
+use std::collections::BTreeMap;
+
+use weir_storage::LogConfig;
+
+use crate::config::{LogDefaults, TimestampType};
+
+/// `cleanup.policy` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanupPolicy {
+    /// Delete old segments by time and size.
+    Delete,
+    /// Keep the latest record per key (the cleaner arrives with the compaction issue; until
+    /// then a compacted topic keeps everything and time/size retention does not apply).
+    Compact,
+    /// Both.
+    CompactDelete,
+}
+
+/// Every topic config weir knows, in the order DescribeConfigs lists them.
+pub const TOPIC_CONFIG_NAMES: &[&str] = &[
+    "cleanup.policy",
+    "index.interval.bytes",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.index.bytes",
+    "segment.ms",
+];
+
+/// A topic's effective settings, derived from the broker defaults and its overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSettings {
+    /// The overrides as given (dotted names), persisted with the topic.
+    pub overrides: BTreeMap<String, String>,
+    /// What the storage engine applies.
+    pub log: LogConfig,
+    /// `message.timestamp.type`.
+    pub timestamp_type: TimestampType,
+    /// `cleanup.policy`.
+    pub cleanup_policy: CleanupPolicy,
+}
+
+/// The broker default of a topic config, as text.
+pub fn default_value(defaults: &LogDefaults, name: &str) -> Option<String> {
+    Some(match name {
+        "cleanup.policy" => "delete".into(),
+        "index.interval.bytes" => defaults.index_interval_bytes.to_string(),
+        "max.message.bytes" => defaults.max_message_bytes.to_string(),
+        "message.timestamp.type" => match defaults.message_timestamp_type {
+            TimestampType::CreateTime => "CreateTime".into(),
+            TimestampType::LogAppendTime => "LogAppendTime".into(),
+        },
+        "retention.bytes" => defaults.retention_bytes.to_string(),
+        "retention.ms" => defaults.retention_ms.to_string(),
+        "segment.bytes" => defaults.segment_bytes.to_string(),
+        "segment.index.bytes" => defaults.segment_index_bytes.to_string(),
+        "segment.ms" => defaults.segment_ms.to_string(),
+        _ => return None,
+    })
+}
+
+fn int(name: &str, v: &str) -> Result<i64, String> {
+    v.trim()
+        .parse::<i64>()
+        .map_err(|_| format!("{name}: `{v}` is not an integer"))
+}
+
+fn non_negative(name: &str, v: &str) -> Result<u64, String> {
+    u64::try_from(int(name, v)?).map_err(|_| format!("{name}: must not be negative"))
+}
+
+impl TopicSettings {
+    /// Validates `overrides` over `defaults`. An unknown name or a bad value is an error
+    /// (Kafka's INVALID_CONFIG), never ignored.
+    pub fn new(
+        defaults: &LogDefaults,
+        overrides: BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        let mut log = LogConfig {
+            segment_bytes: defaults.segment_bytes,
+            segment_ms: i64::try_from(defaults.segment_ms).unwrap_or(i64::MAX),
+            segment_index_bytes: u64::from(defaults.segment_index_bytes),
+            index_interval_bytes: u64::from(defaults.index_interval_bytes),
+            retention_ms: defaults.retention_ms,
+            retention_bytes: defaults.retention_bytes,
+            max_message_bytes: u64::from(defaults.max_message_bytes),
+        };
+        let mut timestamp_type = defaults.message_timestamp_type;
+        let mut cleanup_policy = CleanupPolicy::Delete;
+        for (name, value) in &overrides {
+            match name.as_str() {
+                "cleanup.policy" => {
+                    let mut parts: Vec<&str> = value.split(',').map(str::trim).collect();
+                    parts.sort_unstable();
+                    parts.dedup();
+                    cleanup_policy = match parts.as_slice() {
+                        ["delete"] => CleanupPolicy::Delete,
+                        ["compact"] => CleanupPolicy::Compact,
+                        ["compact", "delete"] => CleanupPolicy::CompactDelete,
+                        _ => {
+                            return Err(format!(
+                                "cleanup.policy: `{value}` is not delete, compact or compact,delete"
+                            ));
+                        }
+                    };
+                }
+                "index.interval.bytes" => log.index_interval_bytes = non_negative(name, value)?,
+                "max.message.bytes" => log.max_message_bytes = non_negative(name, value)?,
+                "message.timestamp.type" => {
+                    timestamp_type = match value.as_str() {
+                        "CreateTime" => TimestampType::CreateTime,
+                        "LogAppendTime" => TimestampType::LogAppendTime,
+                        _ => {
+                            return Err(format!(
+                                "message.timestamp.type: `{value}` is not CreateTime or LogAppendTime"
+                            ));
+                        }
+                    }
+                }
+                "retention.bytes" => log.retention_bytes = int(name, value)?,
+                "retention.ms" => log.retention_ms = int(name, value)?,
+                "segment.bytes" => log.segment_bytes = non_negative(name, value)?,
+                "segment.index.bytes" => log.segment_index_bytes = non_negative(name, value)?,
+                "segment.ms" => log.segment_ms = int(name, value)?,
+                _ => return Err(format!("unknown topic config `{name}`")),
+            }
+        }
+        log.validate().map_err(|e| e.to_string())?;
+        if log.retention_ms < -1 || log.retention_bytes < -1 {
+            return Err("retention.ms and retention.bytes take -1 or a non-negative value".into());
+        }
+        Ok(Self {
+            overrides,
+            log,
+            timestamp_type,
+            cleanup_policy,
+        })
+    }
+
+    /// The storage config actually applied: until the cleaner exists, a compact-only topic
+    /// must keep everything, so time and size retention are switched off for it.
+    pub fn applied_log_config(&self) -> LogConfig {
+        let mut log = self.log;
+        if self.cleanup_policy == CleanupPolicy::Compact {
+            log.retention_ms = -1;
+            log.retention_bytes = -1;
+        }
+        log
+    }
+
+    /// Every config with its value and whether it is the broker default.
+    pub fn describe(&self, defaults: &LogDefaults) -> Vec<(String, String, bool)> {
+        TOPIC_CONFIG_NAMES
+            .iter()
+            .map(|name| match self.overrides.get(*name) {
+                Some(v) => ((*name).to_string(), v.clone(), false),
+                None => (
+                    (*name).to_string(),
+                    default_value(defaults, name).unwrap_or_default(),
+                    true,
+                ),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrokerConfig;
+
+    fn defaults() -> LogDefaults {
+        BrokerConfig::from_settings([]).unwrap().log
+    }
+
+    fn o(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn overrides_apply_and_validate() {
+        let s = TopicSettings::new(
+            &defaults(),
+            o(&[
+                ("retention.ms", "1000"),
+                ("segment.bytes", "1048576"),
+                ("message.timestamp.type", "LogAppendTime"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.log.retention_ms, 1000);
+        assert_eq!(s.log.segment_bytes, 1 << 20);
+        assert_eq!(s.timestamp_type, TimestampType::LogAppendTime);
+        assert!(TopicSettings::new(&defaults(), o(&[("retention.ms", "soon")])).is_err());
+        assert!(TopicSettings::new(&defaults(), o(&[("segment.bytes", "1")])).is_err());
+        assert!(TopicSettings::new(&defaults(), o(&[("no.such", "1")])).is_err());
+        assert!(TopicSettings::new(&defaults(), o(&[("cleanup.policy", "shred")])).is_err());
+        let c =
+            TopicSettings::new(&defaults(), o(&[("cleanup.policy", "delete,compact")])).unwrap();
+        assert_eq!(c.cleanup_policy, CleanupPolicy::CompactDelete);
+    }
+
+    #[test]
+    fn compact_only_topics_keep_everything_until_the_cleaner_exists() {
+        let s = TopicSettings::new(
+            &defaults(),
+            o(&[("cleanup.policy", "compact"), ("retention.ms", "1")]),
+        )
+        .unwrap();
+        assert_eq!(s.applied_log_config().retention_ms, -1);
+    }
+
+    #[test]
+    fn describe_marks_defaults() {
+        let s = TopicSettings::new(&defaults(), o(&[("retention.ms", "5")])).unwrap();
+        let d = s.describe(&defaults());
+        assert_eq!(d.len(), TOPIC_CONFIG_NAMES.len());
+        assert!(d.contains(&("retention.ms".into(), "5".into(), false)));
+        assert!(d.contains(&("segment.bytes".into(), "1073741824".into(), true)));
+    }
+}

@@ -1,0 +1,696 @@
+//! The topics this broker holds: each a set of partitions, each partition a storage [`Log`]
+//! plus its idempotent-producer state. Topic metadata (partition count, config overrides,
+//! topic id) is persisted in `__weir_meta/`; the logs themselves in the [`Store`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+use weir_storage::{AppendOptions, BatchHeader, Log, RealFs, Store, TopicPartition};
+
+use crate::config::{BrokerConfig, LogDefaults, TimestampType};
+use crate::errors::PartitionError;
+use crate::meta::{MetaError, TopicMeta, TopicStore};
+use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
+use crate::topic_config::TopicSettings;
+
+/// Attribute bit of a transactional batch (weir does not support transactions yet).
+const ATTR_TRANSACTIONAL: i16 = 1 << 4;
+/// Attribute bit of a control batch.
+const ATTR_CONTROL: i16 = 1 << 5;
+
+/// One partition: its log and the idempotent-producer state guarding appends to it.
+#[derive(Debug)]
+pub struct Partition {
+    /// Partition index.
+    pub index: i32,
+    /// The storage log.
+    pub log: Arc<Log>,
+    /// Checked and updated under this lock together with the append, so a resend can
+    /// never race its original.
+    producers: Mutex<ProducerStates>,
+}
+
+/// Where an appended (or recognised as resent) batch is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Offset of the batch's first record.
+    pub base_offset: i64,
+    /// Offset of its last record.
+    pub last_offset: i64,
+    /// Log-append time, or -1 under create time.
+    pub log_append_time_ms: i64,
+    /// Whether this was a resend answered from producer state (nothing written).
+    pub duplicate: bool,
+}
+
+impl Partition {
+    fn new(index: i32, log: Arc<Log>) -> Result<Self, PartitionError> {
+        let producers = rebuild_producer_state(&log)?;
+        Ok(Self {
+            index,
+            log,
+            producers: Mutex::new(producers),
+        })
+    }
+
+    /// Validates and appends one record batch, applying idempotent-producer rules.
+    pub fn append(
+        &self,
+        batch: &[u8],
+        timestamp_type: TimestampType,
+        now_ms: i64,
+    ) -> Result<Appended, PartitionError> {
+        let header = BatchHeader::parse(batch)?;
+        if header.attributes & (ATTR_TRANSACTIONAL | ATTR_CONTROL) != 0 {
+            return Err(PartitionError::Unsupported(
+                "transactional and control batches are not supported",
+            ));
+        }
+        let ident = BatchIdentity {
+            producer_id: header.producer_id,
+            producer_epoch: header.producer_epoch,
+            base_sequence: header.base_sequence,
+            last_offset_delta: header.last_offset_delta,
+        };
+        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        match producers.check(&ident) {
+            Verdict::Append => {}
+            Verdict::Duplicate(b) => {
+                return Ok(Appended {
+                    base_offset: b.base_offset,
+                    last_offset: b.base_offset + i64::from(header.last_offset_delta),
+                    log_append_time_ms: b.log_append_time_ms,
+                    duplicate: true,
+                });
+            }
+            Verdict::OutOfOrder => return Err(PartitionError::OutOfOrderSequence),
+            Verdict::StaleEpoch => return Err(PartitionError::StaleProducerEpoch),
+        }
+        let timestamp_type = match timestamp_type {
+            TimestampType::CreateTime => weir_storage::TimestampType::CreateTime,
+            TimestampType::LogAppendTime => weir_storage::TimestampType::LogAppendTime { now_ms },
+        };
+        let info = self.log.append(
+            batch,
+            AppendOptions {
+                leader_epoch: 0,
+                timestamp_type,
+            },
+        )?;
+        producers.record(&ident, info.base_offset, info.log_append_time_ms);
+        Ok(Appended {
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            log_append_time_ms: info.log_append_time_ms,
+            duplicate: false,
+        })
+    }
+}
+
+/// Rebuilds producer state from every batch header in the log (headers only: 61 bytes a
+/// batch, no record is decoded).
+fn rebuild_producer_state(log: &Log) -> Result<ProducerStates, PartitionError> {
+    let mut states = ProducerStates::default();
+    for header in log.batch_headers(log.log_start())? {
+        let header = header?;
+        let ident = BatchIdentity {
+            producer_id: header.producer_id,
+            producer_epoch: header.producer_epoch,
+            base_sequence: header.base_sequence,
+            last_offset_delta: header.last_offset_delta,
+        };
+        let append_time =
+            if header.attributes & weir_storage::batch::ATTR_TIMESTAMP_TYPE_LOG_APPEND != 0 {
+                header.max_timestamp
+            } else {
+                -1
+            };
+        states.record(&ident, header.base_offset, append_time);
+    }
+    Ok(states)
+}
+
+/// A topic: immutable partition list (CreatePartitions swaps in a new `Topic`), mutable settings.
+#[derive(Debug)]
+pub struct Topic {
+    /// Topic name.
+    pub name: String,
+    /// Kafka topic id.
+    pub id: [u8; 16],
+    /// Partitions, index = position.
+    pub partitions: Vec<Arc<Partition>>,
+    /// Effective settings.
+    pub settings: RwLock<TopicSettings>,
+}
+
+impl Topic {
+    /// A snapshot of the settings.
+    pub fn settings(&self) -> TopicSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A partition by index.
+    pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
+    }
+}
+
+/// Why a topic-level operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    /// The topic exists already.
+    #[error("topic `{0}` already exists")]
+    AlreadyExists(String),
+    /// No such topic.
+    #[error("topic `{0}` does not exist")]
+    NotFound(String),
+    /// A name Kafka would refuse.
+    #[error("invalid topic name: {0}")]
+    InvalidName(String),
+    /// A partition count out of bounds, or a decrease.
+    #[error("invalid partitions: {0}")]
+    InvalidPartitions(String),
+    /// A config name or value refused.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// The storage engine failed.
+    #[error("storage: {0}")]
+    Storage(#[from] weir_storage::StoreError),
+    /// Topic metadata could not be written.
+    #[error("metadata: {0}")]
+    Meta(#[from] MetaError),
+    /// A partition's log failed while being opened.
+    #[error("partition: {0}")]
+    Partition(#[from] PartitionError),
+}
+
+/// Partitions a topic may have at most.
+pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
+
+/// All topics.
+#[derive(Debug)]
+pub struct Topics {
+    store: Store,
+    meta: TopicStore,
+    defaults: LogDefaults,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Serialises create/delete/alter so two admins cannot interleave half-done changes.
+    admin: Mutex<()>,
+    /// Bumped whenever a partition's readable end moves: long-poll fetches wait on it.
+    appended: watch::Sender<u64>,
+}
+
+fn new_topic_id(name: &str) -> [u8; 16] {
+    // Unique enough for one broker: wall clock nanoseconds mixed with the name's hash.
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(name.as_bytes());
+    let a = h.finish();
+    let b = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&a.to_be_bytes());
+    id[8..].copy_from_slice(&b.to_be_bytes());
+    id
+}
+
+impl Topics {
+    /// Opens the data directory: recovers every log, loads topic metadata, rebuilds producer
+    /// state. Logs found without metadata (a crash between the two) are adopted, never dropped.
+    pub fn open(config: &BrokerConfig) -> Result<Self, TopicError> {
+        let data_dir: &Path = &config.data_dir;
+        let defaults = config.log.clone();
+        let base =
+            TopicSettings::new(&defaults, BTreeMap::new()).map_err(TopicError::InvalidConfig)?;
+        let store = Store::open(data_dir, base.log, Arc::new(RealFs))?;
+        let meta = TopicStore::open(data_dir)?;
+        let mut metas = meta.load_all()?;
+        // Adopt orphan logs.
+        for tp in store.list() {
+            let entry = metas.entry(tp.topic().to_string()).or_insert_with(|| {
+                warn!(
+                    topic = tp.topic(),
+                    "adopting a partition log that has no topic metadata"
+                );
+                TopicMeta {
+                    partitions: 0,
+                    configs: BTreeMap::new(),
+                    topic_id: new_topic_id(tp.topic()),
+                }
+            });
+            entry.partitions = entry.partitions.max(tp.partition() + 1);
+        }
+        let mut topics = BTreeMap::new();
+        for (name, m) in metas {
+            let settings = TopicSettings::new(&defaults, m.configs.clone())
+                .map_err(TopicError::InvalidConfig)?;
+            let mut partitions = Vec::new();
+            for p in 0..m.partitions {
+                let tp = TopicPartition::new(&name, p)?;
+                let log = match store.get(&tp) {
+                    Some(log) => log,
+                    None => store.create(&tp, settings.applied_log_config())?,
+                };
+                log.set_config(settings.applied_log_config())
+                    .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+                partitions.push(Arc::new(Partition::new(p, log)?));
+            }
+            meta.save(&name, &m)?;
+            topics.insert(
+                name.clone(),
+                Arc::new(Topic {
+                    name,
+                    id: m.topic_id,
+                    partitions,
+                    settings: RwLock::new(settings),
+                }),
+            );
+        }
+        info!(topics = topics.len(), dir = %data_dir.display(), "topics loaded");
+        Ok(Self {
+            store,
+            meta,
+            defaults,
+            topics: RwLock::new(topics),
+            admin: Mutex::new(()),
+            appended: watch::channel(0).0,
+        })
+    }
+
+    /// The broker-wide topic defaults.
+    pub fn defaults(&self) -> &LogDefaults {
+        &self.defaults
+    }
+
+    /// A topic by name.
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Every topic, by name.
+    pub fn all(&self) -> Vec<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Validates a topic name as Kafka does: 1..=249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+    pub fn validate_name(name: &str) -> Result<(), TopicError> {
+        let ok = !name.is_empty()
+            && name.len() <= 249
+            && name != "."
+            && name != ".."
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+        if ok {
+            Ok(())
+        } else {
+            Err(TopicError::InvalidName(name.to_string()))
+        }
+    }
+
+    /// Checks a create request without doing it (CreateTopics' `validate_only`).
+    pub fn validate_create(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<TopicSettings, TopicError> {
+        Self::validate_name(name)?;
+        if self.get(name).is_some() {
+            return Err(TopicError::AlreadyExists(name.to_string()));
+        }
+        if !(1..=TOPIC_PARTITIONS_MAX).contains(&partitions) {
+            return Err(TopicError::InvalidPartitions(format!(
+                "{partitions} is outside 1..={TOPIC_PARTITIONS_MAX}"
+            )));
+        }
+        TopicSettings::new(&self.defaults, configs.clone()).map_err(TopicError::InvalidConfig)
+    }
+
+    /// Creates a topic: metadata first (durably), then its partition logs.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let settings = self.validate_create(name, partitions, &configs)?;
+        let m = TopicMeta {
+            partitions,
+            configs,
+            topic_id: new_topic_id(name),
+        };
+        self.meta.save(name, &m)?;
+        let mut parts = Vec::with_capacity(partitions as usize);
+        for p in 0..partitions {
+            let log = self.store.create(
+                &TopicPartition::new(name, p)?,
+                settings.applied_log_config(),
+            )?;
+            parts.push(Arc::new(Partition::new(p, log)?));
+        }
+        let topic = Arc::new(Topic {
+            name: name.to_string(),
+            id: m.topic_id,
+            partitions: parts,
+            settings: RwLock::new(settings),
+        });
+        self.topics
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), Arc::clone(&topic));
+        info!(topic = name, partitions, "topic created");
+        Ok(topic)
+    }
+
+    /// Deletes a topic and its logs.
+    pub fn delete(&self, name: &str) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self
+            .topics
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+            .ok_or_else(|| TopicError::NotFound(name.to_string()))?;
+        self.meta.remove(name)?;
+        for p in &topic.partitions {
+            self.store.delete(&TopicPartition::new(name, p.index)?)?;
+        }
+        self.notify_appended(); // wake fetches waiting on the deleted partitions
+        info!(topic = name, "topic deleted");
+        Ok(())
+    }
+
+    /// Raises a topic's partition count (CreatePartitions).
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self
+            .get(name)
+            .ok_or_else(|| TopicError::NotFound(name.to_string()))?;
+        let have = old.partitions.len() as i32;
+        if count <= have || count > TOPIC_PARTITIONS_MAX {
+            return Err(TopicError::InvalidPartitions(format!(
+                "topic has {have} partitions; {count} is not a valid new count"
+            )));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let settings = old.settings();
+        self.meta.save(
+            name,
+            &TopicMeta {
+                partitions: count,
+                configs: settings.overrides.clone(),
+                topic_id: old.id,
+            },
+        )?;
+        let mut parts = old.partitions.clone();
+        for p in have..count {
+            let log = self.store.create(
+                &TopicPartition::new(name, p)?,
+                settings.applied_log_config(),
+            )?;
+            parts.push(Arc::new(Partition::new(p, log)?));
+        }
+        let topic = Arc::new(Topic {
+            name: name.to_string(),
+            id: old.id,
+            partitions: parts,
+            settings: RwLock::new(settings),
+        });
+        self.topics
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), topic);
+        Ok(())
+    }
+
+    /// Replaces a topic's config overrides (applied to open logs at once, persisted).
+    pub fn set_configs(
+        &self,
+        name: &str,
+        overrides: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::NotFound(name.to_string()))?;
+        let settings =
+            TopicSettings::new(&self.defaults, overrides).map_err(TopicError::InvalidConfig)?;
+        if validate_only {
+            return Ok(());
+        }
+        self.meta.save(
+            name,
+            &TopicMeta {
+                partitions: topic.partitions.len() as i32,
+                configs: settings.overrides.clone(),
+                topic_id: topic.id,
+            },
+        )?;
+        for p in &topic.partitions {
+            p.log
+                .set_config(settings.applied_log_config())
+                .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        }
+        *topic.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+        Ok(())
+    }
+
+    /// Runs time and size retention on every log.
+    pub fn run_retention(&self, now_ms: i64) -> Result<(), TopicError> {
+        self.store.run_retention(now_ms)?;
+        Ok(())
+    }
+
+    /// Wakes long-poll fetches: some partition's readable end moved.
+    pub fn notify_appended(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every [`Topics::notify_appended`].
+    pub fn subscribe_appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// Flushes and closes every log, leaving the clean-shutdown marker.
+    pub fn close(&self) -> Result<(), TopicError> {
+        self.store.close()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use weir_protocol::ErrorCode;
+    use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
+
+    fn config(dir: &Path) -> BrokerConfig {
+        let mut c = BrokerConfig::from_settings([]).unwrap();
+        c.data_dir = dir.to_path_buf();
+        c
+    }
+
+    fn batch(pid: i64, epoch: i16, seq: i32, n: usize) -> Bytes {
+        let mut b = BatchBuilder::new(BatchSettings {
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            ..Default::default()
+        });
+        for i in 0..n {
+            b.push(NewRecord {
+                timestamp: 1_000 + i as i64,
+                key: Some(Bytes::from(format!("k{i}"))),
+                value: Some(Bytes::from_static(b"v")),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn idempotent_resend_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        {
+            let topics = Topics::open(&cfg).unwrap();
+            let t = topics.create("orders", 2, BTreeMap::new()).unwrap();
+            let p = t.partition(1).unwrap();
+            assert_eq!(
+                p.append(&batch(-1, -1, -1, 2), TimestampType::CreateTime, 0)
+                    .unwrap()
+                    .base_offset,
+                0
+            );
+            let a = p
+                .append(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
+                .unwrap();
+            assert_eq!((a.base_offset, a.last_offset, a.duplicate), (2, 4, false));
+            let again = p
+                .append(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
+                .unwrap();
+            assert_eq!(
+                (again.base_offset, again.last_offset, again.duplicate),
+                (2, 4, true)
+            );
+            assert_eq!(p.log.log_end(), 5);
+            topics.close().unwrap();
+        }
+        // Reopen: the resend is still recognised, from the batch headers in the log.
+        let topics = Topics::open(&cfg).unwrap();
+        let t = topics.get("orders").unwrap();
+        assert_eq!(t.partitions.len(), 2);
+        let p = t.partition(1).unwrap();
+        let again = p
+            .append(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
+            .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.base_offset, 2);
+        let gap = p
+            .append(&batch(42, 0, 9, 1), TimestampType::CreateTime, 0)
+            .unwrap_err();
+        assert_eq!(gap.code(), ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_eq!(
+            p.append(&batch(42, 0, 3, 1), TimestampType::CreateTime, 0)
+                .unwrap()
+                .base_offset,
+            5
+        );
+    }
+
+    #[test]
+    fn corrupt_batches_are_refused_with_kafka_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let topics = Topics::open(&config(dir.path())).unwrap();
+        let t = topics.create("t", 1, BTreeMap::new()).unwrap();
+        let p = t.partition(0).unwrap();
+        let mut bad = batch(-1, -1, -1, 1).to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(
+            p.append(&bad, TimestampType::CreateTime, 0)
+                .unwrap_err()
+                .code(),
+            ErrorCode::CORRUPT_MESSAGE
+        );
+        assert_eq!(
+            p.append(&bad[..30], TimestampType::CreateTime, 0)
+                .unwrap_err()
+                .code(),
+            ErrorCode::CORRUPT_MESSAGE
+        );
+        assert_eq!(p.log.log_end(), 0);
+    }
+
+    #[test]
+    fn admin_operations_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        {
+            let topics = Topics::open(&cfg).unwrap();
+            topics.create("a", 1, BTreeMap::new()).unwrap();
+            assert_eq!(
+                topics.create("a", 1, BTreeMap::new()).unwrap_err().code(),
+                ErrorCode::TOPIC_ALREADY_EXISTS
+            );
+            assert_eq!(
+                topics
+                    .create("bad/name", 1, BTreeMap::new())
+                    .unwrap_err()
+                    .code(),
+                ErrorCode::INVALID_TOPIC_EXCEPTION
+            );
+            assert_eq!(
+                topics.create("z", 0, BTreeMap::new()).unwrap_err().code(),
+                ErrorCode::INVALID_PARTITIONS
+            );
+            let bad_cfg = BTreeMap::from([("retention.ms".to_string(), "x".to_string())]);
+            assert_eq!(
+                topics.create("c", 1, bad_cfg).unwrap_err().code(),
+                ErrorCode::INVALID_CONFIG
+            );
+            topics.add_partitions("a", 3, false).unwrap();
+            assert_eq!(
+                topics.add_partitions("a", 2, false).unwrap_err().code(),
+                ErrorCode::INVALID_PARTITIONS
+            );
+            topics
+                .set_configs(
+                    "a",
+                    BTreeMap::from([("retention.ms".to_string(), "1234".to_string())]),
+                    false,
+                )
+                .unwrap();
+            topics.create("gone", 1, BTreeMap::new()).unwrap();
+            topics.delete("gone").unwrap();
+            assert_eq!(
+                topics.delete("gone").unwrap_err().code(),
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            );
+            topics.close().unwrap();
+        }
+        let topics = Topics::open(&cfg).unwrap();
+        let a = topics.get("a").unwrap();
+        assert_eq!(a.partitions.len(), 3);
+        assert_eq!(a.settings().log.retention_ms, 1234);
+        assert_eq!(a.partitions[0].log.config().retention_ms, 1234);
+        assert!(topics.get("gone").is_none());
+        assert!(topics.get("c").is_none());
+    }
+
+    #[test]
+    fn orphan_logs_are_adopted_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        {
+            let topics = Topics::open(&cfg).unwrap();
+            let t = topics.create("orphan", 2, BTreeMap::new()).unwrap();
+            t.partition(1)
+                .unwrap()
+                .append(&batch(-1, -1, -1, 4), TimestampType::CreateTime, 0)
+                .unwrap();
+            topics.close().unwrap();
+        }
+        std::fs::remove_file(
+            dir.path()
+                .join(crate::meta::META_DIR_NAME)
+                .join("topics")
+                .join("orphan.json"),
+        )
+        .unwrap();
+        let topics = Topics::open(&cfg).unwrap();
+        let t = topics.get("orphan").unwrap();
+        assert_eq!(t.partitions.len(), 2);
+        assert_eq!(t.partition(1).unwrap().log.log_end(), 4);
+    }
+}
