@@ -378,6 +378,26 @@ mod tests {
     }
 
     #[test]
+    fn zstd_window_is_bounded_before_allocating() {
+        // A frame that declares a 128 MiB window for 1 KiB of content.
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        encoder.window_log(27).unwrap();
+        encoder.include_contentsize(false).unwrap();
+        encoder.long_distance_matching(true).unwrap();
+        encoder.write_all(&[1u8; 1024]).unwrap();
+        let frame = Bytes::from(encoder.finish().unwrap());
+        // Accepted when the budget justifies the window ...
+        let out = decompress(Compression::Zstd, &frame, DECOMPRESSED_BYTES_MAX_DEFAULT).unwrap();
+        assert_eq!(out.len(), 1024);
+        // ... refused (typed, no 128 MiB window) under a 1 MiB budget.
+        let err = decompress(Compression::Zstd, &frame, 1 << 20).unwrap_err();
+        assert!(
+            matches!(err, CompressionError::Corrupt { codec: "zstd", .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_ids() {
         for id in 5..=7 {
             assert_eq!(Compression::from_id(id), None);
