@@ -12,7 +12,8 @@
 //!   the broker's own recompression write it); reading accepts the xerial
 //!   framing and raw snappy (what librdkafka, sarama and kafkajs write).
 //! - lz4: the LZ4 frame format, 64 KiB independent blocks, no checksums in
-//!   blocks (as Kafka's `KafkaLZ4BlockOutputStream`).
+//!   blocks (as Kafka's `Lz4BlockOutputStream`); reading requires whole
+//!   frames with their end marks, as Kafka does.
 //! - zstd: one zstd frame, level 3 (Kafka's default level).
 
 use std::io::{Read, Write};
@@ -20,6 +21,7 @@ use std::io::{Read, Write};
 use bytes::Bytes;
 
 use super::error::{BuildError, CompressionError};
+use super::lz4_frame;
 
 /// Default budget for decompressed records: 100 MiB.
 pub const DECOMPRESSED_BYTES_MAX_DEFAULT: usize = 100 * 1024 * 1024;
@@ -146,12 +148,14 @@ pub fn decompress(
             budget,
         )?,
         Compression::Snappy => snappy_decompress(input, budget)?,
-        Compression::Lz4 => read_bounded(
-            "lz4",
-            lz4_flex::frame::FrameDecoder::new(&input[..]),
-            input.len(),
-            budget,
-        )?,
+        Compression::Lz4 => lz4_frame::check_frames(input).and_then(|()| {
+            read_bounded(
+                "lz4",
+                lz4_flex::frame::FrameDecoder::new(&input[..]),
+                input.len(),
+                budget,
+            )
+        })?,
         Compression::Zstd => zstd_decompress(input, budget)?,
     };
     Ok(Bytes::from(out))
