@@ -30,6 +30,8 @@ pub const DECOMPRESSED_BYTES_MAX_DEFAULT: usize = 100 * 1024 * 1024;
 const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 /// Magic plus version (i32) and compatible version (i32).
 const XERIAL_HEADER_BYTES: usize = 16;
+/// Lowest xerial stream version readable (snappy-java's minimum compatible version).
+const XERIAL_VERSION_MIN: i32 = 1;
 /// Uncompressed bytes per xerial chunk when writing (snappy-java's default block size).
 const XERIAL_CHUNK_BYTES: usize = 32 * 1024;
 /// Most output one snappy input byte can produce: a 3-byte copy emits at
@@ -207,8 +209,15 @@ fn snappy_decompress(input: &[u8], budget: usize) -> Result<Vec<u8>, Compression
         snappy_raw_block(input, &mut out, budget)?;
         return Ok(out);
     }
-    // Version and compatible-version fields are not checked, as snappy-java
-    // and librdkafka do not check them either.
+    // snappy-java refuses a stream whose version is below 1; the compatible
+    // version is not checked (by snappy-java or librdkafka either).
+    let version_bytes: [u8; 4] = input[XERIAL_MAGIC.len()..XERIAL_MAGIC.len() + 4]
+        .try_into()
+        .map_err(|_| CompressionError::XerialVersion { version: -1 })?;
+    let version = i32::from_be_bytes(version_bytes);
+    if version < XERIAL_VERSION_MIN {
+        return Err(CompressionError::XerialVersion { version });
+    }
     let mut rest = &input[XERIAL_HEADER_BYTES..];
     while !rest.is_empty() {
         let remaining = rest.len();
@@ -368,6 +377,17 @@ mod tests {
         bad.truncate(18);
         let err = decompress(Compression::Snappy, &Bytes::from(bad), 1 << 20).unwrap_err();
         assert!(matches!(err, CompressionError::XerialChunk { .. }), "{err}");
+    }
+
+    #[test]
+    fn xerial_version_below_one_is_refused() {
+        let mut framed = compress(Compression::Snappy, b"hello hello hello").unwrap();
+        framed[8..12].copy_from_slice(&0i32.to_be_bytes());
+        let err = decompress(Compression::Snappy, &Bytes::from(framed), 1 << 20).unwrap_err();
+        assert!(
+            matches!(err, CompressionError::XerialVersion { version: 0 }),
+            "{err}"
+        );
     }
 
     #[test]

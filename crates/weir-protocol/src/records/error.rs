@@ -196,6 +196,12 @@ pub enum CompressionError {
         /// Bytes left.
         remaining: usize,
     },
+    /// A xerial snappy stream has a version below 1.
+    #[error("xerial snappy stream version {version} is not supported")]
+    XerialVersion {
+        /// The stream's version field.
+        version: i32,
+    },
     /// An LZ4 frame is cut short or malformed (checked before decompressing).
     #[error("malformed lz4 frame: {problem}")]
     Lz4Frame {
