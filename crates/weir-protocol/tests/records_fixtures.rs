@@ -1,5 +1,5 @@
-//! Record batches written by real client libraries (kafka-python 3.0.12 and
-//! kafkajs 2.2.4, see the generator scripts in `tests/fixtures/records/`)
+//! Record batches written by real client libraries (kafka-python 3.0.12,
+//! kafkajs 2.2.4 and librdkafka 2.16.0, see the generator scripts in `tests/fixtures/records/`)
 //! decode to exactly the records the clients were given.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +26,11 @@ const FIXTURES: &[&str] = &[
     "kafkajs-none",
     "kafkajs-gzip",
     "kafkajs-snappy",
+    "librdkafka-none",
+    "librdkafka-gzip",
+    "librdkafka-snappy",
+    "librdkafka-lz4",
+    "librdkafka-zstd",
 ];
 
 fn load(name: &str) -> (Bytes, Value) {

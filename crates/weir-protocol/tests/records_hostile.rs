@@ -4,8 +4,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use weir_protocol::records::{
     BATCH_HEADER_BYTES, BatchBuilder, BatchError, BatchIter, BatchSettings, Compression,
-    CompressionError, NewRecord, Record, RecordBatch, RecordError, RecordHeader, RecordsError,
-    check,
+    CompressionError, NewRecord, RecordBatch, RecordError, RecordHeader, RecordsError, check,
 };
 
 const BUDGET_BYTES: usize = 1024 * 1024;
@@ -92,12 +91,6 @@ fn records_section_truncated_at_every_byte() {
         let full = sample_batch(codec);
         let section = &full[BATCH_HEADER_BYTES..];
         let attributes = i16::from_be_bytes([full[21], full[22]]);
-        let original: Vec<_> = RecordBatch::parse_exact(full.clone())
-            .unwrap()
-            .records(BUDGET_BYTES)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
         for cut in 0..section.len() {
             let batch =
                 RecordBatch::parse_exact(batch_with_section(5, attributes, &section[..cut]))
@@ -107,31 +100,8 @@ fn records_section_truncated_at_every_byte() {
                 Err(RecordsError::Compression(_)) => assert_ne!(codec, Compression::None),
                 Err(other) => panic!("{codec:?} cut {cut}: {other}"),
                 Ok(records) => {
-                    // Either an error, or (lz4 only: lz4_flex accepts a frame
-                    // missing its 4-byte end mark) exactly the original records.
                     let result: Result<Vec<_>, _> = records.collect();
-                    if let Ok(records) = result {
-                        assert_eq!(codec, Compression::Lz4, "cut {cut} parsed");
-                        assert!(
-                            cut + 4 >= section.len(),
-                            "lz4 cut {cut} of {} parsed",
-                            section.len()
-                        );
-                        // (The rebuilt header has base offset and timestamp 0.)
-                        let strip = |r: &Record| {
-                            (
-                                r.offset_delta,
-                                r.timestamp_delta,
-                                r.key.clone(),
-                                r.value.clone(),
-                                r.headers.clone(),
-                            )
-                        };
-                        assert!(
-                            records.iter().map(strip).eq(original.iter().map(strip)),
-                            "lz4 cut {cut}"
-                        );
-                    }
+                    assert!(result.is_err(), "{codec:?} cut {cut} parsed");
                 }
             }
         }

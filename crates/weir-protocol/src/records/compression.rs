@@ -12,7 +12,8 @@
 //!   the broker's own recompression write it); reading accepts the xerial
 //!   framing and raw snappy (what librdkafka, sarama and kafkajs write).
 //! - lz4: the LZ4 frame format, 64 KiB independent blocks, no checksums in
-//!   blocks (as Kafka's `KafkaLZ4BlockOutputStream`).
+//!   blocks (as Kafka's `Lz4BlockOutputStream`); reading requires whole
+//!   frames with their end marks, as Kafka does.
 //! - zstd: one zstd frame, level 3 (Kafka's default level).
 
 use std::io::{Read, Write};
@@ -20,6 +21,7 @@ use std::io::{Read, Write};
 use bytes::Bytes;
 
 use super::error::{BuildError, CompressionError};
+use super::lz4_frame;
 
 /// Default budget for decompressed records: 100 MiB.
 pub const DECOMPRESSED_BYTES_MAX_DEFAULT: usize = 100 * 1024 * 1024;
@@ -28,6 +30,8 @@ pub const DECOMPRESSED_BYTES_MAX_DEFAULT: usize = 100 * 1024 * 1024;
 const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 /// Magic plus version (i32) and compatible version (i32).
 const XERIAL_HEADER_BYTES: usize = 16;
+/// Lowest xerial stream version readable (snappy-java's minimum compatible version).
+const XERIAL_VERSION_MIN: i32 = 1;
 /// Uncompressed bytes per xerial chunk when writing (snappy-java's default block size).
 const XERIAL_CHUNK_BYTES: usize = 32 * 1024;
 /// Most output one snappy input byte can produce: a 3-byte copy emits at
@@ -146,12 +150,14 @@ pub fn decompress(
             budget,
         )?,
         Compression::Snappy => snappy_decompress(input, budget)?,
-        Compression::Lz4 => read_bounded(
-            "lz4",
-            lz4_flex::frame::FrameDecoder::new(&input[..]),
-            input.len(),
-            budget,
-        )?,
+        Compression::Lz4 => lz4_frame::check_frames(input).and_then(|()| {
+            read_bounded(
+                "lz4",
+                lz4_flex::frame::FrameDecoder::new(&input[..]),
+                input.len(),
+                budget,
+            )
+        })?,
         Compression::Zstd => zstd_decompress(input, budget)?,
     };
     Ok(Bytes::from(out))
@@ -203,8 +209,15 @@ fn snappy_decompress(input: &[u8], budget: usize) -> Result<Vec<u8>, Compression
         snappy_raw_block(input, &mut out, budget)?;
         return Ok(out);
     }
-    // Version and compatible-version fields are not checked, as snappy-java
-    // and librdkafka do not check them either.
+    // snappy-java refuses a stream whose version is below 1; the compatible
+    // version is not checked (by snappy-java or librdkafka either).
+    let version_bytes: [u8; 4] = input[XERIAL_MAGIC.len()..XERIAL_MAGIC.len() + 4]
+        .try_into()
+        .map_err(|_| CompressionError::XerialVersion { version: -1 })?;
+    let version = i32::from_be_bytes(version_bytes);
+    if version < XERIAL_VERSION_MIN {
+        return Err(CompressionError::XerialVersion { version });
+    }
     let mut rest = &input[XERIAL_HEADER_BYTES..];
     while !rest.is_empty() {
         let remaining = rest.len();
@@ -367,12 +380,43 @@ mod tests {
     }
 
     #[test]
+    fn xerial_version_below_one_is_refused() {
+        let mut framed = compress(Compression::Snappy, b"hello hello hello").unwrap();
+        framed[8..12].copy_from_slice(&0i32.to_be_bytes());
+        let err = decompress(Compression::Snappy, &Bytes::from(framed), 1 << 20).unwrap_err();
+        assert!(
+            matches!(err, CompressionError::XerialVersion { version: 0 }),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn snappy_declared_length_lie_is_refused_before_allocating() {
         // Varint preamble declaring ~4 GiB, then one literal byte.
         let lie = vec![0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, b'a'];
         let err = decompress(Compression::Snappy, &Bytes::from(lie), usize::MAX).unwrap_err();
         assert!(
             matches!(err, CompressionError::SnappyDeclaredLength { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn zstd_window_is_bounded_before_allocating() {
+        // A frame that declares a 128 MiB window for 1 KiB of content.
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        encoder.window_log(27).unwrap();
+        encoder.include_contentsize(false).unwrap();
+        encoder.long_distance_matching(true).unwrap();
+        encoder.write_all(&[1u8; 1024]).unwrap();
+        let frame = Bytes::from(encoder.finish().unwrap());
+        // Accepted when the budget justifies the window ...
+        let out = decompress(Compression::Zstd, &frame, DECOMPRESSED_BYTES_MAX_DEFAULT).unwrap();
+        assert_eq!(out.len(), 1024);
+        // ... refused (typed, no 128 MiB window) under a 1 MiB budget.
+        let err = decompress(Compression::Zstd, &frame, 1 << 20).unwrap_err();
+        assert!(
+            matches!(err, CompressionError::Corrupt { codec: "zstd", .. }),
             "{err}"
         );
     }

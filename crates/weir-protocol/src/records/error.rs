@@ -196,6 +196,18 @@ pub enum CompressionError {
         /// Bytes left.
         remaining: usize,
     },
+    /// A xerial snappy stream has a version below 1.
+    #[error("xerial snappy stream version {version} is not supported")]
+    XerialVersion {
+        /// The stream's version field.
+        version: i32,
+    },
+    /// An LZ4 frame is cut short or malformed (checked before decompressing).
+    #[error("malformed lz4 frame: {problem}")]
+    Lz4Frame {
+        /// What is wrong or missing.
+        problem: &'static str,
+    },
     /// The snappy block declares an output far larger than snappy can produce
     /// from its input (a lie, rejected before allocating).
     #[error("snappy block declares {declared} bytes from {input} input bytes")]

@@ -13,6 +13,7 @@ mod builder;
 pub mod check;
 mod compression;
 mod error;
+mod lz4_frame;
 mod record;
 mod varint;
 
