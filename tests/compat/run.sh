@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Real-client compatibility suite: installs the pinned clients (install.sh), builds weir unless
+# --weir is given, then runs runner.py, which starts `weir serve` on a free port with a fresh
+# data dir and drives every client's scenario against it.
+#
+#   tests/compat/run.sh [--weir PATH] [--only CLIENT[,CLIENT]] [--record DIR [--record-responses]]
+#                       [--keep] [--suite-deadline-s N]
+#
+# Clients: confluent, kafka-python, aiokafka, kafkajs, kcat.
+# The last line printed is exactly `compat: N passed, N failed`; exit status 1 on any failure.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+have_weir=0
+for arg in "$@"; do
+    case "$arg" in
+        --weir | --weir=*) have_weir=1 ;;
+        -h | --help) exec python3 "$here/runner.py" --help ;;
+    esac
+done
+
+bash "$here/install.sh"
+
+extra=()
+if ((have_weir == 0)); then
+    echo "compat: building weir (cargo build -p weir-cli)" >&2
+    (cd "$root" && cargo build -p weir-cli)
+    extra=(--weir "$root/target/debug/weir")
+fi
+
+exec "$here/.venv/bin/python" "$here/runner.py" "${extra[@]}" "$@"

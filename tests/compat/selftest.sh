@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Self-test of runner.py's process handling, without weir and without the Kafka clients: a
+# stand-in broker (selftest/standin_weir.py) and a stand-in scenario (selftest/standin_client.py)
+# check start, wait-for-port, restart on the same port and data dir, stop by PID with status 0,
+# a phase that hangs (killed after --phase-timeout-s) and a phase that fails (counted).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+set +e
+python3 "$here/runner.py" --weir "$here/selftest/standin_weir.py" --only standin \
+    --client "standin=python3 $here/selftest/standin_client.py" --phase-timeout-s 3 >"$out" 2>&1
+code=$?
+set -e
+cat "$out"
+fail() { echo "selftest: FAILED: $*" >&2; exit 1; }
+((code == 1)) || fail "runner exit status $code, expected 1"
+[[ "$(tail -n1 "$out")" == "compat: 11 passed, 2 failed" ]] || fail "wrong closing line"
+grep -q '^PASS broker start ' "$out" || fail "broker start"
+grep -q '^PASS standin restart-broker ' "$out" || fail "restart"
+grep -q '^PASS standin consume ' "$out" || fail "consume after restart"
+grep -q '^PASS broker clean shutdown ' "$out" || fail "clean shutdown"
+grep -q '^FAIL standin codec-lz4 .*timed out after 3s' "$out" || fail "hung phase not killed"
+grep -q '^FAIL standin codec-zstd .*exit status 1' "$out" || fail "failed phase not counted"
+grep -q 'deliberate failure of codec-zstd' "$out" || fail "failed phase output not shown"
+grep -q 'standin start=2 listening' "$out" || fail "broker log tail not shown"
+work="$(sed -n 's/^compat: work dir kept at //p' "$out")"
+[[ -n "$work" && -d "$work" ]] || fail "work dir not kept after a failure"
+[[ "$(cat "$work/data/standin-starts")" == 2 ]] || fail "expected 2 broker starts"
+rm -rf "$work"
+echo "selftest: runner process handling OK"
