@@ -30,6 +30,20 @@ work="$(sed -n 's/^compat: work dir kept at //p' "$out")"
 rm -rf "$work"
 echo "selftest: runner process handling OK"
 
+# The same through the recording proxy (--record): every phase's request lands on disk.
+rec="$(mktemp -d)"
+set +e
+python3 "$here/runner.py" --weir "$here/selftest/standin_weir.py" --only standin --record "$rec" \
+    --client "standin=python3 $here/selftest/standin_client.py" --phase-timeout-s 3 >"$out" 2>&1
+code=$?
+set -e
+((code == 1)) || { cat "$out"; fail "--record: runner exit status $code, expected 1"; }
+[[ "$(tail -n1 "$out")" == "compat: 11 passed, 2 failed" ]] || { cat "$out"; fail "--record: wrong closing line"; }
+n="$(ls "$rec/standin" | grep -c '^18-0-[0-9]*\.bin$')"
+((n == 10)) || fail "--record: expected 10 recorded ApiVersions requests, found $n"
+rm -rf "$rec" "$(sed -n 's/^compat: work dir kept at //p' "$out")"
+echo "selftest: --record OK"
+
 # kafkajs's codec adapters must produce standard frames: decode them with the Python codecs.
 codec_dir="$(mktemp -d)"
 trap 'rm -f "$out"; rm -rf "$codec_dir"' EXIT
@@ -47,3 +61,6 @@ assert lz4.frame.decompress(read("lz4")) == data, "lz4"
 assert zstandard.ZstdDecompressor().decompress(read("zstd")) == data, "zstd"
 PY
 echo "selftest: kafkajs codec adapters OK"
+
+# The recording proxy: exact request bytes on disk, broker address rewritten in Metadata.
+python3 "$here/selftest/proxy_check.py" || fail "record proxy"

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -19,8 +20,14 @@ ap.add_argument("--state", required=True)
 args = ap.parse_args()
 
 host, port = args.bootstrap.rsplit(":", 1)
+# One ApiVersions v0 request frame (so that a recording proxy has something to record).
+body = struct.pack(">hhih", 18, 0, 42, 7) + b"standin"
 with socket.create_connection((host, int(port)), timeout=5) as s:
-    greeting = s.makefile("rb").readline().decode().split()
+    s.sendall(struct.pack(">i", len(body)) + body)
+    f = s.makefile("rb")
+    resp = f.read(struct.unpack(">i", f.read(4))[0])
+assert resp[:4] == struct.pack(">i", 42), resp
+greeting = resp[4:].decode().split()
 fields = dict(f.split("=", 1) for f in greeting[1:])
 start, pid = int(fields["start"]), int(fields["pid"])
 

@@ -2,14 +2,16 @@
 """A stand-in for `weir serve`, used only by selftest.sh to exercise runner.py's process
 handling (start, wait for the port, restart on the same port and data dir, stop by PID).
 
-It is not a broker: it greets every connection with one line `standin start=N pid=P` (N counts
-the starts recorded in the data dir) and closes it. SIGTERM ends it with status 0.
+It is not a broker: on every connection it reads one size-prefixed request frame and answers
+with one frame holding the request's correlation id and `standin start=N pid=P` (N counts the
+starts recorded in the data dir), then closes it. SIGTERM ends it with status 0.
 """
 
 import argparse
 import os
 import signal
 import socket
+import struct
 import sys
 
 ap = argparse.ArgumentParser()
@@ -37,4 +39,10 @@ print("standin start=%d listening on %s" % (starts, args.listen), file=sys.stder
 while True:
     conn, _ = srv.accept()
     with conn:
-        conn.sendall(b"standin start=%d pid=%d\n" % (starts, os.getpid()))
+        f = conn.makefile("rb")
+        head = f.read(4)
+        if len(head) < 4:
+            continue
+        body = f.read(struct.unpack(">i", head)[0])
+        msg = body[4:8] + b"standin start=%d pid=%d" % (starts, os.getpid())
+        conn.sendall(struct.pack(">i", len(msg)) + msg)
