@@ -20,12 +20,19 @@ for arg in "$@"; do
     esac
 done
 
-bash "$here/install.sh"
+# Setup failures still end with the closing line, so that a log reader always finds it.
+setup_failed() {
+    echo "compat: $1 failed"
+    echo "compat: 0 passed, 1 failed"
+    exit 1
+}
+
+bash "$here/install.sh" || setup_failed "installing the clients (install.sh)"
 
 extra=()
 if ((have_weir == 0)); then
     echo "compat: building weir (cargo build -p weir-cli)" >&2
-    (cd "$root" && cargo build -p weir-cli)
+    (cd "$root" && cargo build -p weir-cli) || setup_failed "building weir"
     extra=(--weir "$root/target/debug/weir")
 fi
 

@@ -44,6 +44,18 @@ n="$(ls "$rec/standin" | grep -c '^18-0-[0-9]*\.bin$')"
 rm -rf "$rec" "$(sed -n 's/^compat: work dir kept at //p' "$out")"
 echo "selftest: --record OK"
 
+# The suite deadline: once it has passed, no phase starts and the rest count as failed.
+set +e
+python3 "$here/runner.py" --weir "$here/selftest/standin_weir.py" --only standin --suite-deadline-s 0 \
+    --client "standin=python3 $here/selftest/standin_client.py" >"$out" 2>&1
+code=$?
+set -e
+((code == 1)) || { cat "$out"; fail "deadline: runner exit status $code, expected 1"; }
+[[ "$(tail -n1 "$out")" == "compat: 2 passed, 11 failed" ]] || { cat "$out"; fail "deadline: wrong closing line"; }
+[[ "$(grep -c 'not run: suite deadline of 0s passed' "$out")" == 11 ]] || { cat "$out"; fail "deadline: steps ran"; }
+rm -rf "$(sed -n 's/^compat: work dir kept at //p' "$out")"
+echo "selftest: suite deadline OK"
+
 # kafkajs's codec adapters must produce standard frames: decode them with the Python codecs.
 codec_dir="$(mktemp -d)"
 trap 'rm -f "$out"; rm -rf "$codec_dir"' EXIT
