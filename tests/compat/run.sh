@@ -31,8 +31,8 @@ bash "$here/install.sh" || setup_failed "installing the clients (install.sh)"
 
 extra=()
 if ((have_weir == 0)); then
-    echo "compat: building weir (cargo build -p weir-cli)" >&2
-    (cd "$root" && cargo build -p weir-cli) || setup_failed "building weir"
+    echo "compat: building weir (cargo build --locked -p weir-cli)" >&2
+    (cd "$root" && cargo build --locked -p weir-cli) || setup_failed "building weir"
     extra=(--weir "$root/target/debug/weir")
 fi
 
