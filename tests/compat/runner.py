@@ -191,6 +191,7 @@ class Suite:
         self.passed = 0
         self.failed = 0
         self.failures = []
+        self.log_size_shown = None
         self.deadline = time.monotonic() + args.suite_deadline_s
         self.broker = Broker(args.weir, free_port(), os.path.join(work, "data"),
                              os.path.join(work, "broker.log"))
@@ -207,8 +208,15 @@ class Suite:
         if output.strip():
             print("  ---- output of %s (tail)" % name)
             print("\n".join("  " + ln for ln in output.strip().splitlines()[-LOG_TAIL_LINES:]))
-        print("  ---- broker log %s (tail)" % self.broker.log_path)
-        print("\n".join("  " + ln for ln in tail(self.broker.log_path).splitlines()))
+        # The broker log's tail, unless nothing was logged since it was last shown.
+        try:
+            size = os.path.getsize(self.broker.log_path)
+        except OSError:
+            size = -1
+        if size != self.log_size_shown:
+            self.log_size_shown = size
+            print("  ---- broker log %s (tail)" % self.broker.log_path)
+            print("\n".join("  " + ln for ln in tail(self.broker.log_path).splitlines()))
         sys.stdout.flush()
 
     def run_phase(self, client, cmd, phase, bootstrap):
