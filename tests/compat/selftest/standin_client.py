@@ -6,7 +6,6 @@ the first broker before the restart and the restarted one (same port, same data 
 
 import argparse
 import json
-import os
 import socket
 import struct
 import sys
