@@ -3,8 +3,8 @@
 # --weir is given, then runs runner.py, which starts `weir serve` on a free port with a fresh
 # data dir and drives every client's scenario against it.
 #
-#   tests/compat/run.sh [--weir PATH] [--only CLIENT[,CLIENT]] [--record DIR [--record-responses]]
-#                       [--keep] [--suite-deadline-s N]
+#   tests/compat/run.sh [--weir PATH] [--only CLIENT[,CLIENT]] [--steps STEP[,STEP]]
+#                       [--record DIR [--record-responses]] [--keep] [--suite-deadline-s N]
 #
 # Clients: confluent, kafka-python, aiokafka, kafkajs, kcat.
 # The last line printed is exactly `compat: N passed, N failed`; exit status 1 on any failure.

@@ -2,8 +2,8 @@
 
 Invoked by run.sh (which installs the clients and builds weir first):
 
-    runner.py --weir PATH [--only CLIENT[,CLIENT]] [--record DIR [--record-responses]]
-              [--keep] [--suite-deadline-s N]
+    runner.py --weir PATH [--only CLIENT[,CLIENT]] [--steps STEP[,STEP]]
+              [--record DIR [--record-responses]] [--keep] [--suite-deadline-s N]
 
 For every client it runs the scenario's phases in order, each as its own process with the
 bootstrap address, and restarts the broker (same port, same data dir) between `produce` and
@@ -30,8 +30,10 @@ PHASE_TIMEOUT_MIN_S = 5  # a phase started just before the suite deadline still 
 SUITE_DEADLINE_S = 540  # no phase runs past this; what is left counts as failed (~10 min)
 LOG_TAIL_LINES = 40
 
-RESTART = "restart-broker"
-# The order of one client's steps. Phases after RESTART read what `produce` wrote before it.
+RESTART = "restart-broker"  # SIGTERM (must exit 0), then start on the same port and data dir
+KILL = "kill-broker"  # SIGKILL (a crash), then start on the same port and data dir
+# The order of one client's steps (--steps replaces it). Any other name is a scenario phase.
+# Phases after RESTART read what `produce` wrote before it.
 STEPS = (
     "create",
     "produce",
@@ -140,6 +142,20 @@ class Broker:
         why = self.stop()
         if port_open(self.port):
             return why or "port %d still accepts connections after the broker stopped" % self.port
+        start_why = self.start()
+        return "; ".join(w for w in (why, start_why) if w) or None
+
+    def crash_restart(self):
+        """SIGKILL by PID (no chance to flush), then start again. None or a failure reason."""
+        if self.proc is None or self.proc.poll() is not None:
+            why = "broker was not running"
+        else:
+            why = None
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        if port_open(self.port):
+            return why or "port %d still accepts connections after SIGKILL" % self.port
         start_why = self.start()
         return "; ".join(w for w in (why, start_why) if w) or None
 
@@ -277,7 +293,7 @@ class Suite:
             bootstrap = "127.0.0.1:%d" % proxy.port
         try:
             create_ok = True
-            for step in STEPS:
+            for step in self.steps:
                 if time.monotonic() > self.deadline:
                     self.result("%s %s" % (client, step), False, 0.0,
                                 "not run: suite deadline of %ds passed" % self.args.suite_deadline_s)
@@ -286,9 +302,9 @@ class Suite:
                     self.result("%s %s" % (client, step), False, 0.0,
                                 "not run: topic creation failed")
                     continue
-                if step == RESTART:
+                if step in (RESTART, KILL):
                     started = time.monotonic()
-                    why = self.broker.restart()
+                    why = self.broker.restart() if step == RESTART else self.broker.crash_restart()
                     self.result("%s %s" % (client, step), why is None,
                                 time.monotonic() - started, why or "")
                     if why and not self.ensure_broker(client):
@@ -306,6 +322,7 @@ class Suite:
 
     def run(self):
         self.run_id = "%x" % int(time.time())
+        self.steps = [s for s in self.args.steps.split(",") if s] if self.args.steps else STEPS
         commands = client_commands(self.args.python)
         for spec in self.args.client:
             name, sep, cmd = spec.partition("=")
@@ -345,6 +362,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work dir (data, logs)")
     ap.add_argument("--suite-deadline-s", type=int, default=SUITE_DEADLINE_S)
     ap.add_argument("--phase-timeout-s", type=int, default=PHASE_TIMEOUT_S)
+    ap.add_argument("--steps", help="comma-separated steps replacing the default list (%s); "
+                    "%s and %s are broker actions, anything else a scenario phase"
+                    % (",".join(STEPS), RESTART, KILL))
     ap.add_argument("--client", action="append", default=[], metavar="NAME=COMMAND",
                     help="add or replace a client scenario (COMMAND split on spaces); "
                     "used by selftest.sh")

@@ -56,6 +56,20 @@ set -e
 rm -rf "$(sed -n 's/^compat: work dir kept at //p' "$out")"
 echo "selftest: suite deadline OK"
 
+# A custom step list with a crash (SIGKILL) restart; an all-green run exits 0 and cleans up.
+set +e
+python3 "$here/runner.py" --weir "$here/selftest/standin_weir.py" --only standin \
+    --steps create,produce,kill-broker,consume \
+    --client "standin=python3 $here/selftest/standin_client.py" >"$out" 2>&1
+code=$?
+set -e
+((code == 0)) || { cat "$out"; fail "kill-broker: runner exit status $code, expected 0"; }
+[[ "$(tail -n1 "$out")" == "compat: 6 passed, 0 failed" ]] || { cat "$out"; fail "kill-broker: wrong closing line"; }
+grep -q '^PASS standin kill-broker ' "$out" || fail "kill-broker step"
+work="$(sed -n 's/^compat: broker .* logs in //p' "$out")"
+[[ -n "$work" && ! -e "$work" ]] || fail "work dir $work not removed after a green run"
+echo "selftest: kill-broker and clean green run OK"
+
 # kafkajs's codec adapters must produce standard frames: decode them with the Python codecs.
 codec_dir="$(mktemp -d)"
 trap 'rm -f "$out"; rm -rf "$codec_dir"' EXIT
