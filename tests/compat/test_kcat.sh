@@ -140,7 +140,7 @@ read_and_compare() { # list topic partition compressible from(offset|s@ts)
     local list="$1" topic="$2" p="$3" comp="$4" from="$5" hw n start
     expected "$list" "$p" "$comp" >"$tmp/exp.$p"
     n="$(wc -l <"$tmp/exp.$p")"
-    hw="$(high_watermark "$topic" "$p")"
+    hw="$(high_watermark "$topic" "$p")" || fail "kcat -Q for the high watermark of $topic/$p"
     [[ "$hw" == "$n" ]] || fail "$topic/$p: high watermark '$hw', expected $n"
     kc -C -t "$topic" -p "$p" -o "$from" -e -q -f "$FMT" >"$tmp/got.$p" 2>"$tmp/err" \
         || { cat "$tmp/err" >&2; fail "kcat -C of $topic/$p from $from"; }
@@ -188,7 +188,8 @@ case "$phase" in
             for ((p = 0; p < MAIN_PARTITIONS_COUNT; p++)); do
                 got="$(awk -v t="$main_topic [$p]" 'index($0, t " offset ") == 1 && NF == 4 { print $4 }' "$tmp/q")"
                 # The first record stamped at or after q (chunks are wholly before or after it).
-                want="$(expected "$state" "$p" 0 | awk -F'\t' -v q="$q" '$3 + 0 >= q + 0 { print $2; exit }')"
+                # (awk reads all its input: an early exit would SIGPIPE the writer under pipefail)
+                want="$(expected "$state" "$p" 0 | awk -F'\t' -v q="$q" '!found && $3 + 0 >= q + 0 { print $2; found = 1 }')"
                 [[ -n "$want" ]] || want=-1
                 [[ "$got" == "$want" ]] || fail "offset for timestamp $q of $main_topic/$p: '$got', expected $want ($(cat "$tmp/q"))"
             done
