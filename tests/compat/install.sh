@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs everything the real-client compatibility suite needs, idempotently:
+#   - Debian packages: kcat, and python3-venv / nodejs / npm when missing;
+#   - tests/compat/.venv with the Python clients pinned in requirements.txt;
+#   - tests/compat/node_modules from package-lock.json (npm ci).
+# Work already done is skipped: the venv and node_modules carry a stamp holding the hash of the
+# file they were installed from, and Debian packages are only installed when their command is
+# missing. Works on a fresh Debian 12 as root with only the PyPI, npm and Debian registries.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+
+python="${WEIR_COMPAT_PYTHON:-python3}"
+venv="$here/.venv"
+venv_stamp="$venv/.weir-compat-stamp"
+node_stamp="$here/node_modules/.weir-compat-stamp"
+
+log() { echo "compat-install: $*" >&2; }
+
+# --- Debian packages -------------------------------------------------------------------------
+debs=()
+command -v kcat >/dev/null 2>&1 || debs+=(kcat)
+command -v "$python" >/dev/null 2>&1 || debs+=(python3)
+if ! command -v "$python" >/dev/null 2>&1 || ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    debs+=(python3-venv)
+fi
+command -v node >/dev/null 2>&1 || debs+=(nodejs)
+command -v npm >/dev/null 2>&1 || debs+=(npm)
+if ((${#debs[@]} > 0)); then
+    if [[ $(id -u) -ne 0 ]]; then
+        log "missing Debian packages (${debs[*]}) and not root; install them and rerun"
+        exit 1
+    fi
+    log "installing Debian packages: ${debs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${debs[@]}"
+fi
+
+# --- Python venv -----------------------------------------------------------------------------
+py_want="$(sha256sum requirements.txt | cut -d' ' -f1) $("$python" -c 'import sys; print(sys.version.split()[0])')"
+if [[ -x "$venv/bin/python" && -f "$venv_stamp" && "$(cat "$venv_stamp")" == "$py_want" ]]; then
+    log "venv up to date"
+else
+    log "creating $venv"
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    # --no-deps: requirements.txt pins the complete dependency closure itself.
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements.txt
+    "$venv/bin/python" -m pip check
+    echo "$py_want" >"$venv_stamp"
+fi
+
+# --- node_modules ----------------------------------------------------------------------------
+node_want="$(sha256sum package-lock.json | cut -d' ' -f1) $(node --version)"
+if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$node_want" ]]; then
+    log "node_modules up to date"
+else
+    log "npm ci"
+    # --ignore-scripts: no package here needs an install script (the codecs are pure JS/wasm).
+    npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+    echo "$node_want" >"$node_stamp"
+fi
+
+# --- report what is installed ----------------------------------------------------------------
+"$venv/bin/python" - <<'EOF' >&2
+import aiokafka, confluent_kafka, kafka
+print("compat-install: confluent-kafka %s (librdkafka %s), kafka-python %s, aiokafka %s" % (
+    confluent_kafka.__version__, confluent_kafka.libversion()[0], kafka.__version__,
+    aiokafka.__version__))
+EOF
+log "kafkajs $(node -p 'require("kafkajs/package.json").version'), node $(node --version)"
+log "kcat $(kcat -V 2>&1 | grep -m1 "^Version")"
