@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +17,15 @@ pub trait StorageFile: Send + Sync + Debug {
     fn len(&self) -> io::Result<u64>;
     /// Writes all of `buf` at byte `pos`.
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
+    /// Writes the concatenation of `bufs` at byte `pos`, preferably in one system call.
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+        let mut at = pos;
+        for b in bufs {
+            self.write_all_at(b, at)?;
+            at += b.len() as u64;
+        }
+        Ok(())
+    }
     /// Reads exactly `buf.len()` bytes at `pos`.
     fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()>;
     /// Makes the data (and the length) durable (`fdatasync`).
@@ -60,6 +69,22 @@ impl StorageFile for RealFile {
     }
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
         self.0.write_all_at(buf, pos)
+    }
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+        // `writev` at the file cursor: one system call for header and records (std has
+        // no `pwritev`). Only the log's single writer moves this cursor.
+        let mut f = &self.0;
+        f.seek(SeekFrom::Start(pos))?;
+        let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            let n = f.write_vectored(rest)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero));
+            }
+            IoSlice::advance_slices(&mut rest, n);
+        }
+        Ok(())
     }
     fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
         self.0.read_exact_at(buf, pos)
