@@ -9,6 +9,7 @@ use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// An open file of the storage engine.
 #[allow(clippy::len_without_is_empty)] // a file length is an I/O result, not a collection size
@@ -160,6 +161,7 @@ struct FaultState {
     space_left: Option<u64>,
     durable_len: HashMap<PathBuf, u64>,
     syncs_ok: u64,
+    sync_delay: Duration,
 }
 
 #[derive(Debug)]
@@ -185,6 +187,10 @@ impl FaultFs {
     /// After `bytes` more bytes written, writes fail with `ENOSPC`; `None` lifts the limit.
     pub fn set_space_left(&self, bytes: Option<u64>) {
         lock(&self.state).space_left = bytes;
+    }
+    /// Every file fsync takes at least `delay` (to make fsyncs overlap in tests).
+    pub fn set_sync_delay(&self, delay: Duration) {
+        lock(&self.state).sync_delay = delay;
     }
     /// Successful fsyncs so far.
     pub fn syncs_ok(&self) -> u64 {
@@ -239,7 +245,9 @@ impl StorageFile for FaultFile {
             st.fail_syncs -= 1;
             return Err(io::Error::from_raw_os_error(libc_eio()));
         }
+        let delay = st.sync_delay;
         drop(st);
+        std::thread::sleep(delay);
         self.inner.sync_data()?;
         let len = self.inner.metadata()?.len();
         let mut st = lock(&self.state);
