@@ -251,6 +251,8 @@ impl Log {
     ) -> Result<(), (PathBuf, std::io::Error)> {
         let old = Arc::clone(&w.active);
         old.seal_indexes().map_err(|e| (old.log_path.clone(), e))?;
+        // Its final index entries must reach the disk before the recovery point passes it.
+        old.indexes_flushed.store(false, Ordering::Release);
         let seg = Segment::create(
             &*self.fs,
             &self.dir,
