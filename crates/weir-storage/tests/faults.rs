@@ -6,6 +6,15 @@ use common::*;
 use weir_storage::testing::batch;
 use weir_storage::{AppendError, AppendOptions, FaultFs, Log, LogConfig, SyncError};
 
+fn segment_bytes_on_disk(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
 fn open_fault(dir: &std::path::Path, fs: &FaultFs, cfg: LogConfig) -> Log {
     Log::open(dir, cfg, Arc::new(fs.clone())).unwrap()
 }
@@ -74,6 +83,11 @@ fn full_disk_fails_the_append_and_leaves_nothing_torn() {
         }
         assert_eq!(log.log_end(), 16);
         assert_eq!(read_all(&log, 0).len(), 8);
+        assert_eq!(
+            segment_bytes_on_disk(dir.path()),
+            log.size_bytes(),
+            "a torn write stayed in the file"
+        );
     }
     fs.set_space_left(None);
     let info = log.append(&b, AppendOptions::default()).unwrap();
