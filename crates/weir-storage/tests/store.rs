@@ -39,6 +39,10 @@ fn topic_names_follow_kafka_rules() {
 fn create_list_delete_reopen_and_retention() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), small_config(), fs()).unwrap();
+    assert!(matches!(
+        Store::open(dir.path(), small_config(), fs()),
+        Err(StoreError::Locked(_))
+    ));
     let a = TopicPartition::new("a", 0).unwrap();
     let b = TopicPartition::new("b-x", 1).unwrap();
     let la = store.create(&a, small_config()).unwrap();
