@@ -191,7 +191,10 @@ impl Log {
             let view = seg.view(size)?;
             let entry = read_lock(&seg.idx).time.last_below(ts);
             let mut start = seg.base_offset;
-            if let Some((ets, erel)) = entry {
+            // An entry for a batch still being published is not usable yet.
+            if let Some((ets, erel)) =
+                entry.filter(|&(_, r)| seg.base_offset + i64::from(r) < seg.next_offset())
+            {
                 // Trust the entry only if the batch it names carries its timestamp.
                 let eoff = seg.base_offset + i64::from(erel);
                 match seg.locate(&view, eoff, size)? {
@@ -238,7 +241,9 @@ impl Log {
             }
             let size = seg.size();
             let view = seg.view(size)?;
-            if off >= log_start {
+            // Fast path: the batch carrying the segment's maximum is live and published
+            // (the writer raises the maximum just before it publishes the batch).
+            if off >= log_start && off < seg.next_offset() {
                 if let Some((_, h, _)) = seg.locate(&view, off, size)? {
                     best = Some(TimestampOffset {
                         offset: h.base_offset.max(log_start),
@@ -248,8 +253,9 @@ impl Log {
                 }
                 continue;
             }
-            // The segment's maximum lies below the log start: scan its live batches.
-            let Some((mut pos, _, _)) = seg.locate(&view, log_start, size)? else {
+            // Otherwise scan the segment's live, published batches.
+            let Some((mut pos, _, _)) = seg.locate(&view, log_start.max(seg.base_offset), size)?
+            else {
                 continue;
             };
             while pos < size {
