@@ -243,14 +243,16 @@ impl Log {
             let view = seg.view(size)?;
             // Fast path: the batch carrying the segment's maximum is live and published
             // (the writer raises the maximum just before it publishes the batch).
-            if off >= log_start && off < seg.next_offset() {
-                if let Some((_, h, _)) = seg.locate(&view, off, size)? {
-                    best = Some(TimestampOffset {
-                        offset: h.base_offset.max(log_start),
-                        last_offset: h.last_offset().unwrap_or(off),
-                        timestamp: ts,
-                    });
-                }
+            if off >= log_start
+                && off < seg.next_offset()
+                && let Some((_, h, _)) = seg.locate(&view, off, size)?
+                && h.max_timestamp == ts
+            {
+                best = Some(TimestampOffset {
+                    offset: h.base_offset.max(log_start),
+                    last_offset: h.last_offset().unwrap_or(off),
+                    timestamp: ts,
+                });
                 continue;
             }
             // Otherwise scan the segment's live, published batches.
