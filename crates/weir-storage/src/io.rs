@@ -2,7 +2,7 @@
 //! goes through [`FileSystem`], so tests can inject failed fsyncs, a full disk and
 //! power loss ([`FaultFs`]). Index files are memory-mapped caches and bypass it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
@@ -146,10 +146,12 @@ impl FileSystem for RealFs {
 /// - simulate power loss ([`FaultFs::crash`]): every tracked file is cut back to its
 ///   durable length, keeping optionally a few unsynced bytes to model a partial flush.
 ///
+/// A file created since its directory's last successful fsync disappears on power loss.
+///
 /// Model limits: writes below a file's durable length lower it to the write position
-/// (conservative); directory entries are assumed durable once made (no lost renames
-/// or creates); files that existed before the `FaultFs` first opened them count as
-/// durable at their length then.
+/// (conservative); renames and removals are assumed durable once made; files that
+/// existed before the `FaultFs` first opened them count as durable at their length
+/// then; files outside the seam (index files) are untouched by `crash`.
 #[derive(Debug, Clone, Default)]
 pub struct FaultFs {
     state: Arc<Mutex<FaultState>>,
@@ -162,6 +164,8 @@ struct FaultState {
     durable_len: HashMap<PathBuf, u64>,
     syncs_ok: u64,
     sync_delay: Duration,
+    /// Files created since their directory was last fsynced: power loss removes them.
+    unsynced_creates: HashSet<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -200,7 +204,15 @@ impl FaultFs {
     /// at most `keep_unsynced_bytes` of what was written after it. Open handles must
     /// be dropped (the log closed or leaked) by the caller before reopening.
     pub fn crash(&self, keep_unsynced_bytes: u64) -> io::Result<()> {
-        let st = lock(&self.state);
+        let mut st = lock(&self.state);
+        for path in std::mem::take(&mut st.unsynced_creates) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            st.durable_len.remove(&path);
+        }
         for (path, durable) in &st.durable_len {
             let f = match OpenOptions::new().write(true).open(path) {
                 Ok(f) => f,
@@ -290,6 +302,9 @@ impl FileSystem for FaultFs {
         st.durable_len
             .entry(path.to_path_buf())
             .or_insert(if existed { len } else { 0 });
+        if !existed {
+            st.unsynced_creates.insert(path.to_path_buf());
+        }
         Ok(Arc::new(FaultFile {
             inner: f,
             path: path.to_path_buf(),
@@ -307,14 +322,16 @@ impl FileSystem for FaultFs {
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)?;
-        lock(&self.state).durable_len.remove(path);
+        let mut st = lock(&self.state);
+        st.durable_len.remove(path);
+        st.unsynced_creates.remove(path);
         Ok(())
     }
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_dir_all(path)?;
-        lock(&self.state)
-            .durable_len
-            .retain(|p, _| !p.starts_with(path));
+        let mut st = lock(&self.state);
+        st.durable_len.retain(|p, _| !p.starts_with(path));
+        st.unsynced_creates.retain(|p| !p.starts_with(path));
         Ok(())
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -322,6 +339,9 @@ impl FileSystem for FaultFs {
         let mut st = lock(&self.state);
         if let Some(d) = st.durable_len.remove(from) {
             st.durable_len.insert(to.to_path_buf(), d);
+        }
+        if st.unsynced_creates.remove(from) {
+            st.unsynced_creates.insert(to.to_path_buf());
         }
         Ok(())
     }
@@ -332,6 +352,10 @@ impl FileSystem for FaultFs {
             return Err(io::Error::from_raw_os_error(libc_eio()));
         }
         drop(st);
-        RealFs.sync_dir(path)
+        RealFs.sync_dir(path)?;
+        lock(&self.state)
+            .unsynced_creates
+            .retain(|p| p.parent() != Some(path));
+        Ok(())
     }
 }

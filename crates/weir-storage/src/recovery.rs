@@ -163,7 +163,8 @@ impl Log {
             segments: RwLock::new(segments),
             log_end: AtomicI64::new(log_end),
             log_start: AtomicI64::new(log_start),
-            durable_end: AtomicI64::new(0),
+            // -1 so that open always runs one fsync round (files, directory) below.
+            durable_end: AtomicI64::new(-1),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             dir_dirty: AtomicBool::new(true),
