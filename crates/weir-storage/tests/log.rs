@@ -408,3 +408,90 @@ fn retention_never_pulls_memory_from_under_readers() {
     let n = std::fs::read_dir(dir.path()).unwrap().count();
     assert!(n < 40, "deleted segments' files remain: {n}");
 }
+
+/// A batch with `delta + 1` records claimed (header only: the engine does not parse
+/// records, the broker does).
+fn claimed_batch(delta: i32, ts: i64) -> Vec<u8> {
+    let mut b = batch(1, 10, ts);
+    b[23..27].copy_from_slice(&delta.to_be_bytes());
+    b[57..61].copy_from_slice(&(delta + 1).to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+#[test]
+fn rolls_on_time_index_full_and_relative_offset_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_ms: 1000,
+        ..small_config()
+    };
+    let log = open(dir.path(), cfg);
+    log.append(&batch(1, 10, 10_000), AppendOptions::default())
+        .unwrap();
+    log.append(&batch(1, 10, 10_900), AppendOptions::default())
+        .unwrap();
+    assert_eq!(log.segment_count(), 1);
+    let info = log
+        .append(&batch(1, 10, 11_001), AppendOptions::default())
+        .unwrap();
+    assert_eq!(
+        log.segment_count(),
+        2,
+        "segment_ms passed since the first batch"
+    );
+    assert_eq!(info.segment_base_offset, 2);
+    assert_eq!(info.position, 0);
+
+    // Relative offsets stay below 2^31.
+    let info = log
+        .append(
+            &claimed_batch(i32::MAX - 5, 11_002),
+            AppendOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(info.segment_base_offset, 2);
+    let info = log
+        .append(&claimed_batch(10, 11_003), AppendOptions::default())
+        .unwrap();
+    assert_eq!(log.segment_count(), 3);
+    assert_eq!(info.segment_base_offset, info.base_offset);
+
+    // A full index rolls: 240-byte index files hold 20 time entries, 30 offset entries.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        index_interval_bytes: 0,
+        segment_bytes: 1 << 30,
+        ..small_config()
+    };
+    let log = open(dir.path(), cfg);
+    for i in 0..100 {
+        log.append(&batch(1, 10, 100 + i), AppendOptions::default())
+            .unwrap();
+    }
+    assert!(log.segment_count() >= 5, "segments {}", log.segment_count());
+    log.close().unwrap();
+    let log = open(dir.path(), cfg);
+    for t in 100..200 {
+        assert_eq!(
+            log.offset_for_timestamp(t).unwrap().map(|x| x.offset),
+            Some(t - 100)
+        );
+    }
+}
+
+#[test]
+fn a_closed_log_refuses_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    fill(&log, 3, 1, 10);
+    log.close().unwrap();
+    assert!(matches!(
+        log.append(&batch(1, 1, 1), AppendOptions::default()),
+        Err(AppendError::Closed)
+    ));
+    assert!(matches!(log.sync(), Err(weir_storage::SyncError::Closed)));
+    assert!(log.close().is_ok(), "close is idempotent");
+    assert!(dir.path().join(weir_storage::CLEAN_SHUTDOWN_FILE).exists());
+}
