@@ -201,9 +201,18 @@ impl FaultFs {
         lock(&self.state).syncs_ok
     }
     /// Simulates power loss: cuts every tracked file back to its durable length plus
-    /// at most `keep_unsynced_bytes` of what was written after it. Open handles must
-    /// be dropped (the log closed or leaked) by the caller before reopening.
+    /// at most `keep_unsynced_bytes` of what was written after it, and removes files
+    /// created since their directory's last fsync. Open handles must be dropped (the
+    /// log closed or leaked) by the caller before reopening.
     pub fn crash(&self, keep_unsynced_bytes: u64) -> io::Result<()> {
+        let keep = usize::try_from(keep_unsynced_bytes).unwrap_or(usize::MAX);
+        self.crash_with(|_, tail| tail.truncate(keep))
+    }
+
+    /// Simulates power loss with a caller-chosen fate for each file's unsynced bytes:
+    /// `tail` receives them (the bytes after the durable length) and whatever it leaves
+    /// in the vector is what the disk kept — a prefix, zeroed pages, garbage.
+    pub fn crash_with(&self, mut tail: impl FnMut(&Path, &mut Vec<u8>)) -> io::Result<()> {
         let mut st = lock(&self.state);
         for path in std::mem::take(&mut st.unsynced_creates) {
             match std::fs::remove_file(&path) {
@@ -213,15 +222,19 @@ impl FaultFs {
             }
             st.durable_len.remove(&path);
         }
-        for (path, durable) in &st.durable_len {
-            let f = match OpenOptions::new().write(true).open(path) {
+        for (path, &durable) in &st.durable_len {
+            let f = match OpenOptions::new().read(true).write(true).open(path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
             let len = f.metadata()?.len();
-            let keep = durable.saturating_add(keep_unsynced_bytes).min(len);
-            f.set_len(keep)?;
+            let mut rest =
+                vec![0u8; usize::try_from(len.saturating_sub(durable)).map_err(io::Error::other)?];
+            f.read_exact_at(&mut rest, durable.min(len))?;
+            tail(path, &mut rest);
+            f.set_len(durable.min(len))?;
+            f.write_all_at(&rest, durable.min(len))?;
         }
         Ok(())
     }

@@ -137,3 +137,43 @@ fn power_loss_keeps_exactly_the_synced_prefix_or_a_valid_longer_one() {
         log.close().unwrap();
     }
 }
+
+#[test]
+fn power_loss_with_lost_pages_inside_the_unsynced_tail() {
+    for hole_at in [0usize, 1000, 4096, 9000] {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new();
+        let cfg = LogConfig {
+            segment_bytes: 1 << 20,
+            ..small_config()
+        };
+        let log = open_fault(dir.path(), &fs, cfg);
+        let first = fill(&log, 20, 2, 100);
+        log.sync().unwrap();
+        let durable = log.durable_end();
+        fill(&log, 40, 2, 100);
+        drop(log);
+        // The page at `hole_at` of each unsynced tail never reached the disk.
+        fs.crash_with(|_, tail| {
+            let end = (hole_at + 4096).min(tail.len());
+            if hole_at < end {
+                tail[hole_at..end].fill(0);
+            }
+        })
+        .unwrap();
+        let log = open_fault(dir.path(), &fs, cfg);
+        assert!(
+            log.log_end() >= durable,
+            "hole at {hole_at}: lost durable data"
+        );
+        assert!(
+            log.log_end() < 120,
+            "hole at {hole_at}: batches past the hole survived"
+        );
+        let got = read_all(&log, 0);
+        for (g, (base, b)) in got.iter().zip(&first) {
+            assert_eq!(g, &expected_bytes(b, *base));
+        }
+        assert!(log.verify().unwrap().problems.is_empty());
+    }
+}
