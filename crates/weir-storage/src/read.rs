@@ -107,6 +107,11 @@ impl Log {
             let size = seg.size();
             let view = seg.view(size)?;
             if let Some((pos, first, total)) = seg.locate(&view, from, size)? {
+                // Retention or DeleteRecords may have removed `from`'s segment since the
+                // range check: report that, never a later batch as if it held `from`.
+                if first.base_offset > from && from < self.log_start() {
+                    return Err(self.out_of_range(from));
+                }
                 return self.collect(
                     &seg, &view, pos, first, total, size, limit, max_bytes, log_start, log_end,
                 );
