@@ -95,3 +95,24 @@ pub(crate) fn write(fs: &dyn FileSystem, dir: &Path, c: Checkpoint) -> io::Resul
     fs.rename(&tmp, &checkpoint_path(dir))?;
     fs.sync_dir(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_damage() {
+        let c = Checkpoint {
+            log_start: 42,
+            recovery_point: 1 << 40,
+        };
+        let b = encode(c);
+        assert_eq!(decode(&b), Some(c));
+        for i in 0..b.len() {
+            let mut d = b;
+            d[i] ^= 0x01;
+            assert_eq!(decode(&d), None, "flipped byte {i}");
+        }
+        assert_eq!(decode(&b[..CHECKPOINT_BYTES - 1]), None);
+    }
+}

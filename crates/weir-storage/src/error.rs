@@ -146,6 +146,9 @@ pub enum StoreError {
     /// Negative partition.
     #[error("illegal partition {0}")]
     InvalidPartition(i32),
+    /// Another `Store` (in this or another process) holds the data directory.
+    #[error("data directory {0} is in use by another store")]
+    Locked(PathBuf),
     /// The partition already exists.
     #[error("partition {0} already exists")]
     AlreadyExists(String),

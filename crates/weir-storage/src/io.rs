@@ -2,13 +2,14 @@
 //! goes through [`FileSystem`], so tests can inject failed fsyncs, a full disk and
 //! power loss ([`FaultFs`]). Index files are memory-mapped caches and bypass it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// An open file of the storage engine.
 #[allow(clippy::len_without_is_empty)] // a file length is an I/O result, not a collection size
@@ -17,6 +18,15 @@ pub trait StorageFile: Send + Sync + Debug {
     fn len(&self) -> io::Result<u64>;
     /// Writes all of `buf` at byte `pos`.
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
+    /// Writes the concatenation of `bufs` at byte `pos`, preferably in one system call.
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+        let mut at = pos;
+        for b in bufs {
+            self.write_all_at(b, at)?;
+            at += b.len() as u64;
+        }
+        Ok(())
+    }
     /// Reads exactly `buf.len()` bytes at `pos`.
     fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()>;
     /// Makes the data (and the length) durable (`fdatasync`).
@@ -60,6 +70,22 @@ impl StorageFile for RealFile {
     }
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
         self.0.write_all_at(buf, pos)
+    }
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], pos: u64) -> io::Result<()> {
+        // `writev` at the file cursor: one system call for header and records (std has
+        // no `pwritev`). Only the log's single writer moves this cursor.
+        let mut f = &self.0;
+        f.seek(SeekFrom::Start(pos))?;
+        let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            let n = f.write_vectored(rest)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero));
+            }
+            IoSlice::advance_slices(&mut rest, n);
+        }
+        Ok(())
     }
     fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
         self.0.read_exact_at(buf, pos)
@@ -120,10 +146,12 @@ impl FileSystem for RealFs {
 /// - simulate power loss ([`FaultFs::crash`]): every tracked file is cut back to its
 ///   durable length, keeping optionally a few unsynced bytes to model a partial flush.
 ///
+/// A file created since its directory's last successful fsync disappears on power loss.
+///
 /// Model limits: writes below a file's durable length lower it to the write position
-/// (conservative); directory entries are assumed durable once made (no lost renames
-/// or creates); files that existed before the `FaultFs` first opened them count as
-/// durable at their length then.
+/// (conservative); renames and removals are assumed durable once made; files that
+/// existed before the `FaultFs` first opened them count as durable at their length
+/// then; files outside the seam (index files) are untouched by `crash`.
 #[derive(Debug, Clone, Default)]
 pub struct FaultFs {
     state: Arc<Mutex<FaultState>>,
@@ -135,6 +163,9 @@ struct FaultState {
     space_left: Option<u64>,
     durable_len: HashMap<PathBuf, u64>,
     syncs_ok: u64,
+    sync_delay: Duration,
+    /// Files created since their directory was last fsynced: power loss removes them.
+    unsynced_creates: HashSet<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -161,24 +192,49 @@ impl FaultFs {
     pub fn set_space_left(&self, bytes: Option<u64>) {
         lock(&self.state).space_left = bytes;
     }
+    /// Every file fsync takes at least `delay` (to make fsyncs overlap in tests).
+    pub fn set_sync_delay(&self, delay: Duration) {
+        lock(&self.state).sync_delay = delay;
+    }
     /// Successful fsyncs so far.
     pub fn syncs_ok(&self) -> u64 {
         lock(&self.state).syncs_ok
     }
     /// Simulates power loss: cuts every tracked file back to its durable length plus
-    /// at most `keep_unsynced_bytes` of what was written after it. Open handles must
-    /// be dropped (the log closed or leaked) by the caller before reopening.
+    /// at most `keep_unsynced_bytes` of what was written after it, and removes files
+    /// created since their directory's last fsync. Open handles must be dropped (the
+    /// log closed or leaked) by the caller before reopening.
     pub fn crash(&self, keep_unsynced_bytes: u64) -> io::Result<()> {
-        let st = lock(&self.state);
-        for (path, durable) in &st.durable_len {
-            let f = match OpenOptions::new().write(true).open(path) {
+        let keep = usize::try_from(keep_unsynced_bytes).unwrap_or(usize::MAX);
+        self.crash_with(|_, tail| tail.truncate(keep))
+    }
+
+    /// Simulates power loss with a caller-chosen fate for each file's unsynced bytes:
+    /// `tail` receives them (the bytes after the durable length) and whatever it leaves
+    /// in the vector is what the disk kept — a prefix, zeroed pages, garbage.
+    pub fn crash_with(&self, mut tail: impl FnMut(&Path, &mut Vec<u8>)) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        for path in std::mem::take(&mut st.unsynced_creates) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            st.durable_len.remove(&path);
+        }
+        for (path, &durable) in &st.durable_len {
+            let f = match OpenOptions::new().read(true).write(true).open(path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
             let len = f.metadata()?.len();
-            let keep = durable.saturating_add(keep_unsynced_bytes).min(len);
-            f.set_len(keep)?;
+            let mut rest =
+                vec![0u8; usize::try_from(len.saturating_sub(durable)).map_err(io::Error::other)?];
+            f.read_exact_at(&mut rest, durable.min(len))?;
+            tail(path, &mut rest);
+            f.set_len(durable.min(len))?;
+            f.write_all_at(&rest, durable.min(len))?;
         }
         Ok(())
     }
@@ -214,7 +270,9 @@ impl StorageFile for FaultFile {
             st.fail_syncs -= 1;
             return Err(io::Error::from_raw_os_error(libc_eio()));
         }
+        let delay = st.sync_delay;
         drop(st);
+        std::thread::sleep(delay);
         self.inner.sync_data()?;
         let len = self.inner.metadata()?.len();
         let mut st = lock(&self.state);
@@ -257,6 +315,9 @@ impl FileSystem for FaultFs {
         st.durable_len
             .entry(path.to_path_buf())
             .or_insert(if existed { len } else { 0 });
+        if !existed {
+            st.unsynced_creates.insert(path.to_path_buf());
+        }
         Ok(Arc::new(FaultFile {
             inner: f,
             path: path.to_path_buf(),
@@ -274,14 +335,16 @@ impl FileSystem for FaultFs {
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)?;
-        lock(&self.state).durable_len.remove(path);
+        let mut st = lock(&self.state);
+        st.durable_len.remove(path);
+        st.unsynced_creates.remove(path);
         Ok(())
     }
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_dir_all(path)?;
-        lock(&self.state)
-            .durable_len
-            .retain(|p, _| !p.starts_with(path));
+        let mut st = lock(&self.state);
+        st.durable_len.retain(|p, _| !p.starts_with(path));
+        st.unsynced_creates.retain(|p| !p.starts_with(path));
         Ok(())
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -289,6 +352,9 @@ impl FileSystem for FaultFs {
         let mut st = lock(&self.state);
         if let Some(d) = st.durable_len.remove(from) {
             st.durable_len.insert(to.to_path_buf(), d);
+        }
+        if st.unsynced_creates.remove(from) {
+            st.unsynced_creates.insert(to.to_path_buf());
         }
         Ok(())
     }
@@ -299,6 +365,10 @@ impl FileSystem for FaultFs {
             return Err(io::Error::from_raw_os_error(libc_eio()));
         }
         drop(st);
-        RealFs.sync_dir(path)
+        RealFs.sync_dir(path)?;
+        lock(&self.state)
+            .unsynced_creates
+            .retain(|p| p.parent() != Some(path));
+        Ok(())
     }
 }

@@ -39,3 +39,14 @@ pub use read::{HeaderIter, ReadResult, TimestampOffset, VerifyReport};
 pub use retention::RetentionOutcome;
 pub use segment::{FILE_NAME_DIGITS, segment_path};
 pub use store::{DELETE_SUFFIX, Store, TOPIC_NAME_BYTES_MAX, TopicPartition};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Log>();
+        check::<crate::Store>();
+        check::<crate::ReadResult>();
+    }
+}

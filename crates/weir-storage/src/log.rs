@@ -189,12 +189,9 @@ impl Log {
         let seg = Arc::clone(&w.active);
         let pos = seg.size();
         let head = patched_header(batch, base, opts.leader_epoch, lat);
-        let written = seg.file.write_all_at(&head, pos).and_then(|()| {
-            seg.file.write_all_at(
-                &batch[BATCH_HEADER_BYTES..],
-                pos + BATCH_HEADER_BYTES as u64,
-            )
-        });
+        let written = seg
+            .file
+            .write_all_vectored_at(&[&head, &batch[BATCH_HEADER_BYTES..]], pos);
         if let Err(source) = written {
             // Cut the partial batch off so nothing torn stays behind; if even that
             // fails, the file's tail is unknown: refuse further writes.
@@ -254,6 +251,8 @@ impl Log {
     ) -> Result<(), (PathBuf, std::io::Error)> {
         let old = Arc::clone(&w.active);
         old.seal_indexes().map_err(|e| (old.log_path.clone(), e))?;
+        // Its final index entries must reach the disk before the recovery point passes it.
+        old.indexes_flushed.store(false, Ordering::Release);
         let seg = Segment::create(
             &*self.fs,
             &self.dir,

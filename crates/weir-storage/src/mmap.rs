@@ -71,5 +71,9 @@ pub(crate) fn map_index(file: &File) -> io::Result<Option<MmapMut>> {
     // mutates it only through this mapping under its lock, and drops the mapping
     // before any `set_len`.
     let map = unsafe { map_read_write(file)? };
+    // Index pages are touched one entry at a time: without this, the first write to a
+    // sparse preallocated index faults in a whole readahead window of zeroed pages
+    // (measured: it halved append throughput on fresh segments).
+    map.advise(memmap2::Advice::Random)?;
     Ok(Some(map))
 }

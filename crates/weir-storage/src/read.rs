@@ -107,6 +107,11 @@ impl Log {
             let size = seg.size();
             let view = seg.view(size)?;
             if let Some((pos, first, total)) = seg.locate(&view, from, size)? {
+                // Retention or DeleteRecords may have removed `from`'s segment since the
+                // range check: report that, never a later batch as if it held `from`.
+                if first.base_offset > from && from < self.log_start() {
+                    return Err(self.out_of_range(from));
+                }
                 return self.collect(
                     &seg, &view, pos, first, total, size, limit, max_bytes, log_start, log_end,
                 );
@@ -191,7 +196,10 @@ impl Log {
             let view = seg.view(size)?;
             let entry = read_lock(&seg.idx).time.last_below(ts);
             let mut start = seg.base_offset;
-            if let Some((ets, erel)) = entry {
+            // An entry for a batch still being published is not usable yet.
+            if let Some((ets, erel)) =
+                entry.filter(|&(_, r)| seg.base_offset + i64::from(r) < seg.next_offset())
+            {
                 // Trust the entry only if the batch it names carries its timestamp.
                 let eoff = seg.base_offset + i64::from(erel);
                 match seg.locate(&view, eoff, size)? {
@@ -238,18 +246,23 @@ impl Log {
             }
             let size = seg.size();
             let view = seg.view(size)?;
-            if off >= log_start {
-                if let Some((_, h, _)) = seg.locate(&view, off, size)? {
-                    best = Some(TimestampOffset {
-                        offset: h.base_offset.max(log_start),
-                        last_offset: h.last_offset().unwrap_or(off),
-                        timestamp: ts,
-                    });
-                }
+            // Fast path: the batch carrying the segment's maximum is live and published
+            // (the writer raises the maximum just before it publishes the batch).
+            if off >= log_start
+                && off < seg.next_offset()
+                && let Some((_, h, _)) = seg.locate(&view, off, size)?
+                && h.max_timestamp == ts
+            {
+                best = Some(TimestampOffset {
+                    offset: h.base_offset.max(log_start),
+                    last_offset: h.last_offset().unwrap_or(off),
+                    timestamp: ts,
+                });
                 continue;
             }
-            // The segment's maximum lies below the log start: scan its live batches.
-            let Some((mut pos, _, _)) = seg.locate(&view, log_start, size)? else {
+            // Otherwise scan the segment's live, published batches.
+            let Some((mut pos, _, _)) = seg.locate(&view, log_start.max(seg.base_offset), size)?
+            else {
                 continue;
             };
             while pos < size {

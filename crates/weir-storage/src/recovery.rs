@@ -163,7 +163,8 @@ impl Log {
             segments: RwLock::new(segments),
             log_end: AtomicI64::new(log_end),
             log_start: AtomicI64::new(log_start),
-            durable_end: AtomicI64::new(0),
+            // -1 so that open always runs one fsync round (files, directory) below.
+            durable_end: AtomicI64::new(-1),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             dir_dirty: AtomicBool::new(true),
@@ -330,6 +331,17 @@ fn load_trusted(
         size,
     );
     let bytes = map_segment(file.std_file(), size_usize).map_err(io_err("map", &log_path))?;
+    if !fresh && let Some(fast) = quick_check(&seg, &bytes, next_base, size, config) {
+        seg.set_max_timestamp(fast.max.0, fast.max.1);
+        seg.first_ts.store(fast.first_ts, Ordering::Relaxed);
+        seg.publish(size, fast.next_offset);
+        seg.synced_size.store(size, Ordering::Release);
+        seg.indexes_flushed.store(true, Ordering::Release);
+        return Ok(Some(Loaded {
+            seg,
+            since_index: fast.since,
+        }));
+    }
     let plan = Segment::plan_indexes(&bytes, base, config.index_interval_bytes, false);
     let next_offset = match next_base {
         Some(nb) => {
@@ -374,6 +386,92 @@ fn load_trusted(
         seg,
         since_index: plan.since,
     }))
+}
+
+/// What the quick check of a trusted segment established.
+struct QuickLoad {
+    next_offset: i64,
+    since: u64,
+    max: (i64, i64),
+    first_ts: i64,
+}
+
+/// Kafka-style check of a trusted segment's indexes without reading the whole
+/// segment: both indexes in order and in bounds, their last entries naming batches
+/// that match them, not too many bytes after the last offset entry, and a walk of the
+/// batch headers from the earlier of the two last entries to the end (continuity, no
+/// batch with a larger timestamp than the time index's last entry; for the last
+/// segment also CRC-32C). `None` on any doubt (then the full walk decides).
+fn quick_check(
+    seg: &Segment,
+    bytes: &[u8],
+    next_base: Option<i64>,
+    size: u64,
+    config: &LogConfig,
+) -> Option<QuickLoad> {
+    let base = seg.base_offset;
+    let rel_end = next_base.map_or(u64::from(u32::MAX) + 1, |nb| {
+        u64::try_from(nb - base).unwrap_or(0)
+    });
+    let (last_offset_entry, last_time_entry) = {
+        let idx = crate::segment::read_lock(&seg.idx);
+        if !idx.offset.is_sane(rel_end, size.max(1)) || !idx.time.is_sane(rel_end) {
+            return None;
+        }
+        let n = idx.offset.file.entries();
+        (n.checked_sub(1).map(|i| idx.offset.get(i)), idx.time.last())
+    };
+    let (entry_pos, entry_base) = match last_offset_entry {
+        None => (0, base),
+        Some((rel, pos)) => match seg.header_at(bytes, u64::from(pos), size) {
+            Ok((h, _)) if h.last_offset() == Some(base + i64::from(rel)) => {
+                (u64::from(pos), h.base_offset)
+            }
+            _ => return None,
+        },
+    };
+    let since = size - entry_pos;
+    if since
+        > config
+            .index_interval_bytes
+            .saturating_add(config.max_message_bytes.saturating_mul(2))
+    {
+        return None;
+    }
+    let (ts, ts_off) = last_time_entry.map(|(t, r)| (t, base + i64::from(r)))?;
+    let (time_pos, time_base) = match seg.locate(bytes, ts_off, size) {
+        Ok(Some((p, h, _))) if h.max_timestamp == ts && h.last_offset() == Some(ts_off) => {
+            (p, h.base_offset)
+        }
+        _ => return None,
+    };
+    let (from, from_base) = if time_pos <= entry_pos {
+        (time_pos, time_base)
+    } else {
+        (entry_pos, entry_base)
+    };
+    let mut larger = false;
+    let end = Segment::scan(bytes, from, from_base, false, |_, h, _| {
+        larger |= h.max_timestamp > ts
+    });
+    if end.stopped_early || larger || next_base.is_some_and(|nb| nb != end.next_offset) {
+        return None;
+    }
+    if next_base.is_none()
+        && Segment::scan(bytes, entry_pos, entry_base, true, |_, _, _| {}).stopped_early
+    {
+        return None;
+    }
+    let first_ts = match seg.header_at(bytes, 0, size) {
+        Ok((h, _)) if h.base_offset == base => h.max_timestamp,
+        _ => return None,
+    };
+    Some(QuickLoad {
+        next_offset: end.next_offset,
+        since,
+        max: (ts, ts_off),
+        first_ts,
+    })
 }
 
 fn plan_tail_base(bytes: &[u8], plan: &IndexPlan, base: i64) -> i64 {

@@ -52,7 +52,11 @@ impl Log {
         let mut remaining = i128::from(total);
         let mut doomed = 0usize;
         let mut bytes = 0u64;
+        let mut new_start = self.log_start();
         for s in &segs {
+            // Next offset before size: an append racing with this pass can only make the
+            // segment hold more than judged, and such a segment is then kept (below).
+            let next = s.next_offset();
             let size = s.size();
             if size == 0 {
                 break;
@@ -67,6 +71,7 @@ impl Log {
             remaining -= i128::from(size);
             bytes += size;
             doomed += 1;
+            new_start = new_start.max(next);
         }
         if doomed == 0 {
             return Ok(RetentionOutcome {
@@ -77,12 +82,13 @@ impl Log {
         if doomed == segs.len() {
             self.roll_if_nonempty()?;
         }
-        let new_start = segs[doomed - 1].next_offset();
         if new_start > self.log_start() {
             self.write_checkpoint(Some(new_start), None)
                 .map_err(|e| LogError::io("write checkpoint in", &self.dir, e))?;
             self.log_start.fetch_max(new_start, Ordering::AcqRel);
         }
+        // Deletes only segments whose every offset is below `new_start`: a segment that
+        // took appends after it was judged is kept.
         self.delete_segments_below(new_start)?;
         tracing::info!(dir = %self.dir.display(), segments = doomed, bytes, log_start = self.log_start(), "retention deleted segments");
         Ok(RetentionOutcome {

@@ -255,7 +255,7 @@ impl Segment {
         let rel = offset
             .saturating_sub(self.base_offset)
             .clamp(0, i64::from(u32::MAX)) as u32;
-        let entry = read_lock(&self.idx).offset.scan_start_for(rel);
+        let entry = read_lock(&self.idx).offset.scan_start_for(rel, size);
         let mut pos = match entry {
             None => 0,
             // An index is a cache: an entry must name a batch that ends at its offset,

@@ -15,6 +15,8 @@ use crate::segment::{read_lock, write_lock};
 
 /// Longest legal topic name (Kafka's limit, leaving room for the partition suffix).
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+/// Name of the lock file that keeps a second process (or `Store`) off a data directory.
+pub const LOCK_FILE: &str = ".lock";
 /// Suffix of a partition directory being deleted.
 pub const DELETE_SUFFIX: &str = "-delete";
 
@@ -79,6 +81,9 @@ pub struct Store {
     default_config: LogConfig,
     logs: RwLock<BTreeMap<TopicPartition, Arc<Log>>>,
     deletions: AtomicU64,
+    /// Holds an exclusive advisory lock on `<dir>/.lock` for the store's life (Kafka
+    /// locks its log directories the same way).
+    _lock: std::fs::File,
 }
 
 impl Store {
@@ -99,6 +104,26 @@ impl Store {
             source: e.into(),
         })?;
         fs.create_dir_all(dir).map_err(io("create", dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io("open", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked(dir.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Io {
+                    what: "lock",
+                    path: lock_path,
+                    source: e,
+                });
+            }
+        }
         let mut logs = BTreeMap::new();
         let mut entries = fs.read_dir(dir).map_err(io("list", dir))?;
         entries.sort();
@@ -127,6 +152,7 @@ impl Store {
             default_config,
             logs: RwLock::new(logs),
             deletions: AtomicU64::new(0),
+            _lock: lock,
         })
     }
 

@@ -22,9 +22,16 @@ use crate::segment::{Segment, read_lock};
 pub(crate) struct SyncState {
     /// Target offset of the round in progress.
     running: Option<i64>,
+    /// Rounds started so far.
+    rounds: u64,
 }
 
 impl Log {
+    /// fsync rounds run so far (each covers every caller waiting when it started).
+    pub fn sync_rounds(&self) -> u64 {
+        lock(&self.sync_state).rounds
+    }
+
     /// Makes everything appended so far durable.
     pub fn sync(&self) -> Result<(), SyncError> {
         self.sync_to(self.log_end())
@@ -55,6 +62,7 @@ impl Log {
             }
             let target = self.log_end();
             st.running = Some(target);
+            st.rounds += 1;
             drop(st);
             let result = self.sync_round(target);
             st = lock(&self.sync_state);

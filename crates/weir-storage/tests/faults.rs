@@ -6,6 +6,15 @@ use common::*;
 use weir_storage::testing::batch;
 use weir_storage::{AppendError, AppendOptions, FaultFs, Log, LogConfig, SyncError};
 
+fn segment_bytes_on_disk(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
 fn open_fault(dir: &std::path::Path, fs: &FaultFs, cfg: LogConfig) -> Log {
     Log::open(dir, cfg, Arc::new(fs.clone())).unwrap()
 }
@@ -74,6 +83,11 @@ fn full_disk_fails_the_append_and_leaves_nothing_torn() {
         }
         assert_eq!(log.log_end(), 16);
         assert_eq!(read_all(&log, 0).len(), 8);
+        assert_eq!(
+            segment_bytes_on_disk(dir.path()),
+            log.size_bytes(),
+            "a torn write stayed in the file"
+        );
     }
     fs.set_space_left(None);
     let info = log.append(&b, AppendOptions::default()).unwrap();
@@ -121,5 +135,45 @@ fn power_loss_keeps_exactly_the_synced_prefix_or_a_valid_longer_one() {
         assert_eq!(read_all(&log, 0).len() as i64 * 2, log.log_end());
         assert!(log.verify().unwrap().problems.is_empty());
         log.close().unwrap();
+    }
+}
+
+#[test]
+fn power_loss_with_lost_pages_inside_the_unsynced_tail() {
+    for hole_at in [0usize, 1000, 4096, 9000] {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new();
+        let cfg = LogConfig {
+            segment_bytes: 1 << 20,
+            ..small_config()
+        };
+        let log = open_fault(dir.path(), &fs, cfg);
+        let first = fill(&log, 20, 2, 100);
+        log.sync().unwrap();
+        let durable = log.durable_end();
+        fill(&log, 40, 2, 100);
+        drop(log);
+        // The page at `hole_at` of each unsynced tail never reached the disk.
+        fs.crash_with(|_, tail| {
+            let end = (hole_at + 4096).min(tail.len());
+            if hole_at < end {
+                tail[hole_at..end].fill(0);
+            }
+        })
+        .unwrap();
+        let log = open_fault(dir.path(), &fs, cfg);
+        assert!(
+            log.log_end() >= durable,
+            "hole at {hole_at}: lost durable data"
+        );
+        assert!(
+            log.log_end() < 120,
+            "hole at {hole_at}: batches past the hole survived"
+        );
+        let got = read_all(&log, 0);
+        for (g, (base, b)) in got.iter().zip(&first) {
+            assert_eq!(g, &expected_bytes(b, *base));
+        }
+        assert!(log.verify().unwrap().problems.is_empty());
     }
 }

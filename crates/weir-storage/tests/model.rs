@@ -238,7 +238,12 @@ fn run(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 200, ..ProptestConfig::default() })]
+    // 48 cases keep CI short; set WEIR_MODEL_CASES for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("WEIR_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        max_shrink_iters: 200,
+        ..ProptestConfig::default()
+    })]
     #[test]
     fn log_matches_model(ops in proptest::collection::vec(op(), 1..120)) {
         run(ops);

@@ -85,6 +85,15 @@ fn torn_tail_at_every_byte_position() {
             if marker {
                 fs::write(dir.join(CLEAN_SHUTDOWN_FILE), b"").unwrap();
             }
+            {
+                let log = open(&dir, cfg);
+                assert_eq!(
+                    fs::metadata(active_log_file(&dir)).unwrap().len(),
+                    before,
+                    "torn bytes cut from the file"
+                );
+                drop(log);
+            }
             check_prefix(&dir, cfg, &batches, batches.len() - 1);
             fs::remove_dir_all(&dir).unwrap();
         }

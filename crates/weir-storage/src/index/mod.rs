@@ -116,9 +116,10 @@ impl IndexFile {
     pub(crate) fn resize(&mut self, bytes: u64) -> io::Result<()> {
         let eb = self.entry_bytes as u64;
         let want = (bytes / eb).max(self.entries as u64) * eb;
-        if let Some(map) = self.map.take() {
-            map.flush()?;
-        }
+        // Unmapping hands the dirty pages to the page cache (no msync: that would be
+        // synchronous disk I/O under the writer lock at every roll); `flush` makes them
+        // durable in the next fsync round.
+        drop(self.map.take());
         self.file.set_len(want)?;
         self.map = map_index(&self.file)?;
         Ok(())

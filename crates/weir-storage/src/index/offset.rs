@@ -46,7 +46,8 @@ impl OffsetIndex {
 
     /// The last entry whose relative offset is < `rel` (a batch wholly before `rel`
     /// starts there, so scanning from it finds the batch holding `rel`), if any.
-    pub(crate) fn scan_start_for(&self, rel: u32) -> Option<(u32, u32)> {
+    /// Entries at or past `size` (a batch the writer is still publishing) are skipped.
+    pub(crate) fn scan_start_for(&self, rel: u32, size: u64) -> Option<(u32, u32)> {
         let n = self.file.entries();
         // First entry with offset >= rel.
         let (mut lo, mut hi) = (0usize, n);
@@ -58,7 +59,10 @@ impl OffsetIndex {
                 hi = mid;
             }
         }
-        lo.checked_sub(1).map(|i| self.get(i))
+        (0..lo)
+            .rev()
+            .map(|i| self.get(i))
+            .find(|&(_, p)| u64::from(p) < size)
     }
 
     /// Checks the entries: strictly increasing offsets and positions, offsets below
