@@ -17,7 +17,11 @@ use proptest::test_runner::{Config, TestRunner};
 const CASES_PER_VERSION: u32 = 24;
 
 fn runner() -> TestRunner {
-    TestRunner::new(Config { cases: CASES_PER_VERSION, failure_persistence: None, ..Config::default() })
+    TestRunner::new(Config {
+        cases: CASES_PER_VERSION,
+        failure_persistence: None,
+        ..Config::default()
+    })
 }
 
 fn every_version(f: impl Fn(ApiKey, i16, u64) -> Result<(), TestCaseError>) {
@@ -37,7 +41,9 @@ fn requests_round_trip_at_every_version() {
     every_version(|key, version, seed| {
         let value = RequestBody::arbitrary(key, &mut Gen::new(seed), version);
         let mut e = Encoder::new();
-        value.encode(&mut e, version).map_err(|err| TestCaseError::fail(err.to_string()))?;
+        value
+            .encode(&mut e, version)
+            .map_err(|err| TestCaseError::fail(err.to_string()))?;
         let bytes = e.finish().to_bytes();
         let mut d = Decoder::new(bytes.clone());
         let back = RequestBody::decode(key, &mut d, version)
@@ -45,7 +51,8 @@ fn requests_round_trip_at_every_version() {
         prop_assert_eq!(d.remaining(), 0);
         prop_assert_eq!(&back, &value);
         let mut e2 = Encoder::new();
-        back.encode(&mut e2, version).map_err(|err| TestCaseError::fail(err.to_string()))?;
+        back.encode(&mut e2, version)
+            .map_err(|err| TestCaseError::fail(err.to_string()))?;
         prop_assert_eq!(e2.finish().to_bytes(), bytes);
         Ok(())
     });
@@ -56,7 +63,9 @@ fn responses_round_trip_at_every_version() {
     every_version(|key, version, seed| {
         let value = ResponseBody::arbitrary(key, &mut Gen::new(seed), version);
         let mut e = Encoder::new();
-        value.encode(&mut e, version).map_err(|err| TestCaseError::fail(err.to_string()))?;
+        value
+            .encode(&mut e, version)
+            .map_err(|err| TestCaseError::fail(err.to_string()))?;
         let bytes = e.finish().to_bytes();
         let mut d = Decoder::new(bytes.clone());
         let back = ResponseBody::decode(key, &mut d, version)
@@ -64,7 +73,8 @@ fn responses_round_trip_at_every_version() {
         prop_assert_eq!(d.remaining(), 0);
         prop_assert_eq!(&back, &value);
         let mut e2 = Encoder::new();
-        back.encode(&mut e2, version).map_err(|err| TestCaseError::fail(err.to_string()))?;
+        back.encode(&mut e2, version)
+            .map_err(|err| TestCaseError::fail(err.to_string()))?;
         prop_assert_eq!(e2.finish().to_bytes(), bytes);
         Ok(())
     });
@@ -76,23 +86,32 @@ fn whole_requests_round_trip_at_every_advertised_version() {
         for version in min..=max {
             assert!(is_advertised(key, version));
             runner()
-                .run(&(any::<u64>(), any::<i32>(), proptest::option::of("[a-z0-9-]{0,12}")), |(seed, cid, client)| {
-                    let body = RequestBody::arbitrary(key, &mut Gen::new(seed), version);
-                    let header = RequestHeader {
-                        api_key: key.as_i16(),
-                        api_version: version,
-                        correlation_id: cid,
-                        client_id: client,
-                        unknown_tagged_fields: Vec::new(),
-                    };
-                    let frame = encode_request(&header, &body).map_err(|e| TestCaseError::fail(e.to_string()))?;
-                    let bytes = frame.to_bytes();
-                    let req = decode_request(bytes.slice(4..)).map_err(|e| TestCaseError::fail(e.to_string()))?;
-                    prop_assert_eq!(req.header, header);
-                    prop_assert_eq!(req.body_version, version);
-                    prop_assert_eq!(req.body, body);
-                    Ok(())
-                })
+                .run(
+                    &(
+                        any::<u64>(),
+                        any::<i32>(),
+                        proptest::option::of("[a-z0-9-]{0,12}"),
+                    ),
+                    |(seed, cid, client)| {
+                        let body = RequestBody::arbitrary(key, &mut Gen::new(seed), version);
+                        let header = RequestHeader {
+                            api_key: key.as_i16(),
+                            api_version: version,
+                            correlation_id: cid,
+                            client_id: client,
+                            unknown_tagged_fields: Vec::new(),
+                        };
+                        let frame = encode_request(&header, &body)
+                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        let bytes = frame.to_bytes();
+                        let req = decode_request(bytes.slice(4..))
+                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        prop_assert_eq!(req.header, header);
+                        prop_assert_eq!(req.body_version, version);
+                        prop_assert_eq!(req.body, body);
+                        Ok(())
+                    },
+                )
                 .unwrap_or_else(|e| panic!("{key:?} v{version}: {e}"));
         }
     }
@@ -105,7 +124,8 @@ fn consumer_protocol_round_trips() {
             .run(&any::<u64>(), |seed| {
                 let s = ConsumerProtocolSubscription::arbitrary(&mut Gen::new(seed), version);
                 let mut e = Encoder::new();
-                s.encode(&mut e, version).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                s.encode(&mut e, version)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let bytes = e.finish().to_bytes();
                 let back = ConsumerProtocolSubscription::decode(&mut Decoder::new(bytes), version)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -119,7 +139,8 @@ fn consumer_protocol_round_trips() {
             .run(&any::<u64>(), |seed| {
                 let s = ConsumerProtocolAssignment::arbitrary(&mut Gen::new(seed), version);
                 let mut e = Encoder::new();
-                s.encode(&mut e, version).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                s.encode(&mut e, version)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let bytes = e.finish().to_bytes();
                 let back = ConsumerProtocolAssignment::decode(&mut Decoder::new(bytes), version)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
