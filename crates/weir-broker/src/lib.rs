@@ -1,9 +1,12 @@
 //! The weir broker: a tokio server that joins the Kafka protocol crate to the storage engine.
 #![deny(missing_docs)]
 
+pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod dispatch;
 pub mod errors;
+mod handler;
 pub mod meta;
 pub mod producer_state;
 pub mod server;

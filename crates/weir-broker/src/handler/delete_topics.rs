@@ -1,0 +1,37 @@
+//! DeleteTopics (key 20), by name (v1–5).
+
+use std::sync::Arc;
+
+use weir_protocol::messages::delete_topics::{
+    DeletableTopicResult, DeleteTopicsRequest, DeleteTopicsResponse,
+};
+
+use crate::broker::Broker;
+
+pub(crate) fn handle(
+    b: &Arc<Broker>,
+    req: DeleteTopicsRequest,
+    _version: i16,
+) -> DeleteTopicsResponse {
+    let names = req
+        .topic_names
+        .into_iter()
+        .chain(req.topics.into_iter().filter_map(|t| t.name));
+    let responses = names
+        .map(|name| {
+            let mut r = DeletableTopicResult {
+                name: Some(name.clone()),
+                ..Default::default()
+            };
+            if let Err(e) = b.topics.delete(&name) {
+                r.error_code = e.code().0;
+                r.error_message = Some(e.to_string());
+            }
+            r
+        })
+        .collect();
+    DeleteTopicsResponse {
+        responses,
+        ..Default::default()
+    }
+}

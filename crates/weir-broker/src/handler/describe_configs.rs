@@ -1,0 +1,124 @@
+//! DescribeConfigs (key 32): topic configs with their source; the broker resource lists
+//! the broker-wide topic defaults (read-only).
+
+use std::sync::Arc;
+
+use weir_protocol::ErrorCode;
+use weir_protocol::messages::describe_configs::{
+    DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse,
+    DescribeConfigsResult,
+};
+
+use crate::broker::Broker;
+use crate::handler::create_topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
+use crate::topic_config::{TOPIC_CONFIG_NAMES, default_value};
+
+/// Kafka's `ConfigResource.Type` values.
+pub(crate) const RESOURCE_TOPIC: i8 = 2;
+pub(crate) const RESOURCE_BROKER: i8 = 4;
+/// `config_source` of a static broker config.
+const SOURCE_STATIC_BROKER: i8 = 4;
+/// `config_type` values (DescribeConfigs v3+).
+const TYPE_STRING: i8 = 2;
+const TYPE_INT: i8 = 3;
+const TYPE_LONG: i8 = 5;
+const TYPE_LIST: i8 = 7;
+
+fn config_type(name: &str) -> i8 {
+    match name {
+        "cleanup.policy" => TYPE_LIST,
+        "message.timestamp.type" => TYPE_STRING,
+        "index.interval.bytes" | "max.message.bytes" | "segment.bytes" | "segment.index.bytes" => {
+            TYPE_INT
+        }
+        _ => TYPE_LONG,
+    }
+}
+
+pub(crate) fn handle(
+    b: &Arc<Broker>,
+    req: DescribeConfigsRequest,
+    _version: i16,
+) -> DescribeConfigsResponse {
+    let results = req
+        .resources
+        .into_iter()
+        .map(|res| {
+            let mut r = DescribeConfigsResult {
+                resource_type: res.resource_type,
+                resource_name: res.resource_name.clone(),
+                ..Default::default()
+            };
+            let wanted = |name: &str| {
+                res.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.iter().any(|k| k == name))
+            };
+            let entry = |name: String, value: String, source: i8, read_only: bool| {
+                DescribeConfigsResourceResult {
+                    config_type: config_type(&name),
+                    name,
+                    value: Some(value),
+                    read_only,
+                    is_default: source == SOURCE_DEFAULT,
+                    config_source: source,
+                    ..Default::default()
+                }
+            };
+            match res.resource_type {
+                RESOURCE_TOPIC => match b.topics.get(&res.resource_name) {
+                    Some(t) => {
+                        r.configs = t
+                            .settings()
+                            .describe(b.topics.defaults())
+                            .into_iter()
+                            .filter(|(n, _, _)| wanted(n))
+                            .map(|(n, v, is_default)| {
+                                entry(
+                                    n,
+                                    v,
+                                    if is_default {
+                                        SOURCE_DEFAULT
+                                    } else {
+                                        SOURCE_DYNAMIC_TOPIC
+                                    },
+                                    false,
+                                )
+                            })
+                            .collect();
+                    }
+                    None => {
+                        r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
+                        r.error_message =
+                            Some(format!("topic {} does not exist", res.resource_name));
+                    }
+                },
+                RESOURCE_BROKER
+                    if res.resource_name.is_empty()
+                        || res.resource_name == b.config.node_id.to_string() =>
+                {
+                    r.configs = TOPIC_CONFIG_NAMES
+                        .iter()
+                        .filter(|n| wanted(n))
+                        .filter_map(|n| {
+                            default_value(b.topics.defaults(), n)
+                                .map(|v| entry(format!("log.{n}"), v, SOURCE_STATIC_BROKER, true))
+                        })
+                        .collect();
+                }
+                _ => {
+                    r.error_code = ErrorCode::INVALID_REQUEST.0;
+                    r.error_message = Some(format!(
+                        "unsupported resource type {} or name {}",
+                        res.resource_type, res.resource_name
+                    ));
+                }
+            }
+            r
+        })
+        .collect();
+    DescribeConfigsResponse {
+        results,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,103 @@
+//! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on a topic's overrides.
+
+use std::sync::Arc;
+
+use weir_protocol::ErrorCode;
+use weir_protocol::messages::incremental_alter_configs::{
+    AlterConfigsResourceResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+
+use crate::broker::Broker;
+use crate::handler::describe_configs::RESOURCE_TOPIC;
+use crate::topic_config::default_value;
+
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+pub(crate) fn handle(
+    b: &Arc<Broker>,
+    req: IncrementalAlterConfigsRequest,
+    _version: i16,
+) -> IncrementalAlterConfigsResponse {
+    let responses = req
+        .resources
+        .into_iter()
+        .map(|res| {
+            let mut r = AlterConfigsResourceResponse {
+                resource_type: res.resource_type,
+                resource_name: res.resource_name.clone(),
+                ..Default::default()
+            };
+            let mut fail = |code: ErrorCode, msg: String| {
+                r.error_code = code.0;
+                r.error_message = Some(msg);
+            };
+            if res.resource_type != RESOURCE_TOPIC {
+                fail(
+                    ErrorCode::INVALID_REQUEST,
+                    "only topic configs can be altered".into(),
+                );
+                return r;
+            }
+            let Some(topic) = b.topics.get(&res.resource_name) else {
+                fail(
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    format!("topic {} does not exist", res.resource_name),
+                );
+                return r;
+            };
+            let mut overrides = topic.settings().overrides;
+            for c in res.configs {
+                let current = || {
+                    overrides
+                        .get(&c.name)
+                        .cloned()
+                        .or_else(|| default_value(b.topics.defaults(), &c.name))
+                        .unwrap_or_default()
+                };
+                match (c.config_operation, c.value) {
+                    (OP_SET, Some(v)) => {
+                        overrides.insert(c.name, v);
+                    }
+                    (OP_DELETE, _) => {
+                        overrides.remove(&c.name);
+                    }
+                    (op @ (OP_APPEND | OP_SUBTRACT), Some(v)) if c.name == "cleanup.policy" => {
+                        let mut items: Vec<String> = current()
+                            .split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect();
+                        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                            items.retain(|i| i != item);
+                            if op == OP_APPEND {
+                                items.push(item.to_string());
+                            }
+                        }
+                        overrides.insert(c.name, items.join(","));
+                    }
+                    (op, _) => {
+                        fail(
+                            ErrorCode::INVALID_CONFIG,
+                            format!("operation {op} is not valid for {}", c.name),
+                        );
+                        return r;
+                    }
+                }
+            }
+            if let Err(e) = b
+                .topics
+                .set_configs(&res.resource_name, overrides, req.validate_only)
+            {
+                fail(e.code(), e.to_string());
+            }
+            r
+        })
+        .collect();
+    IncrementalAlterConfigsResponse {
+        responses,
+        ..Default::default()
+    }
+}

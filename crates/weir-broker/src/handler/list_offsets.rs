@@ -1,0 +1,134 @@
+//! ListOffsets (key 2): earliest, latest, max timestamp, and the first record at or after a
+//! timestamp — exact to the record, as Kafka answers, not just to the batch.
+
+use std::sync::Arc;
+
+use weir_protocol::ErrorCode;
+use weir_protocol::messages::list_offsets::{
+    ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse,
+};
+use weir_protocol::records::{DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch};
+
+use crate::broker::Broker;
+use crate::errors::PartitionError;
+use crate::topics::Partition;
+
+/// Kafka's special timestamps.
+const LATEST_TIMESTAMP: i64 = -1;
+const EARLIEST_TIMESTAMP: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+
+pub(crate) fn handle(
+    b: &Arc<Broker>,
+    req: ListOffsetsRequest,
+    _version: i16,
+) -> ListOffsetsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = b.topics.get(&t.name);
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|lp| {
+                    let mut r = ListOffsetsPartitionResponse {
+                        partition_index: lp.partition_index,
+                        timestamp: -1,
+                        offset: -1,
+                        leader_epoch: 0,
+                        ..Default::default()
+                    };
+                    let Some(p) = topic.as_ref().and_then(|t| t.partition(lp.partition_index))
+                    else {
+                        r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
+                        r.leader_epoch = -1;
+                        return r;
+                    };
+                    match lookup(b, p, lp.timestamp) {
+                        Ok(Some((offset, timestamp))) => {
+                            r.offset = offset;
+                            r.timestamp = timestamp;
+                        }
+                        Ok(None) => {}
+                        Err(e) => r.error_code = e.code().0,
+                    }
+                    r
+                })
+                .collect();
+            ListOffsetsTopicResponse {
+                name: t.name,
+                partitions,
+                ..Default::default()
+            }
+        })
+        .collect();
+    ListOffsetsResponse {
+        topics,
+        ..Default::default()
+    }
+}
+
+/// (offset, timestamp) for a ListOffsets query, or `None` when no record qualifies.
+fn lookup(b: &Broker, p: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, PartitionError> {
+    let hw = b.high_watermark(p);
+    match timestamp {
+        LATEST_TIMESTAMP => Ok(Some((hw, -1))),
+        EARLIEST_TIMESTAMP => Ok(Some((p.log.log_start(), -1))),
+        MAX_TIMESTAMP => Ok(p
+            .log
+            .max_timestamp()?
+            .filter(|t| t.offset < hw)
+            .map(|t| (exact_max(p, t.offset, t.timestamp, hw), t.timestamp))),
+        ts => {
+            let Some(found) = p.log.offset_for_timestamp(ts)? else {
+                return Ok(None);
+            };
+            if found.offset >= hw {
+                return Ok(None);
+            }
+            // The index answers with a batch; the first record in it at or after `ts` is the answer.
+            let read = p.log.read(found.offset, 1, hw)?;
+            let (batch, _) =
+                RecordBatch::parse_first(&read.batches).map_err(|_| corrupt(found.offset))?;
+            let header = *batch.header();
+            for rec in batch
+                .records(DECOMPRESSED_BYTES_MAX_DEFAULT)
+                .map_err(|_| corrupt(found.offset))?
+            {
+                let rec = rec.map_err(|_| corrupt(found.offset))?;
+                let t = rec.effective_timestamp(&header);
+                if t >= ts && rec.offset >= p.log.log_start() {
+                    return Ok(Some((rec.offset, t)));
+                }
+            }
+            // Every record of that batch is older (its max timestamp came from elsewhere): the
+            // next batch starts the answer.
+            Ok(Some((found.last_offset + 1, found.timestamp)).filter(|(o, _)| *o < hw))
+        }
+    }
+}
+
+/// The offset of the record carrying a batch's max timestamp.
+fn exact_max(p: &Partition, batch_offset: i64, max_ts: i64, hw: i64) -> i64 {
+    let find = || -> Option<i64> {
+        let read = p.log.read(batch_offset, 1, hw).ok()?;
+        let (batch, _) = RecordBatch::parse_first(&read.batches).ok()?;
+        let header = *batch.header();
+        batch
+            .records(DECOMPRESSED_BYTES_MAX_DEFAULT)
+            .ok()?
+            .filter_map(Result::ok)
+            .find(|r| r.effective_timestamp(&header) == max_ts)
+            .map(|r| r.offset)
+    };
+    find().unwrap_or(batch_offset)
+}
+
+fn corrupt(offset: i64) -> PartitionError {
+    PartitionError::Read(weir_storage::ReadError::Corrupt {
+        path: std::path::PathBuf::new(),
+        position: 0,
+        reason: format!("batch at offset {offset} does not decode"),
+    })
+}

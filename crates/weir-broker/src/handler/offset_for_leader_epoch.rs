@@ -1,0 +1,63 @@
+//! OffsetForLeaderEpoch (key 23): weir's partitions have one leader epoch, 0, for ever; the
+//! end offset of epoch 0 is the log end.
+
+use std::sync::Arc;
+
+use weir_protocol::ErrorCode;
+use weir_protocol::messages::offset_for_leader_epoch::{
+    EpochEndOffset, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+    OffsetForLeaderTopicResult,
+};
+
+use crate::broker::Broker;
+
+/// The only leader epoch a weir partition has.
+const LEADER_EPOCH: i32 = 0;
+
+pub(crate) fn handle(
+    b: &Arc<Broker>,
+    req: OffsetForLeaderEpochRequest,
+    _version: i16,
+) -> OffsetForLeaderEpochResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = b.topics.get(&t.topic);
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|op| {
+                    let mut r = EpochEndOffset {
+                        partition: op.partition,
+                        leader_epoch: -1,
+                        end_offset: -1,
+                        ..Default::default()
+                    };
+                    let Some(p) = topic.as_ref().and_then(|t| t.partition(op.partition)) else {
+                        r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
+                        return r;
+                    };
+                    if op.current_leader_epoch > LEADER_EPOCH {
+                        r.error_code = ErrorCode::UNKNOWN_LEADER_EPOCH.0;
+                        return r;
+                    }
+                    if (0..=LEADER_EPOCH).contains(&op.leader_epoch) {
+                        r.leader_epoch = LEADER_EPOCH;
+                        r.end_offset = p.log.log_end();
+                    }
+                    r
+                })
+                .collect();
+            OffsetForLeaderTopicResult {
+                topic: t.topic,
+                partitions,
+                ..Default::default()
+            }
+        })
+        .collect();
+    OffsetForLeaderEpochResponse {
+        topics,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,125 @@
+//! `weir`: the broker (`weir serve`) and, later, Kafka client tools and benchmarks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use weir_broker::broker::Broker;
+use weir_broker::config::{BrokerConfig, Source, help_table};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "A Kafka-compatible log storage engine and broker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the broker.
+    #[command(after_help = help_table())]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (config key `listen`); port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Data directory (config key `data_dir`).
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<PathBuf>,
+    /// TOML file of config keys.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Any config key, e.g. `--set num_partitions=3` (repeatable; wins over file and env).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve_config(args: &ServeArgs) -> anyhow::Result<BrokerConfig> {
+    let mut settings = Vec::new();
+    if let Some(path) = &args.config {
+        settings.extend(BrokerConfig::file_settings(path)?);
+    }
+    settings.extend(BrokerConfig::env_settings(std::env::vars()));
+    if let Some(listen) = &args.listen {
+        settings.push((
+            "listen".into(),
+            listen.clone(),
+            Source::Flag("--listen".into()),
+        ));
+    }
+    if let Some(dir) = &args.data_dir {
+        settings.push((
+            "data_dir".into(),
+            dir.display().to_string(),
+            Source::Flag("--data-dir".into()),
+        ));
+    }
+    for kv in &args.set {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--set {kv}: expected KEY=VALUE"))?;
+        settings.push((
+            k.trim().to_string(),
+            v.trim().to_string(),
+            Source::Flag(format!("--set {k}")),
+        ));
+    }
+    Ok(BrokerConfig::from_settings(settings)?)
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = serve_config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        config.listen = listener.local_addr()?;
+        let started = std::time::Instant::now();
+        let broker = tokio::task::spawn_blocking(move || Broker::open(config)).await??;
+        let broker = Arc::new(broker);
+        tracing::info!(listen = %broker.config.listen, data_dir = %broker.config.data_dir.display(), open_ms = started.elapsed().as_millis() as u64, "weir serving");
+        // One line on stdout that scripts can wait for (the bound port, when --listen used port 0).
+        println!("weir: listening on {}", broker.config.listen);
+        broker.serve(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the broker can still be stopped by killing it; recovery covers that.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
