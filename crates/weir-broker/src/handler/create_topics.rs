@@ -15,6 +15,8 @@ use crate::topics::TopicError;
 /// `config_source` values of DescribeConfigs and CreateTopics v5+.
 pub(crate) const SOURCE_DYNAMIC_TOPIC: i8 = 1;
 pub(crate) const SOURCE_DEFAULT: i8 = 5;
+/// Results carry the topic's partitions, replication and configs from this version on.
+const DETAILS_VERSION_MIN: i16 = 5;
 
 pub(crate) fn handle(
     b: &Arc<Broker>,

@@ -38,7 +38,7 @@ fn config_type(name: &str) -> i8 {
 pub(crate) fn handle(
     b: &Arc<Broker>,
     req: DescribeConfigsRequest,
-    _version: i16,
+    version: i16,
 ) -> DescribeConfigsResponse {
     let results = req
         .resources
@@ -60,7 +60,8 @@ pub(crate) fn handle(
                     name,
                     value: Some(value),
                     read_only,
-                    is_default: source == SOURCE_DEFAULT,
+                    // Only v0 has `is_default`; later versions say it with `config_source`.
+                is_default: version == 0 && source == SOURCE_DEFAULT,
                     config_source: source,
                     ..Default::default()
                 }

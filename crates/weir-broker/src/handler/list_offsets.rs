@@ -17,6 +17,8 @@ use crate::topics::Partition;
 const LATEST_TIMESTAMP: i64 = -1;
 const EARLIEST_TIMESTAMP: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
+/// Responses carry the leader epoch from this version on.
+const LEADER_EPOCH_VERSION_MIN: i16 = 4;
 
 pub(crate) fn handle(
     b: &Arc<Broker>,
