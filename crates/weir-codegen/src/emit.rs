@@ -178,7 +178,9 @@ fn int_literal(p: &str, d: &str) -> Result<String> {
 fn default_expr(ctx: &Ctx, f: &Field) -> Result<String> {
     let opt = ctx.is_option(f);
     let d = f.default.as_deref();
-    if opt && (d == Some("null") || matches!(f.ty, Type::Records) && d.is_none()) {
+    // A `records` field defaults to empty, not null: librdkafka cannot parse a null
+    // records field in a Fetch response, so a default-built response must not send one.
+    if opt && d == Some("null") {
         return Ok("None".into());
     }
     let inner = match &f.ty {

@@ -1281,7 +1281,7 @@ impl Default for PartitionData {
             snapshot_id: SnapshotId::default(),
             aborted_transactions: Some(Vec::new()),
             preferred_read_replica: -1,
-            records: None,
+            records: Some(Bytes::new()),
             unknown_tagged_fields: Vec::new(),
         }
     }

@@ -161,7 +161,7 @@ impl Default for PartitionProduceData {
     fn default() -> Self {
         Self {
             index: 0,
-            records: None,
+            records: Some(Bytes::new()),
             unknown_tagged_fields: Vec::new(),
         }
     }
