@@ -702,11 +702,10 @@ pub fn emit_module(msgs: &[Message]) -> Result<String> {
     out.push_str("//! Generated codecs; see `docs/protocol.md`.\n");
     out.push_str("#![allow(unused_mut, unused_variables, clippy::collapsible_else_if, clippy::collapsible_if, clippy::needless_borrow, clippy::manual_range_contains, clippy::needless_question_mark, clippy::match_single_binding, clippy::field_reassign_with_default, clippy::bool_comparison, clippy::derivable_impls, clippy::nonminimal_bool)]\n\n");
     out.push_str("use crate::error::{DecodeError, EncodeError};\n");
-    out.push_str("use crate::primitives::{Decoder, Encoder");
+    out.push_str("use crate::decoder::Decoder;\nuse crate::encoder::Encoder;\n");
     if uses_uuid {
-        out.push_str(", Uuid");
+        out.push_str("use crate::primitives::Uuid;\n");
     }
-    out.push_str("};\n");
     if uses_bytes {
         out.push_str("use bytes::Bytes;\n");
     }

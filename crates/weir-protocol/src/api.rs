@@ -3,6 +3,8 @@
 //! The broker uses [`decode_request`] and [`encode_response`]; weir's own client, the
 //! benchmark and the tests use [`encode_request`] and [`decode_response`].
 
+use crate::decoder::Decoder;
+use crate::encoder::{Encoded, Encoder};
 use crate::error::{DecodeError, EncodeError};
 use crate::frame::frame;
 use crate::header::{
@@ -10,7 +12,6 @@ use crate::header::{
 };
 use crate::messages::ApiVersionsRequest;
 pub use crate::messages::{ApiKey, RequestBody, ResponseBody};
-use crate::primitives::{Decoder, Encoded, Encoder};
 use bytes::Bytes;
 
 /// The version ranges weir advertises in ApiVersions, `(key, min, max)`, in key order.

@@ -1,8 +1,9 @@
 //! Round-trip properties shared by the fuzz target and the corpus replay test.
 
 use crate::api::RequestBody;
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::messages::ApiKey;
-use crate::primitives::{Decoder, Encoder};
 use bytes::Bytes;
 
 /// Checks the decode→encode→decode property on one fuzz input.

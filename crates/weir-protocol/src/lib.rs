@@ -32,6 +32,8 @@ pub mod api;
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
 pub mod check;
+pub mod decoder;
+pub mod encoder;
 pub mod error;
 pub mod frame;
 pub mod header;
@@ -42,10 +44,12 @@ pub use api::{
     ADVERTISED, ApiKey, Request, RequestBody, ResponseBody, decode_request, decode_response,
     encode_request, encode_response,
 };
+pub use decoder::Decoder;
+pub use encoder::{Encoded, Encoder};
 pub use error::{DecodeError, EncodeError};
 pub use frame::{FRAME_BYTES_MAX_DEFAULT, take_frame};
 pub use header::{RequestHeader, ResponseHeader};
-pub use primitives::{Decoder, Encoded, Encoder, Uuid};
+pub use primitives::Uuid;
 
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,8 @@
 
 use crate::api::ADVERTISED;
 use crate::arbitrary::Gen;
+use crate::encoder::Encoder;
 use crate::messages::RequestBody;
-use crate::primitives::Encoder;
 use std::path::PathBuf;
 
 /// Where the request_decode corpus lives.

@@ -2,6 +2,8 @@
 //! symmetric in encode and decode cannot hide behind the round trips.
 
 use crate::api::{decode_request, decode_response, encode_request, encode_response};
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::error::{DecodeError, EncodeError};
 use crate::header::RequestHeader;
 use crate::messages::api_versions::{ApiVersion, SupportedFeatureKey};
@@ -9,7 +11,6 @@ use crate::messages::metadata::MetadataRequestTopic;
 use crate::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, RequestBody, ResponseBody,
 };
-use crate::primitives::{Decoder, Encoder};
 use bytes::Bytes;
 
 fn header(key: ApiKey, version: i16, cid: i32, client: Option<&str>) -> RequestHeader {

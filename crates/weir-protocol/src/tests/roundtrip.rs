@@ -5,11 +5,12 @@
 
 use crate::api::{ADVERTISED, decode_request, encode_request, is_advertised};
 use crate::arbitrary::Gen;
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::header::RequestHeader;
 use crate::messages::{
     ApiKey, ConsumerProtocolAssignment, ConsumerProtocolSubscription, RequestBody, ResponseBody,
 };
-use crate::primitives::{Decoder, Encoder};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
