@@ -431,6 +431,16 @@ fn emit_struct(out: &mut String, ctx: &Ctx, s: &Struct, top: bool) -> Result<()>
                 f.name
             );
         }
+        if matches!(f.ty, Type::Struct(_) | Type::Prim(_)) && ctx.is_option(f) {
+            // Nullable structs (an int8 presence marker) and nullable scalars do not occur
+            // in the schemas weir uses; refuse rather than emit a wrong codec.
+            bail!(
+                "{}.{}: nullable {:?} is not supported",
+                s.name,
+                f.name,
+                f.ty
+            );
+        }
     }
     // The struct.
     if top {
