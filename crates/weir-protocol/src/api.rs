@@ -183,3 +183,32 @@ pub fn decode_response(
     }
     Ok((header, body))
 }
+
+/// UNSUPPORTED_VERSION, the error of an ApiVersions request above our range.
+pub const UNSUPPORTED_VERSION_ERROR_CODE: i16 = 35;
+
+/// The ApiVersions answer: every advertised range, or, for
+/// [`Request::is_unsupported_api_versions`], error 35 with only ApiVersions' own range
+/// (KIP-511; the client retries at a version in it). Encode the latter at version 0.
+pub fn api_versions_response(unsupported_version: bool) -> crate::messages::ApiVersionsResponse {
+    use crate::messages::api_versions::ApiVersion;
+    let api_keys = ADVERTISED
+        .iter()
+        .filter(|(k, _, _)| !unsupported_version || *k == ApiKey::ApiVersions)
+        .map(|&(k, min, max)| ApiVersion {
+            api_key: k.as_i16(),
+            min_version: min,
+            max_version: max,
+            ..Default::default()
+        })
+        .collect();
+    crate::messages::ApiVersionsResponse {
+        error_code: if unsupported_version {
+            UNSUPPORTED_VERSION_ERROR_CODE
+        } else {
+            0
+        },
+        api_keys,
+        ..Default::default()
+    }
+}

@@ -308,3 +308,24 @@ fn unsigned_varints_are_canonical_and_bounded() {
     max[9] = 0x01;
     assert_eq!(varlong(&max).unwrap().1, i64::MIN);
 }
+
+#[test]
+fn unsupported_api_versions_answer_is_a_v0_body_with_error_35() {
+    let frame: &[u8] = &[0, 18, 0, 42, 0, 0, 0, 9, 0xff, 0xff, 0];
+    let req = decode_request(Bytes::from_static(frame)).unwrap();
+    assert!(req.is_unsupported_api_versions());
+    let body = ResponseBody::ApiVersions(crate::api::api_versions_response(true));
+    let out = encode_response(req.header.correlation_id, req.body_version, &body).unwrap();
+    let expected: &[u8] = &[
+        0, 0, 0, 16, // size
+        0, 0, 0, 9, // correlation id, header v0
+        0, 35, // UNSUPPORTED_VERSION
+        0, 0, 0, 1, // one range: ApiVersions' own
+        0, 18, 0, 0, 0, 4,
+    ];
+    assert_eq!(&out.to_bytes()[..], expected);
+    // The normal answer lists every advertised API.
+    let all = crate::api::api_versions_response(false);
+    assert_eq!(all.error_code, 0);
+    assert_eq!(all.api_keys.len(), crate::api::ADVERTISED.len());
+}
