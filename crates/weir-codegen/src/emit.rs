@@ -178,7 +178,9 @@ fn int_literal(p: &str, d: &str) -> Result<String> {
 fn default_expr(ctx: &Ctx, f: &Field) -> Result<String> {
     let opt = ctx.is_option(f);
     let d = f.default.as_deref();
-    if opt && (d == Some("null") || matches!(f.ty, Type::Records) && d.is_none()) {
+    // A `records` field defaults to empty, not null: librdkafka cannot parse a null
+    // records field in a Fetch response, so a default-built response must not send one.
+    if opt && d == Some("null") {
         return Ok("None".into());
     }
     let inner = match &f.ty {
@@ -427,6 +429,16 @@ fn emit_struct(out: &mut String, ctx: &Ctx, s: &Struct, top: bool) -> Result<()>
                 "{}.{}: tag {tag} collides with the test range",
                 s.name,
                 f.name
+            );
+        }
+        if matches!(f.ty, Type::Struct(_) | Type::Prim(_)) && ctx.is_option(f) {
+            // Nullable structs (an int8 presence marker) and nullable scalars do not occur
+            // in the schemas weir uses; refuse rather than emit a wrong codec.
+            bail!(
+                "{}.{}: nullable {:?} is not supported",
+                s.name,
+                f.name,
+                f.ty
             );
         }
     }
@@ -700,11 +712,10 @@ pub fn emit_module(msgs: &[Message]) -> Result<String> {
     out.push_str("//! Generated codecs; see `docs/protocol.md`.\n");
     out.push_str("#![allow(unused_mut, unused_variables, clippy::collapsible_else_if, clippy::collapsible_if, clippy::needless_borrow, clippy::manual_range_contains, clippy::needless_question_mark, clippy::match_single_binding, clippy::field_reassign_with_default, clippy::bool_comparison, clippy::derivable_impls, clippy::nonminimal_bool)]\n\n");
     out.push_str("use crate::error::{DecodeError, EncodeError};\n");
-    out.push_str("use crate::primitives::{Decoder, Encoder");
+    out.push_str("use crate::decoder::Decoder;\nuse crate::encoder::Encoder;\n");
     if uses_uuid {
-        out.push_str(", Uuid");
+        out.push_str("use crate::primitives::Uuid;\n");
     }
-    out.push_str("};\n");
     if uses_bytes {
         out.push_str("use bytes::Bytes;\n");
     }

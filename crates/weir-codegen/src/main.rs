@@ -148,7 +148,7 @@ fn emit_mod(apis: &[Api], data: &[(String, String)]) -> String {
     for (m, n) in data {
         let _ = writeln!(o, "pub use {m}::{n};");
     }
-    o.push_str("\nuse crate::error::{DecodeError, EncodeError};\nuse crate::primitives::{Decoder, Encoder};\n\n");
+    o.push_str("\nuse crate::error::{DecodeError, EncodeError};\nuse crate::decoder::Decoder;\nuse crate::encoder::Encoder;\n\n");
 
     o.push_str("/// The API keys weir has codecs for.\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\n#[repr(i16)]\npub enum ApiKey {\n");
     for a in &sorted {

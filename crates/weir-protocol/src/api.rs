@@ -3,6 +3,8 @@
 //! The broker uses [`decode_request`] and [`encode_response`]; weir's own client, the
 //! benchmark and the tests use [`encode_request`] and [`decode_response`].
 
+use crate::decoder::Decoder;
+use crate::encoder::{Encoded, Encoder};
 use crate::error::{DecodeError, EncodeError};
 use crate::frame::frame;
 use crate::header::{
@@ -10,7 +12,6 @@ use crate::header::{
 };
 use crate::messages::ApiVersionsRequest;
 pub use crate::messages::{ApiKey, RequestBody, ResponseBody};
-use crate::primitives::{Decoder, Encoded, Encoder};
 use bytes::Bytes;
 
 /// The version ranges weir advertises in ApiVersions, `(key, min, max)`, in key order.
@@ -181,4 +182,33 @@ pub fn decode_response(
         return Err(d.malformed("trailing bytes after the response body"));
     }
     Ok((header, body))
+}
+
+/// UNSUPPORTED_VERSION, the error of an ApiVersions request above our range.
+pub const UNSUPPORTED_VERSION_ERROR_CODE: i16 = 35;
+
+/// The ApiVersions answer: every advertised range, or, for
+/// [`Request::is_unsupported_api_versions`], error 35 with only ApiVersions' own range
+/// (KIP-511; the client retries at a version in it). Encode the latter at version 0.
+pub fn api_versions_response(unsupported_version: bool) -> crate::messages::ApiVersionsResponse {
+    use crate::messages::api_versions::ApiVersion;
+    let api_keys = ADVERTISED
+        .iter()
+        .filter(|(k, _, _)| !unsupported_version || *k == ApiKey::ApiVersions)
+        .map(|&(k, min, max)| ApiVersion {
+            api_key: k.as_i16(),
+            min_version: min,
+            max_version: max,
+            ..Default::default()
+        })
+        .collect();
+    crate::messages::ApiVersionsResponse {
+        error_code: if unsupported_version {
+            UNSUPPORTED_VERSION_ERROR_CODE
+        } else {
+            0
+        },
+        api_keys,
+        ..Default::default()
+    }
 }

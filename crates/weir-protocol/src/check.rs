@@ -1,8 +1,10 @@
 //! Round-trip properties shared by the fuzz target and the corpus replay test.
 
-use crate::api::RequestBody;
+use crate::api::{RequestBody, ResponseBody};
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
+use crate::error::{DecodeError, EncodeError};
 use crate::messages::ApiKey;
-use crate::primitives::{Decoder, Encoder};
 use bytes::Bytes;
 
 /// Checks the decode→encode→decode property on one fuzz input.
@@ -13,6 +15,26 @@ use bytes::Bytes;
 /// succeed, decoding that must give the same value, and re-encoding it must give the
 /// same bytes. Returns a description of the first violation.
 pub fn request_roundtrip(input: &[u8]) -> Result<(), String> {
+    roundtrip(input, RequestBody::decode, |b: &RequestBody, e, v| {
+        b.encode(e, v)
+    })?;
+    // The whole-frame path must not panic either.
+    let _ = crate::api::decode_request(Bytes::copy_from_slice(input));
+    Ok(())
+}
+
+/// The same property for response bodies (same input layout).
+pub fn response_roundtrip(input: &[u8]) -> Result<(), String> {
+    roundtrip(input, ResponseBody::decode, |b: &ResponseBody, e, v| {
+        b.encode(e, v)
+    })
+}
+
+fn roundtrip<T: PartialEq>(
+    input: &[u8],
+    decode: impl Fn(ApiKey, &mut Decoder, i16) -> Result<T, DecodeError>,
+    encode: impl Fn(&T, &mut Encoder, i16) -> Result<(), EncodeError>,
+) -> Result<(), String> {
     let [k0, k1, v0, v1, body @ ..] = input else {
         return Ok(());
     };
@@ -25,16 +47,15 @@ pub fn request_roundtrip(input: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     let mut d = Decoder::new(Bytes::copy_from_slice(body));
-    let Ok(first) = RequestBody::decode(api_key, &mut d, version) else {
+    let Ok(first) = decode(api_key, &mut d, version) else {
         return Ok(());
     };
     let mut e = Encoder::new();
-    first
-        .encode(&mut e, version)
+    encode(&first, &mut e, version)
         .map_err(|err| format!("{api_key:?} v{version}: decoded value does not encode: {err}"))?;
     let bytes1 = e.finish().to_bytes();
     let mut d2 = Decoder::new(bytes1.clone());
-    let second = RequestBody::decode(api_key, &mut d2, version)
+    let second = decode(api_key, &mut d2, version)
         .map_err(|err| format!("{api_key:?} v{version}: re-decode failed: {err}"))?;
     if d2.remaining() != 0 {
         return Err(format!(
@@ -46,15 +67,12 @@ pub fn request_roundtrip(input: &[u8]) -> Result<(), String> {
         return Err(format!("{api_key:?} v{version}: decode(encode(x)) != x"));
     }
     let mut e2 = Encoder::new();
-    second
-        .encode(&mut e2, version)
+    encode(&second, &mut e2, version)
         .map_err(|err| format!("{api_key:?} v{version}: re-encode failed: {err}"))?;
     if e2.finish().to_bytes() != bytes1 {
         return Err(format!(
             "{api_key:?} v{version}: re-encoding is not byte-identical"
         ));
     }
-    // The whole-frame path must not panic either.
-    let _ = crate::api::decode_request(Bytes::copy_from_slice(input));
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! short buffer is reported as [`DecodeError::Incomplete`] (wait for more bytes), never
 //! as malformed.
 
+use crate::encoder::{Encoded, Encoder};
 use crate::error::DecodeError;
-use crate::primitives::{Encoded, Encoder};
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Length of the size prefix, in bytes.

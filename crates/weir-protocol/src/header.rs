@@ -6,9 +6,10 @@
 //! The header version follows the API's flexible versions, except that ApiVersions
 //! responses always use header v0 (clients parse them before they know our versions).
 
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::error::{DecodeError, EncodeError};
 use crate::messages::ApiKey;
-use crate::primitives::{Decoder, Encoder};
 use bytes::Bytes;
 
 /// A request header.

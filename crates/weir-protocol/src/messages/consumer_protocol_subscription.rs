@@ -15,8 +15,9 @@
     clippy::nonminimal_bool
 )]
 
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::error::{DecodeError, EncodeError};
-use crate::primitives::{Decoder, Encoder};
 use bytes::Bytes;
 
 /// Message `ConsumerProtocolSubscription` (versions 0-3).

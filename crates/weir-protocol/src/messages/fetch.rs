@@ -15,8 +15,10 @@
     clippy::nonminimal_bool
 )]
 
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::error::{DecodeError, EncodeError};
-use crate::primitives::{Decoder, Encoder, Uuid};
+use crate::primitives::Uuid;
 use bytes::Bytes;
 
 /// Message `FetchRequest` (versions 0-17).
@@ -1281,7 +1283,7 @@ impl Default for PartitionData {
             snapshot_id: SnapshotId::default(),
             aborted_transactions: Some(Vec::new()),
             preferred_read_replica: -1,
-            records: None,
+            records: Some(Bytes::new()),
             unknown_tagged_fields: Vec::new(),
         }
     }

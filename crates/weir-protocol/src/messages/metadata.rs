@@ -15,8 +15,10 @@
     clippy::nonminimal_bool
 )]
 
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::error::{DecodeError, EncodeError};
-use crate::primitives::{Decoder, Encoder, Uuid};
+use crate::primitives::Uuid;
 use bytes::Bytes;
 
 /// Message `MetadataRequest` (versions 0-12).

@@ -61,8 +61,9 @@ pub use offset_for_leader_epoch::{OffsetForLeaderEpochRequest, OffsetForLeaderEp
 pub use produce::{ProduceRequest, ProduceResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupResponse};
 
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::error::{DecodeError, EncodeError};
-use crate::primitives::{Decoder, Encoder};
 
 /// The API keys weir has codecs for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

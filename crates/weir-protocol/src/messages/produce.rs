@@ -15,8 +15,9 @@
     clippy::nonminimal_bool
 )]
 
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::error::{DecodeError, EncodeError};
-use crate::primitives::{Decoder, Encoder};
 use bytes::Bytes;
 
 /// Message `ProduceRequest` (versions 0-11).
@@ -161,7 +162,7 @@ impl Default for PartitionProduceData {
     fn default() -> Self {
         Self {
             index: 0,
-            records: None,
+            records: Some(Bytes::new()),
             unknown_tagged_fields: Vec::new(),
         }
     }

@@ -2,6 +2,8 @@
 //! symmetric in encode and decode cannot hide behind the round trips.
 
 use crate::api::{decode_request, decode_response, encode_request, encode_response};
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::error::{DecodeError, EncodeError};
 use crate::header::RequestHeader;
 use crate::messages::api_versions::{ApiVersion, SupportedFeatureKey};
@@ -9,7 +11,6 @@ use crate::messages::metadata::MetadataRequestTopic;
 use crate::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, RequestBody, ResponseBody,
 };
-use crate::primitives::{Decoder, Encoder};
 use bytes::Bytes;
 
 fn header(key: ApiKey, version: i16, cid: i32, client: Option<&str>) -> RequestHeader {
@@ -306,4 +307,25 @@ fn unsigned_varints_are_canonical_and_bounded() {
     let mut max = [0xffu8; 10];
     max[9] = 0x01;
     assert_eq!(varlong(&max).unwrap().1, i64::MIN);
+}
+
+#[test]
+fn unsupported_api_versions_answer_is_a_v0_body_with_error_35() {
+    let frame: &[u8] = &[0, 18, 0, 42, 0, 0, 0, 9, 0xff, 0xff, 0];
+    let req = decode_request(Bytes::from_static(frame)).unwrap();
+    assert!(req.is_unsupported_api_versions());
+    let body = ResponseBody::ApiVersions(crate::api::api_versions_response(true));
+    let out = encode_response(req.header.correlation_id, req.body_version, &body).unwrap();
+    let expected: &[u8] = &[
+        0, 0, 0, 16, // size
+        0, 0, 0, 9, // correlation id, header v0
+        0, 35, // UNSUPPORTED_VERSION
+        0, 0, 0, 1, // one range: ApiVersions' own
+        0, 18, 0, 0, 0, 4,
+    ];
+    assert_eq!(&out.to_bytes()[..], expected);
+    // The normal answer lists every advertised API.
+    let all = crate::api::api_versions_response(false);
+    assert_eq!(all.error_code, 0);
+    assert_eq!(all.api_keys.len(), crate::api::ADVERTISED.len());
 }

@@ -1,4 +1,5 @@
 //! Unit tests of the protocol crate: generated round trips and hand-computed bytes.
 
+mod corpus;
 mod golden;
 mod roundtrip;

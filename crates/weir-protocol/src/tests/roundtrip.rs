@@ -5,11 +5,12 @@
 
 use crate::api::{ADVERTISED, decode_request, encode_request, is_advertised};
 use crate::arbitrary::Gen;
+use crate::decoder::Decoder;
+use crate::encoder::Encoder;
 use crate::header::RequestHeader;
 use crate::messages::{
     ApiKey, ConsumerProtocolAssignment, ConsumerProtocolSubscription, RequestBody, ResponseBody,
 };
-use crate::primitives::{Decoder, Encoder};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -152,15 +153,16 @@ fn consumer_protocol_round_trips() {
 }
 
 proptest! {
-    #![proptest_config(Config { cases: 256, failure_persistence: None, ..Config::default() })]
+    #![proptest_config(Config { cases: 2048, failure_persistence: None, ..Config::default() })]
 
     /// Random bodies for random keys and versions never panic, and whatever decodes
     /// round-trips (the fuzz property, run briefly here).
     #[test]
-    fn random_bodies_never_panic(key in 0i16..70, version in -1i16..20, body in proptest::collection::vec(any::<u8>(), 0..64)) {
+    fn random_bodies_never_panic(key in proptest::sample::select(ApiKey::ALL.map(ApiKey::as_i16).to_vec()), version in -1i16..19, body in proptest::collection::vec(any::<u8>(), 0..64)) {
         let mut input = key.to_be_bytes().to_vec();
         input.extend_from_slice(&version.to_be_bytes());
         input.extend_from_slice(&body);
         prop_assert_eq!(crate::check::request_roundtrip(&input), Ok(()));
+        prop_assert_eq!(crate::check::response_roundtrip(&input), Ok(()));
     }
 }
