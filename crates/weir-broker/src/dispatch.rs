@@ -6,9 +6,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::{Instrument, debug, debug_span, warn};
 use weir_protocol::DecodeError;
+use weir_protocol::Encoder;
 use weir_protocol::api::{ApiKey, RequestBody, ResponseBody, decode_request};
 use weir_protocol::header::{ResponseHeader, response_header_version};
-use weir_protocol::primitives::Encoder;
 
 use crate::broker::Broker;
 use crate::connection::{Response, Service};

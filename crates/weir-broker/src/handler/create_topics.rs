@@ -21,7 +21,7 @@ const DETAILS_VERSION_MIN: i16 = 5;
 pub(crate) fn handle(
     b: &Arc<Broker>,
     req: CreateTopicsRequest,
-    _version: i16,
+    version: i16,
 ) -> CreateTopicsResponse {
     let mut seen = std::collections::HashSet::new();
     let topics =
@@ -95,6 +95,7 @@ pub(crate) fn handle(
                 };
                 match result {
                     Err(e) => fail(r, e.code(), e.to_string()),
+                    Ok(_) if version < DETAILS_VERSION_MIN => r,
                     Ok(topic) => {
                         let settings = match &topic {
                             Some(t) => t.settings(),

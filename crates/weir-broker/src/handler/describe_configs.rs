@@ -61,7 +61,7 @@ pub(crate) fn handle(
                     value: Some(value),
                     read_only,
                     // Only v0 has `is_default`; later versions say it with `config_source`.
-                is_default: version == 0 && source == SOURCE_DEFAULT,
+                    is_default: version == 0 && source == SOURCE_DEFAULT,
                     config_source: source,
                     ..Default::default()
                 }

@@ -23,7 +23,7 @@ const LEADER_EPOCH_VERSION_MIN: i16 = 4;
 pub(crate) fn handle(
     b: &Arc<Broker>,
     req: ListOffsetsRequest,
-    _version: i16,
+    version: i16,
 ) -> ListOffsetsResponse {
     let topics = req
         .topics
@@ -38,15 +38,16 @@ pub(crate) fn handle(
                         partition_index: lp.partition_index,
                         timestamp: -1,
                         offset: -1,
-                        leader_epoch: 0,
                         ..Default::default()
                     };
                     let Some(p) = topic.as_ref().and_then(|t| t.partition(lp.partition_index))
                     else {
                         r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
-                        r.leader_epoch = -1;
                         return r;
                     };
+                    if version >= LEADER_EPOCH_VERSION_MIN {
+                        r.leader_epoch = 0;
+                    }
                     match lookup(b, p, lp.timestamp) {
                         Ok(Some((offset, timestamp))) => {
                             r.offset = offset;
