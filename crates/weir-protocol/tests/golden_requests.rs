@@ -23,20 +23,38 @@ fn fixtures() -> Vec<PathBuf> {
 #[test]
 fn real_client_requests_decode_and_reencode_byte_identically() {
     let files = fixtures();
-    assert!(files.len() >= 30, "expected the captured fixtures, found {}", files.len());
+    assert!(
+        files.len() >= 30,
+        "expected the captured fixtures, found {}",
+        files.len()
+    );
     let mut clients = std::collections::BTreeSet::new();
     for path in &files {
         let raw = std::fs::read(path).unwrap();
         let size = i32::from_be_bytes(raw[..4].try_into().unwrap()) as usize;
         assert_eq!(size + 4, raw.len(), "{}: size prefix", path.display());
-        let request = decode_request(Bytes::copy_from_slice(&raw[4..])).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let request = decode_request(Bytes::copy_from_slice(&raw[4..]))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // The file name says which API and version the client sent.
         let name = path.file_stem().unwrap().to_str().unwrap();
         let (key, version) = name.split_once("-v").unwrap();
-        assert_eq!(request.header.api_key, key.parse::<i16>().unwrap(), "{name}");
-        assert_eq!(request.header.api_version, version.parse::<i16>().unwrap(), "{name}");
+        assert_eq!(
+            request.header.api_key,
+            key.parse::<i16>().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            request.header.api_version,
+            version.parse::<i16>().unwrap(),
+            "{name}"
+        );
         let encoded = encode_request(&request.header, &request.body).unwrap();
-        assert_eq!(&encoded.to_bytes()[..], &raw[..], "{}: re-encoding differs", path.display());
+        assert_eq!(
+            &encoded.to_bytes()[..],
+            &raw[..],
+            "{}: re-encoding differs",
+            path.display()
+        );
         if let RequestBody::Produce(p) = &request.body {
             // The batch inside a real Produce stays a zero-copy slice and passes its CRC.
             let records = p.topic_data[0].partition_data[0].records.as_ref().unwrap();
