@@ -19,8 +19,11 @@ pub(crate) fn handle(
         producer_epoch: -1,
         ..Default::default()
     };
-    if req.transactional_id.is_some() {
-        return fail(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    match req.transactional_id.as_deref() {
+        None => {}
+        // Kafka refuses an empty transactional id as an invalid request.
+        Some("") => return fail(ErrorCode::INVALID_REQUEST),
+        Some(_) => return fail(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
     }
     // A producer asking to bump its own epoch keeps its id while the epoch has room.
     if req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_epoch < i16::MAX - 1 {

@@ -1,0 +1,533 @@
+//! Every API the broker serves, at every version it advertises, against a real broker on an
+//! ephemeral port; and hostile frames, which must close the connection without harm.
+
+mod support;
+
+use bytes::Bytes;
+use support::{Client, TestBroker};
+use weir_protocol::messages::{
+    alter_configs as ac, api_versions as av, create_partitions as cp, create_topics as ct,
+    delete_records as dr, delete_topics as dt, describe_cluster as dc, describe_configs as dcf,
+    fetch as f, incremental_alter_configs as iac, init_producer_id as ipi, list_offsets as lo,
+    metadata as md, offset_for_leader_epoch as ofle, produce as p,
+};
+use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
+use weir_protocol::{ADVERTISED, ApiKey, ErrorCode, RequestBody as Q, ResponseBody as R};
+
+fn batch(n: usize) -> Bytes {
+    let mut b = BatchBuilder::new(BatchSettings::default());
+    for i in 0..n {
+        b.push(NewRecord {
+            timestamp: 1_700_000_000_000 + i as i64,
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(Bytes::from(format!("value-{i}"))),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    b.build().unwrap()
+}
+
+fn produce(topic: &str, records: Bytes, acks: i16) -> Q {
+    Q::Produce(p::ProduceRequest {
+        acks,
+        timeout_ms: 5000,
+        topic_data: vec![p::TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![p::PartitionProduceData {
+                index: 0,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> Q {
+    Q::Fetch(f::FetchRequest {
+        replica_id: -1,
+        max_wait_ms,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        session_epoch: -1,
+        topics: vec![f::FetchTopic {
+            topic: topic.into(),
+            partitions: vec![f::FetchPartition {
+                partition: 0,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+                current_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+/// A request for `key` at `version`, meaningful against topic `t`.
+fn request(key: ApiKey, v: i16, grow_to: i32) -> Option<Q> {
+    Some(match key {
+        ApiKey::ApiVersions => Q::ApiVersions(av::ApiVersionsRequest {
+            client_software_name: "weir-test".into(),
+            client_software_version: "1".into(),
+            ..Default::default()
+        }),
+        ApiKey::Metadata => Q::Metadata(md::MetadataRequest {
+            topics: Some(vec![md::MetadataRequestTopic {
+                name: Some("t".into()),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        }),
+        ApiKey::Produce => produce("t", batch(3), -1),
+        ApiKey::Fetch => fetch("t", 0, 0),
+        ApiKey::ListOffsets => Q::ListOffsets(lo::ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![lo::ListOffsetsTopic {
+                name: "t".into(),
+                partitions: vec![lo::ListOffsetsPartition {
+                    partition_index: 0,
+                    timestamp: -1,
+                    current_leader_epoch: -1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ApiKey::InitProducerId => Q::InitProducerId(ipi::InitProducerIdRequest {
+            transactional_id: None,
+            transaction_timeout_ms: 60_000,
+            producer_id: -1,
+            producer_epoch: -1,
+            ..Default::default()
+        }),
+        ApiKey::CreateTopics => Q::CreateTopics(ct::CreateTopicsRequest {
+            topics: vec![ct::CreatableTopic {
+                name: format!("c{v}"),
+                num_partitions: 2,
+                replication_factor: 1,
+                configs: vec![ct::CreatableTopicConfig {
+                    name: "retention.ms".into(),
+                    value: Some("3600000".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        }),
+        ApiKey::DeleteTopics => Q::DeleteTopics(dt::DeleteTopicsRequest {
+            topic_names: vec![format!("d{v}")],
+            timeout_ms: 5000,
+            ..Default::default()
+        }),
+        ApiKey::CreatePartitions => Q::CreatePartitions(cp::CreatePartitionsRequest {
+            topics: vec![cp::CreatePartitionsTopic {
+                name: "grow".into(),
+                count: grow_to,
+                assignments: None,
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        }),
+        ApiKey::DescribeConfigs => Q::DescribeConfigs(dcf::DescribeConfigsRequest {
+            resources: vec![dcf::DescribeConfigsResource {
+                resource_type: 2,
+                resource_name: "t".into(),
+                configuration_keys: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ApiKey::AlterConfigs => Q::AlterConfigs(ac::AlterConfigsRequest {
+            resources: vec![ac::AlterConfigsResource {
+                resource_type: 2,
+                resource_name: "t".into(),
+                configs: vec![ac::AlterableConfig {
+                    name: "retention.ms".into(),
+                    value: Some("7200000".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ApiKey::IncrementalAlterConfigs => {
+            Q::IncrementalAlterConfigs(iac::IncrementalAlterConfigsRequest {
+                resources: vec![iac::AlterConfigsResource {
+                    resource_type: 2,
+                    resource_name: "t".into(),
+                    configs: vec![iac::AlterableConfig {
+                        name: "retention.bytes".into(),
+                        config_operation: 0,
+                        value: Some("1073741824".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        }
+        ApiKey::DeleteRecords => Q::DeleteRecords(dr::DeleteRecordsRequest {
+            topics: vec![dr::DeleteRecordsTopic {
+                name: "t".into(),
+                partitions: vec![dr::DeleteRecordsPartition {
+                    partition_index: 0,
+                    offset: 0,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: 5000,
+            ..Default::default()
+        }),
+        ApiKey::DescribeCluster => Q::DescribeCluster(dc::DescribeClusterRequest::default()),
+        ApiKey::OffsetForLeaderEpoch => {
+            Q::OffsetForLeaderEpoch(ofle::OffsetForLeaderEpochRequest {
+                replica_id: -1,
+                topics: vec![ofle::OffsetForLeaderTopic {
+                    topic: "t".into(),
+                    partitions: vec![ofle::OffsetForLeaderPartition {
+                        partition: 0,
+                        current_leader_epoch: -1,
+                        leader_epoch: 0,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        }
+        _ => return None,
+    })
+}
+
+fn served_keys(resp: &av::ApiVersionsResponse) -> Vec<(ApiKey, i16, i16)> {
+    resp.api_keys
+        .iter()
+        .map(|k| {
+            (
+                ApiKey::from_i16(k.api_key).unwrap(),
+                k.min_version,
+                k.max_version,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_served_api_answers_at_every_advertised_version() {
+    let broker = TestBroker::start(&[("num_partitions", "1")]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let R::ApiVersions(versions) = c.call(3, request(ApiKey::ApiVersions, 3, 0).unwrap()).await
+    else {
+        panic!()
+    };
+    assert_eq!(versions.error_code, 0);
+    let served = served_keys(&versions);
+    // Whatever is advertised is within the protocol crate's range and has a request here.
+    for (key, min, max) in &served {
+        assert!(
+            ADVERTISED.contains(&(*key, *min, *max)),
+            "{key:?} {min}-{max}"
+        );
+        assert!(
+            request(*key, *max, 0).is_some(),
+            "advertised {key:?} has no test request"
+        );
+    }
+    // Topics the version sweep works on.
+    for name in ["grow"] {
+        let R::CreateTopics(r) = c
+            .call(
+                7,
+                Q::CreateTopics(ct::CreateTopicsRequest {
+                    topics: vec![ct::CreatableTopic {
+                        name: name.into(),
+                        num_partitions: 1,
+                        replication_factor: -1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            )
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(r.topics[0].error_code, 0);
+    }
+    let _ = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await; // auto-creates "t"
+    let mut grow_to = 1;
+    let mut produced = 0i64;
+    for (key, min, max) in served {
+        for v in min..=max {
+            if key == ApiKey::DeleteTopics {
+                let R::CreateTopics(_) = c
+                    .call(
+                        7,
+                        Q::CreateTopics(ct::CreateTopicsRequest {
+                            topics: vec![ct::CreatableTopic {
+                                name: format!("d{v}"),
+                                num_partitions: 1,
+                                replication_factor: 1,
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }),
+                    )
+                    .await
+                else {
+                    panic!()
+                };
+            }
+            if key == ApiKey::CreatePartitions {
+                grow_to += 1;
+            }
+            let resp = c.call(v, request(key, v, grow_to).unwrap()).await;
+            match resp {
+                R::Produce(r) => {
+                    let part = &r.responses[0].partition_responses[0];
+                    if v < 3 {
+                        assert_eq!(
+                            part.error_code,
+                            ErrorCode::UNSUPPORTED_VERSION.0,
+                            "produce v{v}"
+                        );
+                    } else {
+                        assert_eq!(part.error_code, 0, "produce v{v}: {:?}", part.error_message);
+                        assert_eq!(part.base_offset, produced, "produce v{v}");
+                        produced += 3;
+                    }
+                }
+                R::Fetch(r) => {
+                    let part = &r.responses[0].partitions[0];
+                    assert_eq!(part.error_code, 0, "fetch v{v}");
+                    assert_eq!(part.high_watermark, produced, "fetch v{v}");
+                    assert!(
+                        part.records.as_ref().is_some_and(|b| !b.is_empty()),
+                        "fetch v{v}: records"
+                    );
+                }
+                R::Metadata(r) => {
+                    assert_eq!(r.topics[0].error_code, 0, "metadata v{v}");
+                    assert_eq!(r.brokers[0].port, i32::from(broker.addr.port()));
+                }
+                R::ListOffsets(r) => {
+                    let part = &r.topics[0].partitions[0];
+                    assert_eq!(
+                        (part.error_code, part.offset),
+                        (0, produced),
+                        "list offsets v{v}"
+                    );
+                }
+                R::CreateTopics(r) => assert_eq!(
+                    r.topics[0].error_code, 0,
+                    "create topics v{v}: {:?}",
+                    r.topics[0].error_message
+                ),
+                R::DeleteTopics(r) => {
+                    assert_eq!(r.responses[0].error_code, 0, "delete topics v{v}")
+                }
+                R::CreatePartitions(r) => assert_eq!(
+                    r.results[0].error_code, 0,
+                    "create partitions v{v}: {:?}",
+                    r.results[0].error_message
+                ),
+                R::DescribeConfigs(r) => {
+                    assert_eq!(r.results[0].error_code, 0);
+                    assert!(
+                        r.results[0]
+                            .configs
+                            .iter()
+                            .any(|c| c.name == "retention.ms"),
+                        "describe configs v{v}"
+                    );
+                }
+                R::AlterConfigs(r) => {
+                    assert_eq!(r.responses[0].error_code, 0, "alter configs v{v}")
+                }
+                R::IncrementalAlterConfigs(r) => {
+                    assert_eq!(r.responses[0].error_code, 0, "incremental alter v{v}")
+                }
+                R::DeleteRecords(r) => assert_eq!(
+                    r.topics[0].partitions[0].error_code, 0,
+                    "delete records v{v}"
+                ),
+                R::InitProducerId(r) => assert!(
+                    r.error_code == 0 && r.producer_id >= 0,
+                    "init producer id v{v}: {r:?}"
+                ),
+                R::DescribeCluster(r) => assert_eq!(r.brokers.len(), 1),
+                R::OffsetForLeaderEpoch(r) => assert_eq!(
+                    r.topics[0].partitions[0].end_offset, produced,
+                    "offset for leader epoch v{v}"
+                ),
+                R::ApiVersions(r) => assert_eq!(r.error_code, 0),
+                other => panic!("unexpected response {:?}", other.api_key()),
+            }
+        }
+    }
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_zero_has_no_response_and_corrupt_batches_are_refused() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let _ = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await;
+    c.send(9, produce("t", batch(2), 0)).await;
+    // The next answer is the ListOffsets one: acks=0 produced no frame.
+    let R::ListOffsets(r) = c.call(7, request(ApiKey::ListOffsets, 7, 0).unwrap()).await else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].partitions[0].offset, 2);
+    let mut bad = batch(1).to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x40;
+    let R::Produce(r) = c.call(9, produce("t", Bytes::from(bad), -1)).await else {
+        panic!()
+    };
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ErrorCode::CORRUPT_MESSAGE.0
+    );
+    let R::Produce(r) = c.call(9, produce("nope", batch(1), -1)).await else {
+        panic!()
+    };
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0
+    );
+    let R::Produce(r) = c.call(9, produce("t", batch(1), 5)).await else {
+        panic!()
+    };
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        ErrorCode::INVALID_REQUIRED_ACKS.0
+    );
+    let R::Fetch(r) = c.call(12, fetch("t", 99, 0)).await else {
+        panic!()
+    };
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ErrorCode::OFFSET_OUT_OF_RANGE.0
+    );
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_fetch_wakes_on_append() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let _ = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await;
+    let addr = broker.addr;
+    let started = std::time::Instant::now();
+    let waiter = tokio::spawn(async move {
+        let mut c = Client::connect(addr).await;
+        let R::Fetch(r) = c.call(12, fetch("t", 0, 10_000)).await else {
+            panic!()
+        };
+        r
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let _ = c.call(9, produce("t", batch(4), -1)).await;
+    let r = waiter.await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        r.responses[0].partitions[0]
+            .records
+            .as_ref()
+            .is_some_and(|b| !b.is_empty())
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(5),
+        "woke after {elapsed:?}, not on append"
+    );
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_frames_close_the_connection_and_others_keep_working() {
+    let broker = TestBroker::start(&[]).await;
+    // A size prefix of 2^31-1: closed before anything is allocated.
+    let mut c = Client::connect(broker.addr).await;
+    c.raw(&i32::MAX.to_be_bytes()).await;
+    assert!(c.read_frame().await.is_none());
+    // Garbage inside a well-sized frame.
+    let mut c = Client::connect(broker.addr).await;
+    c.raw(&[0, 0, 0, 8, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4])
+        .await;
+    assert!(c.read_frame().await.is_none());
+    // A known API at an unadvertised version: closed, as Kafka does.
+    let mut c = Client::connect(broker.addr).await;
+    c.send(13, fetch("t", 0, 0)).await;
+    assert!(c.read_frame().await.is_none());
+    // ApiVersions at an unknown version: error 35 and ApiVersions' own range, in a v0 body.
+    let mut c = Client::connect(broker.addr).await;
+    let mut frame = Vec::new();
+    let body = [
+        &18i16.to_be_bytes()[..],
+        &99i16.to_be_bytes(),
+        &7i32.to_be_bytes(),
+        &(-1i16).to_be_bytes(),
+        &[0],
+    ]
+    .concat();
+    frame.extend_from_slice(&(body.len() as i32).to_be_bytes());
+    frame.extend_from_slice(&body);
+    c.raw(&frame).await;
+    let resp = c.read_frame().await.expect("an answer");
+    let (_, R::ApiVersions(r)) =
+        weir_protocol::decode_response(ApiKey::ApiVersions, 0, resp).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, ErrorCode::UNSUPPORTED_VERSION.0);
+    assert_eq!(r.api_keys.len(), 1);
+    // After all that, a normal client is served.
+    let mut c = Client::connect(broker.addr).await;
+    let R::Metadata(m) = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await else {
+        panic!()
+    };
+    assert_eq!(m.topics[0].error_code, 0);
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_and_configs_survive_a_restart() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let _ = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await;
+    let _ = c.call(9, produce("t", batch(5), -1)).await;
+    let _ = c
+        .call(2, request(ApiKey::AlterConfigs, 2, 0).unwrap())
+        .await;
+    drop(c);
+    let dir = broker.stop().await;
+    let broker = TestBroker::start_in(dir, &[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let R::ListOffsets(r) = c.call(7, request(ApiKey::ListOffsets, 7, 0).unwrap()).await else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].partitions[0].offset, 5);
+    let R::DescribeConfigs(r) = c
+        .call(4, request(ApiKey::DescribeConfigs, 4, 0).unwrap())
+        .await
+    else {
+        panic!()
+    };
+    let retention = r.results[0]
+        .configs
+        .iter()
+        .find(|c| c.name == "retention.ms")
+        .unwrap();
+    assert_eq!(retention.value.as_deref(), Some("7200000"));
+    broker.stop().await;
+}

@@ -1,0 +1,133 @@
+//! A real broker on an ephemeral port, and a minimal Kafka client speaking through
+//! `weir-protocol`, for the integration tests.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use weir_broker::BrokerConfig;
+use weir_broker::broker::Broker;
+use weir_broker::config::Source;
+use weir_protocol::{RequestBody, RequestHeader, ResponseBody, decode_response, encode_request};
+
+/// A broker serving on 127.0.0.1 with a temporary data dir.
+pub struct TestBroker {
+    pub addr: std::net::SocketAddr,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestBroker {
+    pub async fn start(settings: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, settings).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, settings: &[(&str, &str)]) -> Self {
+        let mut all: Vec<(String, String, Source)> = vec![
+            (
+                "listen".into(),
+                "127.0.0.1:0".into(),
+                Source::Flag("test".into()),
+            ),
+            (
+                "data_dir".into(),
+                dir.path().display().to_string(),
+                Source::Flag("test".into()),
+            ),
+        ];
+        all.extend(settings.iter().map(|(k, v)| {
+            (
+                (*k).to_string(),
+                (*v).to_string(),
+                Source::Flag("test".into()),
+            )
+        }));
+        let mut config = BrokerConfig::from_settings(all).unwrap();
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        config.listen = listener.local_addr().unwrap();
+        let addr = config.listen;
+        let broker = Arc::new(Broker::open(config).unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            broker
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Clean shutdown; returns the data dir for a restart.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+/// One connection.
+pub struct Client {
+    stream: TcpStream,
+    correlation_id: i32,
+}
+
+impl Client {
+    pub async fn connect(addr: std::net::SocketAddr) -> Self {
+        Self {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            correlation_id: 0,
+        }
+    }
+
+    pub async fn send(&mut self, version: i16, body: RequestBody) -> i32 {
+        self.correlation_id += 1;
+        let header = RequestHeader {
+            api_key: body.api_key().as_i16(),
+            api_version: version,
+            correlation_id: self.correlation_id,
+            client_id: Some("weir-test".into()),
+            unknown_tagged_fields: vec![],
+        };
+        let frame = encode_request(&header, &body).unwrap();
+        self.stream.write_all(&frame.to_bytes()).await.unwrap();
+        self.correlation_id
+    }
+
+    /// Reads one response frame; `None` when the broker closed the connection.
+    pub async fn read_frame(&mut self) -> Option<Bytes> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len).await.ok()?;
+        let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+        self.stream.read_exact(&mut body).await.ok()?;
+        Some(Bytes::from(body))
+    }
+
+    pub async fn call(&mut self, version: i16, body: RequestBody) -> ResponseBody {
+        let key = body.api_key();
+        let id = self.send(version, body).await;
+        let frame = self
+            .read_frame()
+            .await
+            .unwrap_or_else(|| panic!("{key:?} v{version}: connection closed"));
+        let (header, body) = decode_response(key, version, frame)
+            .unwrap_or_else(|e| panic!("{key:?} v{version}: {e}"));
+        assert_eq!(header.correlation_id, id);
+        body
+    }
+
+    pub async fn raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+}
