@@ -636,7 +636,7 @@ impl Groups {
         let now = self.clock.now_ms();
         let mut groups = self.lock();
         let Some(g) = groups.get_mut(group_id) else {
-            return Err(ErrorCode::UNKNOWN_MEMBER_ID);
+            return Ok(vec![ErrorCode::UNKNOWN_MEMBER_ID; members.len()]);
         };
         let mut results = Vec::with_capacity(members.len());
         for (member_id, instance) in members {
