@@ -767,7 +767,10 @@ impl Groups {
             };
         }
         Self::check_member(g, member_id, instance, generation)?;
-        if g.state == GroupState::PreparingRebalance {
+        // As in Kafka: members commit during PreparingRebalance (eager consumers commit in
+        // their revoke callback); in CompletingRebalance they already hold the next
+        // generation's id but no assignment yet.
+        if g.state == GroupState::CompletingRebalance {
             return Err(ErrorCode::REBALANCE_IN_PROGRESS);
         }
         if let Some(m) = g.member_mut(member_id) {
