@@ -104,7 +104,7 @@ pub(crate) struct Group {
     pub(crate) join_not_before_ms: i64,
     /// CompletingRebalance: members that have not sent SyncGroup by then are removed.
     pub(crate) sync_deadline_ms: i64,
-    /// Whether a group record for it is in `__consumer_offsets`.
+    /// Whether its group record in `__consumer_offsets` is current (same generation).
     pub(crate) persisted: bool,
 }
 

@@ -201,7 +201,7 @@ impl Coordinator {
                 )],
             )
             .await?;
-        self.groups.mark_persisted(group);
+        self.groups.mark_persisted(group, generation);
         Ok(())
     }
 

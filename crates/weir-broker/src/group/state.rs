@@ -460,6 +460,8 @@ impl Groups {
             g.leader = g.members.first().map(|m| m.id.clone());
         }
         g.generation = g.generation.wrapping_add(1).max(1);
+        // The JoinGroup handler writes the new generation before answering.
+        g.persisted = false;
         if g.members.is_empty() {
             g.state = GroupState::Empty;
             g.protocol = None;
@@ -799,9 +801,11 @@ impl Groups {
             .map(|g| (g.protocol_type.clone(), g.generation))
     }
 
-    /// Notes that the group's record is durable.
-    pub fn mark_persisted(&self, group_id: &str) {
-        if let Some(g) = self.lock().get_mut(group_id) {
+    /// Notes that the group's record at `generation` is durable.
+    pub fn mark_persisted(&self, group_id: &str, generation: i32) {
+        if let Some(g) = self.lock().get_mut(group_id)
+            && g.generation == generation
+        {
             g.persisted = true;
         }
     }
