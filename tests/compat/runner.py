@@ -59,6 +59,7 @@ CLIENT_STEPS = {
         KILL,
         "groups-resume",
         "groups-pubsub",
+        "groups-static",
     ),
 }
 

@@ -10,6 +10,8 @@ groups-split   two consumers in one group split the partitions (no record proces
 groups-resume  (after a broker restart or kill -9) a new member of the group starts exactly at
                the committed offsets: it reads offsets 250..499 of every partition, nothing else.
 groups-pubsub  a second group independently receives all 2,000 records.
+groups-static  two static members (group.instance.id); one restarts within the session timeout
+               and gets its partitions back while the other sees no rebalance (no revocation).
 """
 
 import time
@@ -25,7 +27,7 @@ PARTITIONS = 4
 PER_PARTITION = 500
 RECORDS = PARTITIONS * PER_PARTITION
 COMMIT_AT = 250
-PHASES = ("groups-create", "groups-split", "groups-resume", "groups-pubsub")
+PHASES = ("groups-create", "groups-split", "groups-resume", "groups-pubsub", "groups-static")
 
 
 def topic(args):
@@ -195,12 +197,54 @@ def phase_pubsub(a, args):
     check(len(m.seen) == RECORDS, "second group got %d records" % len(m.seen))
 
 
+def phase_static(a, args):
+    g = args.prefix + "-static"
+    revoked = []
+
+    def static(name):
+        m = Member(a, g, name)
+        a.consumers.remove(m.c)
+        m.c.close()
+        m.c = a.consumer(g, **{"client.id": name, "group.instance.id": name,
+                                "session.timeout.ms": 10_000})
+        return m
+
+    s1, s2 = static("s1"), static("s2")
+    s1.subscribe(topic(args))
+
+    def on_revoke(_c, parts):
+        revoked.extend(parts)
+
+    s2.c.subscribe([topic(args)], on_revoke=on_revoke)
+    sets = settle([s1, s2], "two static members to split the partitions")
+    before_s1 = sets[0]
+    revoked.clear()
+    # s1 restarts: a static member's close sends no LeaveGroup; the new instance takes its
+    # place with a fresh member id and no rebalance.
+    s1.c.close()
+    a.consumers.remove(s1.c)
+    s1 = static("s1")
+    s1.subscribe(topic(args))
+    deadline = Deadline(what="the restarted static member to get its partitions back")
+    while s1.assigned() != before_s1:
+        s1.poll()
+        s2.poll()
+        deadline.check("s1 has %s, had %s" % (s1.assigned(), before_s1))
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        s1.poll()
+        s2.poll()
+    check(not revoked, "the other static member saw a rebalance: revoked %s" % revoked)
+    check(s2.assigned() == sets[1], "s2's partitions changed: %s" % s2.assigned())
+
+
 cc.PHASES = PHASES
 cc.PHASE_FNS = {
     "groups-create": phase_create,
     "groups-split": phase_split,
     "groups-resume": phase_resume,
     "groups-pubsub": phase_pubsub,
+    "groups-static": phase_static,
 }
 
 if __name__ == "__main__":
