@@ -202,5 +202,54 @@ async fn committed_offsets_survive_a_restart() {
         (1, 42)
     );
     assert_eq!(t.partitions[0].metadata.as_deref(), Some("m"));
+    // Clients can neither delete nor write the internal topic.
+    let R::DeleteTopics(d) = c
+        .call(
+            5,
+            Q::DeleteTopics(
+                weir_protocol::messages::delete_topics::DeleteTopicsRequest {
+                    topic_names: vec!["__consumer_offsets".into()],
+                    ..Default::default()
+                },
+            ),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(d.responses[0].error_code, ErrorCode::INVALID_REQUEST.0);
+    let mut batch = weir_protocol::records::BatchBuilder::new(Default::default());
+    batch
+        .push(weir_protocol::records::NewRecord {
+            value: Some(Bytes::from_static(b"x")),
+            ..Default::default()
+        })
+        .unwrap();
+    let R::Produce(p) = c
+        .call(
+            9,
+            Q::Produce(weir_protocol::messages::produce::ProduceRequest {
+                acks: -1,
+                timeout_ms: 5000,
+                topic_data: vec![weir_protocol::messages::produce::TopicProduceData {
+                    name: "__consumer_offsets".into(),
+                    partition_data: vec![weir_protocol::messages::produce::PartitionProduceData {
+                        index: 0,
+                        records: Some(batch.build().unwrap()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        p.responses[0].partition_responses[0].error_code,
+        ErrorCode::INVALID_TOPIC_EXCEPTION.0
+    );
     broker.stop().await;
 }
