@@ -61,12 +61,22 @@ CLIENT_STEPS = {
         "groups-pubsub",
         "groups-static",
     ),
+    "kafkajs-groups": (
+        "groups-create",
+        "groups-split",
+        RESTART,
+        "groups-resume",
+        KILL,
+        "groups-resume",
+        "groups-pubsub",
+    ),
 }
 
 
 def client_commands(python):
     return {
         "confluent-groups": [python, os.path.join(HERE, "test_groups_confluent.py")],
+        "kafkajs-groups": ["node", os.path.join(HERE, "test_groups_kafkajs.js")],
         "confluent": [python, os.path.join(HERE, "test_confluent.py")],
         "kafka-python": [python, os.path.join(HERE, "test_kafka_python.py")],
         "aiokafka": [python, os.path.join(HERE, "test_aiokafka.py")],
