@@ -355,6 +355,7 @@ impl Groups {
         } else {
             Vec::new()
         };
+        debug!(group = %g.id, member = %a.member_id, state = state.name(), is_leader, "rejoin");
         let Some(m) = g.member_mut(&a.member_id) else {
             let _ = tx.send(join_error(ErrorCode::UNKNOWN_MEMBER_ID, &a.member_id));
             return;
