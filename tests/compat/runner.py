@@ -49,8 +49,34 @@ STEPS = (
 )
 
 
+# Clients whose scenario has its own step list (the consumer-group scenarios, issue #5).
+CLIENT_STEPS = {
+    "confluent-groups": (
+        "groups-create",
+        "groups-split",
+        RESTART,
+        "groups-resume",
+        KILL,
+        "groups-resume",
+        "groups-pubsub",
+        "groups-static",
+    ),
+    "kafkajs-groups": (
+        "groups-create",
+        "groups-split",
+        RESTART,
+        "groups-resume",
+        KILL,
+        "groups-resume",
+        "groups-pubsub",
+    ),
+}
+
+
 def client_commands(python):
     return {
+        "confluent-groups": [python, os.path.join(HERE, "test_groups_confluent.py")],
+        "kafkajs-groups": ["node", os.path.join(HERE, "test_groups_kafkajs.js")],
         "confluent": [python, os.path.join(HERE, "test_confluent.py")],
         "kafka-python": [python, os.path.join(HERE, "test_kafka_python.py")],
         "aiokafka": [python, os.path.join(HERE, "test_aiokafka.py")],
@@ -100,8 +126,9 @@ class Broker:
         log = open(self.log_path, "ab")
         log.write(b"\n==== weir serve start #%d\n" % self.starts)
         log.flush()
+        # Groups form at once, as in Kafka's own tests (the default delay is 3 s).
         cmd = [self.weir, "serve", "--listen", "127.0.0.1:%d" % self.port,
-               "--data-dir", self.data_dir]
+               "--data-dir", self.data_dir, "--set", "group_initial_rebalance_delay_ms=0"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      start_new_session=True)
         log.close()
@@ -293,7 +320,8 @@ class Suite:
             bootstrap = "127.0.0.1:%d" % proxy.port
         try:
             create_ok = True
-            for step in self.steps:
+            steps = self.steps if self.args.steps else CLIENT_STEPS.get(client, self.steps)
+            for step in steps:
                 if time.monotonic() > self.deadline:
                     self.result("%s %s" % (client, step), False, 0.0,
                                 "not run: suite deadline of %ds passed" % self.args.suite_deadline_s)

@@ -12,6 +12,7 @@ use tracing::{error, info, warn};
 use crate::config::{BrokerConfig, FlushPolicy};
 use crate::connection::ConnectionLimits;
 use crate::errors::PartitionError;
+use crate::group::{Coordinator, GROUP_TICK_INTERVAL_MS, GroupError, GroupLimits, SystemClock};
 use crate::meta::{MetaError, ProducerIdAllocator};
 use crate::topics::{Partition, TopicError, Topics};
 
@@ -24,6 +25,8 @@ pub struct Broker {
     pub topics: Topics,
     /// InitProducerId's id source.
     pub producer_ids: ProducerIdAllocator,
+    /// The group coordinator and committed offsets.
+    pub groups: Coordinator,
 }
 
 /// Why the broker could not start or stop cleanly.
@@ -35,6 +38,9 @@ pub enum BrokerError {
     /// Broker metadata failed.
     #[error(transparent)]
     Meta(#[from] MetaError),
+    /// The group coordinator could not load.
+    #[error(transparent)]
+    Group(#[from] GroupError),
     /// A background task panicked while opening the data directory.
     #[error("start-up task failed: {0}")]
     Join(String),
@@ -52,10 +58,16 @@ impl Broker {
     pub fn open(config: BrokerConfig) -> Result<Self, BrokerError> {
         let topics = Topics::open(&config)?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
+        let groups = Coordinator::open(
+            &topics,
+            Arc::new(SystemClock),
+            GroupLimits::with_initial_delay(config.group_initial_rebalance_delay_ms),
+        )?;
         Ok(Self {
             config,
             topics,
             producer_ids,
+            groups,
         })
     }
 
@@ -153,11 +165,14 @@ fn spawn_background(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
             _ => None,
         };
         let mut retention = tokio::time::interval(retention_every);
+        let mut groups = tokio::time::interval(Duration::from_millis(GROUP_TICK_INTERVAL_MS));
+        groups.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flush = tokio::time::interval(flush_every.unwrap_or(Duration::from_secs(3600)));
         retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = groups.tick() => broker.groups.groups.tick(),
                 _ = retention.tick() => {
                     let b = Arc::clone(&broker);
                     match tokio::task::spawn_blocking(move || b.topics.run_retention(now_ms())).await {

@@ -53,11 +53,13 @@ impl Service for Dispatcher {
         let correlation_id = request.header.correlation_id;
         let unsupported_api_versions = request.is_unsupported_api_versions();
         let body_version = request.body_version;
+        let client_id = request.header.client_id.clone().unwrap_or_default();
         let body = match run(
             &self.broker,
             request.body,
             version,
             unsupported_api_versions,
+            client_id,
         )
         .instrument(span)
         .await
@@ -117,6 +119,7 @@ async fn run(
     body: RequestBody,
     v: i16,
     unsupported_api_versions: bool,
+    client_id: String,
 ) -> Result<Option<ResponseBody>, HandlerFailed> {
     use RequestBody as Q;
     use ResponseBody as R;
@@ -164,10 +167,16 @@ async fn run(
         Q::OffsetForLeaderEpoch(r) => {
             R::OffsetForLeaderEpoch(handler::offset_for_leader_epoch::handle(b, r, v))
         }
-        other => {
-            // Unreachable through `is_served`, but never a panic from the wire.
-            warn!(key = ?other.api_key(), "no handler; closing");
-            return Err(HandlerFailed);
-        }
+        Q::FindCoordinator(r) => R::FindCoordinator(handler::find_coordinator::handle(b, r, v)),
+        Q::JoinGroup(r) => R::JoinGroup(handler::join_group::handle(b, r, v, client_id).await),
+        Q::SyncGroup(r) => R::SyncGroup(handler::sync_group::handle(b, r, v).await),
+        Q::Heartbeat(r) => R::Heartbeat(handler::heartbeat::handle(b, r, v)),
+        Q::LeaveGroup(r) => R::LeaveGroup(handler::leave_group::handle(b, r, v)),
+        Q::OffsetCommit(r) => R::OffsetCommit(handler::offset_commit::handle(b, r, v).await),
+        Q::OffsetFetch(r) => R::OffsetFetch(handler::offset_fetch::handle(b, r, v)),
+        Q::OffsetDelete(r) => R::OffsetDelete(handler::offset_delete::handle(b, r, v).await),
+        Q::DescribeGroups(r) => R::DescribeGroups(handler::describe_groups::handle(b, r, v)),
+        Q::ListGroups(r) => R::ListGroups(handler::list_groups::handle(b, r, v)),
+        Q::DeleteGroups(r) => R::DeleteGroups(handler::delete_groups::handle(b, r, v).await),
     }))
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
+pub mod group;
 mod handler;
 pub mod meta;
 pub mod producer_state;

@@ -11,6 +11,11 @@ use weir_protocol::messages::{
     fetch as f, incremental_alter_configs as iac, init_producer_id as ipi, list_offsets as lo,
     metadata as md, offset_for_leader_epoch as ofle, produce as p,
 };
+use weir_protocol::messages::{
+    delete_groups as dg, describe_groups as dgr, find_coordinator as fc, heartbeat as hb,
+    join_group as jg, leave_group as lg, list_groups as lsg, offset_commit as oc,
+    offset_delete as od, offset_fetch as of, sync_group as sg,
+};
 use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
 use weir_protocol::{ADVERTISED, ApiKey, ErrorCode, RequestBody as Q, ResponseBody as R};
 
@@ -204,7 +209,96 @@ fn request(key: ApiKey, v: i16, grow_to: i32) -> Option<Q> {
                 ..Default::default()
             })
         }
-        _ => return None,
+        ApiKey::FindCoordinator => Q::FindCoordinator(fc::FindCoordinatorRequest {
+            key: if v < 4 { "g".into() } else { String::new() },
+            coordinator_keys: if v >= 4 { vec!["g".into()] } else { Vec::new() },
+            ..Default::default()
+        }),
+        ApiKey::JoinGroup => Q::JoinGroup(jg::JoinGroupRequest {
+            group_id: format!("join{v}"),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![jg::JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: Bytes::from_static(b"sub"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ApiKey::SyncGroup => Q::SyncGroup(sg::SyncGroupRequest {
+            group_id: "nosuch".into(),
+            generation_id: 1,
+            member_id: "m".into(),
+            ..Default::default()
+        }),
+        ApiKey::Heartbeat => Q::Heartbeat(hb::HeartbeatRequest {
+            group_id: "nosuch".into(),
+            generation_id: 1,
+            member_id: "m".into(),
+            ..Default::default()
+        }),
+        ApiKey::LeaveGroup => Q::LeaveGroup(lg::LeaveGroupRequest {
+            group_id: "nosuch".into(),
+            member_id: if v < 3 { "m".into() } else { String::new() },
+            members: if v >= 3 {
+                vec![lg::MemberIdentity {
+                    member_id: "m".into(),
+                    ..Default::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        }),
+        ApiKey::OffsetCommit => Q::OffsetCommit(oc::OffsetCommitRequest {
+            group_id: "solo".into(),
+            generation_id_or_member_epoch: -1,
+            topics: vec![oc::OffsetCommitRequestTopic {
+                name: "t".into(),
+                partitions: vec![oc::OffsetCommitRequestPartition {
+                    partition_index: 0,
+                    committed_offset: i64::from(v),
+                    committed_metadata: Some("meta".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ApiKey::OffsetFetch if v < 8 => Q::OffsetFetch(of::OffsetFetchRequest {
+            group_id: "solo".into(),
+            topics: Some(vec![of::OffsetFetchRequestTopic {
+                name: "t".into(),
+                partition_indexes: vec![0, 5],
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ApiKey::OffsetFetch => Q::OffsetFetch(of::OffsetFetchRequest {
+            groups: vec![of::OffsetFetchRequestGroup {
+                group_id: "solo".into(),
+                topics: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ApiKey::DescribeGroups => Q::DescribeGroups(dgr::DescribeGroupsRequest {
+            groups: vec!["solo".into()],
+            ..Default::default()
+        }),
+        ApiKey::ListGroups => Q::ListGroups(lsg::ListGroupsRequest::default()),
+        ApiKey::DeleteGroups => Q::DeleteGroups(dg::DeleteGroupsRequest {
+            groups_names: vec![format!("absent{v}")],
+            ..Default::default()
+        }),
+        ApiKey::OffsetDelete => Q::OffsetDelete(od::OffsetDeleteRequest {
+            group_id: "solo".into(),
+            topics: vec![od::OffsetDeleteRequestTopic {
+                name: "t".into(),
+                partitions: vec![od::OffsetDeleteRequestPartition { partition_index: 0 }],
+            }],
+        }),
     })
 }
 
@@ -223,7 +317,11 @@ fn served_keys(resp: &av::ApiVersionsResponse) -> Vec<(ApiKey, i16, i16)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_served_api_answers_at_every_advertised_version() {
-    let broker = TestBroker::start(&[("num_partitions", "1")]).await;
+    let broker = TestBroker::start(&[
+        ("num_partitions", "1"),
+        ("group_initial_rebalance_delay_ms", "0"),
+    ])
+    .await;
     let mut c = Client::connect(broker.addr).await;
     let R::ApiVersions(versions) = c.call(3, request(ApiKey::ApiVersions, 3, 0).unwrap()).await
     else {
@@ -370,7 +468,70 @@ async fn every_served_api_answers_at_every_advertised_version() {
                     "offset for leader epoch v{v}"
                 ),
                 R::ApiVersions(r) => assert_eq!(r.error_code, 0),
-                other => panic!("unexpected response {:?}", other.api_key()),
+                R::FindCoordinator(r) => {
+                    let port = if v < 4 {
+                        r.port
+                    } else {
+                        r.coordinators[0].port
+                    };
+                    assert_eq!(port, i32::from(broker.addr.port()), "find coordinator v{v}");
+                }
+                R::JoinGroup(r) => {
+                    if v >= 4 {
+                        assert_eq!(r.error_code, ErrorCode::MEMBER_ID_REQUIRED.0, "join v{v}");
+                    } else {
+                        assert_eq!((r.error_code, r.generation_id), (0, 1), "join v{v}");
+                        assert_eq!(r.leader, r.member_id);
+                        assert_eq!(r.members.len(), 1);
+                    }
+                    assert!(!r.member_id.is_empty());
+                }
+                R::SyncGroup(r) => {
+                    assert_eq!(r.error_code, ErrorCode::UNKNOWN_MEMBER_ID.0, "sync v{v}")
+                }
+                R::Heartbeat(r) => {
+                    assert_eq!(
+                        r.error_code,
+                        ErrorCode::UNKNOWN_MEMBER_ID.0,
+                        "heartbeat v{v}"
+                    )
+                }
+                R::LeaveGroup(r) => {
+                    let code = if v < 3 {
+                        r.error_code
+                    } else {
+                        r.members[0].error_code
+                    };
+                    assert_eq!(code, ErrorCode::UNKNOWN_MEMBER_ID.0, "leave v{v}");
+                }
+                R::OffsetCommit(r) => {
+                    assert_eq!(
+                        r.topics[0].partitions[0].error_code, 0,
+                        "offset commit v{v}"
+                    )
+                }
+                R::OffsetFetch(r) => {
+                    if v < 8 {
+                        let ps = &r.topics[0].partitions;
+                        assert_eq!(ps[0].committed_offset, 9, "offset fetch v{v}");
+                        assert_eq!(ps[0].metadata.as_deref(), Some("meta"));
+                        assert_eq!((ps[1].committed_offset, ps[1].error_code), (-1, 0));
+                    } else {
+                        let g = &r.groups[0];
+                        assert_eq!(g.topics[0].partitions[0].committed_offset, 9);
+                    }
+                }
+                R::DescribeGroups(r) => assert_eq!(r.groups[0].group_state, "Empty"),
+                R::ListGroups(r) => assert!(r.groups.iter().any(|g| g.group_id == "solo")),
+                R::DeleteGroups(r) => assert_eq!(
+                    r.results[0].error_code,
+                    ErrorCode::GROUP_ID_NOT_FOUND.0,
+                    "delete groups v{v}"
+                ),
+                R::OffsetDelete(r) => {
+                    assert_eq!(r.error_code, 0);
+                    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+                }
             }
         }
     }

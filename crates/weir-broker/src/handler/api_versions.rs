@@ -4,8 +4,7 @@ use weir_protocol::ErrorCode;
 use weir_protocol::api::{ADVERTISED, ApiKey};
 use weir_protocol::messages::api_versions::{ApiVersion, ApiVersionsResponse};
 
-/// APIs whose handlers exist. The protocol crate speaks more (the group APIs); they are
-/// advertised once the group coordinator serves them.
+/// APIs whose handlers exist (the protocol crate speaks more).
 pub(crate) fn served(key: ApiKey) -> bool {
     use ApiKey as K;
     matches!(
@@ -25,6 +24,17 @@ pub(crate) fn served(key: ApiKey) -> bool {
             | K::CreatePartitions
             | K::IncrementalAlterConfigs
             | K::DescribeCluster
+            | K::FindCoordinator
+            | K::JoinGroup
+            | K::SyncGroup
+            | K::Heartbeat
+            | K::LeaveGroup
+            | K::OffsetCommit
+            | K::OffsetFetch
+            | K::DescribeGroups
+            | K::ListGroups
+            | K::DeleteGroups
+            | K::OffsetDelete
     )
 }
 

@@ -23,7 +23,12 @@ pub(crate) fn handle(
                 name: Some(name.clone()),
                 ..Default::default()
             };
-            if let Err(e) = b.topics.delete(&name) {
+            if name == crate::group::OFFSETS_TOPIC {
+                // The group coordinator holds this log open: deleting it would lose every
+                // committed offset (weir-specific refusal, see docs/broker.md).
+                r.error_code = weir_protocol::ErrorCode::INVALID_REQUEST.0;
+                r.error_message = Some("the group coordinator's internal topic".into());
+            } else if let Err(e) = b.topics.delete(&name) {
                 r.error_code = e.code().0;
                 r.error_message = Some(e.to_string());
             }

@@ -59,6 +59,15 @@ pub(crate) async fn handle(
                 parts.push(error(pd.index, code, Some(msg.to_string())));
                 continue;
             }
+            if t.name == crate::group::OFFSETS_TOPIC {
+                // Kafka refuses client appends to internal topics.
+                parts.push(error(
+                    pd.index,
+                    ErrorCode::INVALID_TOPIC_EXCEPTION,
+                    Some("cannot append to an internal topic".into()),
+                ));
+                continue;
+            }
             let Some((topic, p)) = topic
                 .as_ref()
                 .and_then(|t| t.partition(pd.index).map(|p| (t, Arc::clone(p))))

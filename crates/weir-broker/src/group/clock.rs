@@ -1,0 +1,42 @@
+//! The one clock the group coordinator reads: wall time in production, a hand-advanced clock
+//! in tests (so session and rebalance timeouts are tested without sleeping).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Milliseconds, as the coordinator sees them.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time in ms.
+    fn now_ms(&self) -> i64;
+}
+
+/// Wall-clock time (ms since the Unix epoch).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        crate::broker::now_ms()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock reading `start_ms`.
+    pub fn new(start_ms: i64) -> Self {
+        Self(AtomicI64::new(start_ms))
+    }
+
+    /// Moves the clock forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}

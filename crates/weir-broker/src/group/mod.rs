@@ -1,0 +1,314 @@
+//! The classic group coordinator (this broker coordinates every group) and committed offsets.
+//!
+//! - `state.rs`: the membership state machine (Empty → PreparingRebalance →
+//!   CompletingRebalance → Stable, and Dead), driven by requests and by [`Groups::tick`].
+//! - `offsets.rs`: committed offsets, durable in the internal topic `__consumer_offsets`.
+//! - `codec.rs`: that topic's record format (docs/format.md).
+//! - `clock.rs`: the one clock the coordinator reads.
+
+mod clock;
+mod codec;
+mod member;
+mod offsets;
+mod state;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use weir_protocol::ErrorCode;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use codec::{CodecError, GroupValue, Key, OffsetValue};
+pub use member::GroupState;
+pub use offsets::{OFFSETS_TOPIC, OffsetStore, Replayed, Write};
+pub use state::{Groups, JoinArgs, SyncArgs};
+
+use crate::broker::Broker;
+use crate::errors::PartitionError;
+use crate::topics::{TopicError, Topics};
+
+/// Members a group may have at most (Kafka's `group.max.size` defaults to unbounded; weir
+/// bounds it). Bounds: 1..; default 1000.
+pub const GROUP_MEMBERS_MAX: usize = 1000;
+/// Groups this coordinator holds at most. Default 100 000.
+pub const GROUPS_MAX: usize = 100_000;
+/// Bytes of protocol metadata (and of an assignment) per member at most. Default 1 MiB.
+pub const MEMBER_METADATA_BYTES_MAX: usize = 1 << 20;
+/// Kafka's `group.min.session.timeout.ms` (default 6000).
+pub const GROUP_MIN_SESSION_TIMEOUT_MS: i32 = 6_000;
+/// Kafka's `group.max.session.timeout.ms` (default 1 800 000).
+pub const GROUP_MAX_SESSION_TIMEOUT_MS: i32 = 1_800_000;
+/// How often the broker fires expired group deadlines, in ms.
+pub const GROUP_TICK_INTERVAL_MS: u64 = 50;
+/// Bytes of OffsetCommit metadata per partition at most (Kafka's
+/// `offset.metadata.max.bytes`, default 4096).
+pub const OFFSET_METADATA_BYTES_MAX: usize = 4096;
+
+/// The coordinator's bounds and timing.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupLimits {
+    /// See [`GROUP_MEMBERS_MAX`].
+    pub members_max: usize,
+    /// See [`GROUPS_MAX`].
+    pub groups_max: usize,
+    /// See [`MEMBER_METADATA_BYTES_MAX`].
+    pub member_metadata_bytes_max: usize,
+    /// See [`GROUP_MIN_SESSION_TIMEOUT_MS`].
+    pub session_timeout_ms_min: i32,
+    /// See [`GROUP_MAX_SESSION_TIMEOUT_MS`].
+    pub session_timeout_ms_max: i32,
+    /// `group_initial_rebalance_delay_ms`.
+    pub initial_rebalance_delay_ms: i64,
+}
+
+impl GroupLimits {
+    /// The defaults with the given initial rebalance delay.
+    pub fn with_initial_delay(ms: u64) -> Self {
+        Self {
+            members_max: GROUP_MEMBERS_MAX,
+            groups_max: GROUPS_MAX,
+            member_metadata_bytes_max: MEMBER_METADATA_BYTES_MAX,
+            session_timeout_ms_min: GROUP_MIN_SESSION_TIMEOUT_MS,
+            session_timeout_ms_max: GROUP_MAX_SESSION_TIMEOUT_MS,
+            initial_rebalance_delay_ms: i64::try_from(ms).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// One member in DescribeGroups.
+#[derive(Debug, Clone)]
+pub struct MemberDescription {
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`.
+    pub instance_id: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client address.
+    pub client_host: String,
+    /// Metadata for the chosen protocol.
+    pub metadata: Bytes,
+    /// Current assignment.
+    pub assignment: Bytes,
+}
+
+/// A group in DescribeGroups.
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    /// State.
+    pub state: GroupState,
+    /// Generation.
+    pub generation: i32,
+    /// Protocol type.
+    pub protocol_type: String,
+    /// Chosen protocol.
+    pub protocol: String,
+    /// Leader's member id.
+    pub leader: Option<String>,
+    /// Members.
+    pub members: Vec<MemberDescription>,
+}
+
+/// Lag of one partition of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Committed offset.
+    pub committed: i64,
+    /// Log end offset now (-1 if the partition no longer exists).
+    pub log_end: i64,
+    /// `log_end - committed`, at least 0 (-1 if the partition no longer exists).
+    pub lag: i64,
+}
+
+/// Why the coordinator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    /// Creating the offsets topic failed.
+    #[error("cannot create {OFFSETS_TOPIC}: {0}")]
+    Topic(#[source] TopicError),
+    /// Replaying it failed.
+    #[error("cannot replay {OFFSETS_TOPIC}: {0}")]
+    Replay(#[source] PartitionError),
+}
+
+/// Groups and their committed offsets.
+#[derive(Debug)]
+pub struct Coordinator {
+    /// Membership.
+    pub groups: Groups,
+    /// Committed offsets.
+    pub offsets: OffsetStore,
+}
+
+impl Coordinator {
+    /// Creates `__consumer_offsets` if needed (1 partition, no time or size retention), then
+    /// replays it.
+    pub fn open(
+        topics: &Topics,
+        clock: Arc<dyn Clock>,
+        limits: GroupLimits,
+    ) -> Result<Self, GroupError> {
+        let topic = match topics.get(OFFSETS_TOPIC) {
+            Some(t) => t,
+            None => {
+                let configs = BTreeMap::from([
+                    ("retention.ms".to_string(), "-1".to_string()),
+                    ("retention.bytes".to_string(), "-1".to_string()),
+                    ("cleanup.policy".to_string(), "compact".to_string()),
+                ]);
+                topics
+                    .create(OFFSETS_TOPIC, 1, configs)
+                    .map_err(GroupError::Topic)?
+            }
+        };
+        let partition = topic
+            .partition(0)
+            .cloned()
+            .ok_or_else(|| GroupError::Topic(TopicError::NotFound(OFFSETS_TOPIC.into())))?;
+        let (offsets, replayed) = OffsetStore::open(partition).map_err(GroupError::Replay)?;
+        let groups = Groups::new(clock, limits);
+        for (g, v) in &replayed.groups {
+            groups.restore(g, v.protocol_type.clone(), v.generation);
+        }
+        for g in &replayed.offset_groups {
+            groups.restore(g, None, 0);
+        }
+        Ok(Self { groups, offsets })
+    }
+
+    /// Writes the group's record if it has none yet (so a restart knows the group).
+    pub async fn persist_group(&self, b: &Arc<Broker>, group: &str) -> Result<(), PartitionError> {
+        let Some((protocol_type, generation)) = self.groups.needs_persisting(group) else {
+            return Ok(());
+        };
+        let value = codec::encode_group(&GroupValue {
+            protocol_type,
+            generation,
+        });
+        self.offsets
+            .write(
+                b,
+                vec![(
+                    Key::Group {
+                        group: group.to_string(),
+                    },
+                    Some(value),
+                )],
+            )
+            .await?;
+        self.groups.mark_persisted(group, generation);
+        Ok(())
+    }
+
+    /// Stores offsets durably (after the caller's membership check).
+    pub async fn commit(
+        &self,
+        b: &Arc<Broker>,
+        group: &str,
+        entries: Vec<(String, i32, OffsetValue)>,
+    ) -> Result<(), PartitionError> {
+        self.persist_group(b, group).await?;
+        let writes = entries
+            .into_iter()
+            .map(|(topic, partition, v)| {
+                (
+                    Key::Offset {
+                        group: group.to_string(),
+                        topic,
+                        partition,
+                    },
+                    Some(codec::encode_offset(&v)),
+                )
+            })
+            .collect();
+        self.offsets.write(b, writes).await
+    }
+
+    /// Deletes offsets (OffsetDelete, DeleteGroups).
+    pub async fn delete_offsets(
+        &self,
+        b: &Arc<Broker>,
+        group: &str,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<(), PartitionError> {
+        let writes = partitions
+            .into_iter()
+            .map(|(topic, partition)| {
+                (
+                    Key::Offset {
+                        group: group.to_string(),
+                        topic,
+                        partition,
+                    },
+                    None,
+                )
+            })
+            .collect();
+        self.offsets.write(b, writes).await
+    }
+
+    /// DeleteGroups for one group: only an Empty group; its offsets and record are deleted.
+    pub async fn delete_group(&self, b: &Arc<Broker>, group: &str) -> ErrorCode {
+        if let Err(code) = self.groups.remove_if_empty(group) {
+            return code;
+        }
+        let mut writes: Vec<Write> = self
+            .offsets
+            .all(group)
+            .into_iter()
+            .map(|((topic, partition), _)| {
+                (
+                    Key::Offset {
+                        group: group.to_string(),
+                        topic,
+                        partition,
+                    },
+                    None,
+                )
+            })
+            .collect();
+        writes.push((
+            Key::Group {
+                group: group.to_string(),
+            },
+            None,
+        ));
+        match self.offsets.write(b, writes).await {
+            Ok(()) => ErrorCode::NONE,
+            Err(e) => e.code(),
+        }
+    }
+
+    /// Lag of every partition the group has committed: log end − committed, now.
+    pub fn lag(&self, topics: &Topics, group: &str) -> Vec<PartitionLag> {
+        self.offsets
+            .all(group)
+            .into_iter()
+            .map(|((topic, partition), v)| {
+                let log_end = topics
+                    .get(&topic)
+                    .and_then(|t| t.partition(partition).map(|p| p.log.log_end()))
+                    .unwrap_or(-1);
+                PartitionLag {
+                    lag: if log_end < 0 {
+                        -1
+                    } else {
+                        (log_end - v.offset).max(0)
+                    },
+                    topic,
+                    partition,
+                    committed: v.offset,
+                    log_end,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,249 @@
+//! Committed offsets: an in-memory map rebuilt on start-up from `__consumer_offsets`, where
+//! every commit is appended as a record batch and fsync'd before it is acknowledged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tracing::{info, warn};
+use weir_protocol::records::{
+    BatchBuilder, BatchIter, BatchSettings, DECOMPRESSED_BYTES_MAX_DEFAULT, NewRecord,
+};
+
+use super::codec::{self, GroupValue, Key, OffsetValue};
+use crate::broker::Broker;
+use crate::config::TimestampType;
+use crate::errors::PartitionError;
+use crate::topics::Partition;
+
+/// The internal topic holding committed offsets and group records (one partition).
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Bytes read from `__consumer_offsets` per step while replaying it.
+const REPLAY_READ_BYTES: usize = 4 << 20;
+
+/// One stored offset and the log offset of the record that set it (to apply concurrent
+/// commits in log order).
+#[derive(Debug, Clone)]
+struct Entry {
+    value: OffsetValue,
+    log_offset: i64,
+}
+
+/// Offsets by group, then by (topic, partition).
+type OffsetMap = HashMap<String, BTreeMap<(String, i32), Entry>>;
+
+/// What a replay found.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Groups with a group record: (id, value).
+    pub groups: Vec<(String, GroupValue)>,
+    /// Groups that only have offsets.
+    pub offset_groups: Vec<String>,
+    /// Records read.
+    pub records: u64,
+}
+
+/// A write to `__consumer_offsets`: a key and its value (`None`: delete).
+pub type Write = (Key, Option<Bytes>);
+
+/// Committed offsets of every group.
+#[derive(Debug)]
+pub struct OffsetStore {
+    partition: Arc<Partition>,
+    map: Mutex<OffsetMap>,
+    /// Taken around append + map update ordering decisions.
+    append: Mutex<()>,
+}
+
+impl OffsetStore {
+    /// Replays `partition` (the offsets topic's only partition): the latest record per key wins.
+    pub fn open(partition: Arc<Partition>) -> Result<(Self, Replayed), PartitionError> {
+        let started = std::time::Instant::now();
+        let mut map: OffsetMap = HashMap::new();
+        let mut groups: BTreeMap<String, Option<GroupValue>> = BTreeMap::new();
+        let mut records = 0u64;
+        let log = &partition.log;
+        let end = log.log_end();
+        let mut at = log.log_start();
+        while at < end {
+            let r = log.read(at, REPLAY_READ_BYTES, end)?;
+            if r.next_offset <= at {
+                break;
+            }
+            at = r.next_offset;
+            for batch in BatchIter::new(r.batches) {
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        warn!(error = %e, "unreadable batch in __consumer_offsets; skipped");
+                        break;
+                    }
+                };
+                let iter = match batch.records(DECOMPRESSED_BYTES_MAX_DEFAULT) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        warn!(error = %e, "unreadable records in __consumer_offsets; skipped");
+                        continue;
+                    }
+                };
+                for rec in iter {
+                    let Ok(rec) = rec else {
+                        warn!("unreadable record in __consumer_offsets; skipped");
+                        break;
+                    };
+                    records += 1;
+                    let Some(key) = rec.key.as_deref().and_then(|k| codec::decode_key(k).ok())
+                    else {
+                        warn!(offset = rec.offset, "undecodable key in __consumer_offsets");
+                        continue;
+                    };
+                    apply(&mut map, &mut groups, key, rec.value.as_deref(), rec.offset);
+                }
+            }
+        }
+        let mut replayed = Replayed {
+            records,
+            ..Default::default()
+        };
+        for (g, v) in groups {
+            if let Some(v) = v {
+                replayed.groups.push((g, v));
+            }
+        }
+        for g in map.keys() {
+            if !replayed.groups.iter().any(|(id, _)| id == g) {
+                replayed.offset_groups.push(g.clone());
+            }
+        }
+        info!(
+            records,
+            groups = map.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "committed offsets loaded"
+        );
+        Ok((
+            Self {
+                partition,
+                map: Mutex::new(map),
+                append: Mutex::new(()),
+            },
+            replayed,
+        ))
+    }
+
+    /// Appends `writes` as one batch, waits until it is durable, then applies it. Nothing is
+    /// visible (or acknowledged) before the fsync.
+    pub async fn write(&self, b: &Arc<Broker>, writes: Vec<Write>) -> Result<(), PartitionError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let now = crate::broker::now_ms();
+        let mut builder = BatchBuilder::new(BatchSettings::default());
+        for (key, value) in &writes {
+            builder
+                .push(NewRecord {
+                    timestamp: now,
+                    key: Some(codec::encode_key(key)),
+                    value: value.clone(),
+                    ..Default::default()
+                })
+                .map_err(|_| PartitionError::Unsupported("too many records in one commit"))?;
+        }
+        let batch = builder
+            .build()
+            .map_err(|_| PartitionError::Unsupported("commit batch does not build"))?;
+        let appended = {
+            let _g = self.append.lock().unwrap_or_else(|p| p.into_inner());
+            self.partition
+                .append(&batch, TimestampType::CreateTime, now)?
+        };
+        b.sync_partition(&self.partition, appended.last_offset + 1)
+            .await?;
+        let mut map = self.lock();
+        let mut groups = BTreeMap::new();
+        for (i, (key, value)) in writes.into_iter().enumerate() {
+            let log_offset = appended.base_offset + i as i64;
+            apply(&mut map, &mut groups, key, value.as_deref(), log_offset);
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OffsetMap> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The committed offset of (group, topic, partition).
+    pub fn get(&self, group: &str, topic: &str, partition: i32) -> Option<OffsetValue> {
+        self.lock()
+            .get(group)
+            .and_then(|m| m.get(&(topic.to_string(), partition)))
+            .map(|e| e.value.clone())
+    }
+
+    /// Every committed offset of a group, by (topic, partition).
+    pub fn all(&self, group: &str) -> Vec<((String, i32), OffsetValue)> {
+        self.lock()
+            .get(group)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, e)| (k.clone(), e.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the group has any committed offset.
+    pub fn has_group(&self, group: &str) -> bool {
+        self.lock().get(group).is_some_and(|m| !m.is_empty())
+    }
+}
+
+fn apply(
+    map: &mut OffsetMap,
+    groups: &mut BTreeMap<String, Option<GroupValue>>,
+    key: Key,
+    value: Option<&[u8]>,
+    log_offset: i64,
+) {
+    match key {
+        Key::Offset {
+            group,
+            topic,
+            partition,
+        } => {
+            let k = (topic, partition);
+            match value {
+                None => {
+                    if let Some(m) = map.get_mut(&group) {
+                        if m.get(&k).is_some_and(|e| e.log_offset < log_offset) {
+                            m.remove(&k);
+                        }
+                        if m.is_empty() {
+                            map.remove(&group);
+                        }
+                    }
+                }
+                Some(v) => match codec::decode_offset(v) {
+                    Ok(value) => {
+                        let m = map.entry(group).or_default();
+                        if m.get(&k).is_none_or(|e| e.log_offset < log_offset) {
+                            m.insert(k, Entry { value, log_offset });
+                        }
+                    }
+                    Err(e) => warn!(error = %e, log_offset, "undecodable offset record"),
+                },
+            }
+        }
+        Key::Group { group } => match value {
+            None => {
+                groups.insert(group, None);
+            }
+            Some(v) => match codec::decode_group(v) {
+                Ok(v) => {
+                    groups.insert(group, Some(v));
+                }
+                Err(e) => warn!(error = %e, log_offset, "undecodable group record"),
+            },
+        },
+    }
+}

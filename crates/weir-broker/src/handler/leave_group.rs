@@ -1,0 +1,41 @@
+//! LeaveGroup (key 13): one member (v0–2) or a batch (v3+).
+
+use std::sync::Arc;
+
+use weir_protocol::messages::leave_group::{LeaveGroupRequest, LeaveGroupResponse, MemberResponse};
+
+use crate::broker::Broker;
+
+pub(crate) fn handle(b: &Arc<Broker>, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    let members: Vec<(String, Option<String>)> = if version >= 3 {
+        req.members
+            .iter()
+            .map(|m| (m.member_id.clone(), m.group_instance_id.clone()))
+            .collect()
+    } else {
+        vec![(req.member_id.clone(), None)]
+    };
+    match b.groups.groups.leave(&req.group_id, &members) {
+        Err(code) => LeaveGroupResponse {
+            error_code: code.0,
+            ..Default::default()
+        },
+        Ok(codes) if version >= 3 => LeaveGroupResponse {
+            members: members
+                .into_iter()
+                .zip(codes)
+                .map(|((member_id, group_instance_id), c)| MemberResponse {
+                    member_id,
+                    group_instance_id,
+                    error_code: c.0,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        },
+        Ok(codes) => LeaveGroupResponse {
+            error_code: codes.first().map_or(0, |c| c.0),
+            ..Default::default()
+        },
+    }
+}

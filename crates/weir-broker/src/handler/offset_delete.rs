@@ -1,0 +1,67 @@
+//! OffsetDelete (key 47): removes committed offsets of partitions the group is not
+//! consuming (Kafka: only when the group is Empty or does not subscribe to the topic; weir
+//! cannot read subscriptions, so it requires an Empty group: GROUP_SUBSCRIBED_TO_TOPIC
+//! otherwise).
+
+use std::sync::Arc;
+
+use weir_protocol::ErrorCode;
+use weir_protocol::messages::offset_delete::{
+    OffsetDeleteRequest, OffsetDeleteResponse, OffsetDeleteResponsePartition,
+    OffsetDeleteResponseTopic,
+};
+
+use crate::broker::Broker;
+use crate::group::GroupState;
+
+pub(crate) async fn handle(
+    b: &Arc<Broker>,
+    req: OffsetDeleteRequest,
+    _version: i16,
+) -> OffsetDeleteResponse {
+    let state = b.groups.groups.state(&req.group_id);
+    let Some(state) = state else {
+        return OffsetDeleteResponse {
+            error_code: ErrorCode::GROUP_ID_NOT_FOUND.0,
+            ..Default::default()
+        };
+    };
+    let per_partition = if state == GroupState::Empty {
+        ErrorCode::NONE
+    } else {
+        ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC
+    };
+    let mut deletes = Vec::new();
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let mut parts = Vec::with_capacity(t.partitions.len());
+        for p in t.partitions {
+            if per_partition == ErrorCode::NONE
+                && b.groups
+                    .offsets
+                    .get(&req.group_id, &t.name, p.partition_index)
+                    .is_some()
+            {
+                deletes.push((t.name.clone(), p.partition_index));
+            }
+            parts.push(OffsetDeleteResponsePartition {
+                partition_index: p.partition_index,
+                error_code: per_partition.0,
+            });
+        }
+        topics.push(OffsetDeleteResponseTopic {
+            name: t.name,
+            partitions: parts,
+        });
+    }
+    if let Err(e) = b.groups.delete_offsets(b, &req.group_id, deletes).await {
+        return OffsetDeleteResponse {
+            error_code: e.code().0,
+            ..Default::default()
+        };
+    }
+    OffsetDeleteResponse {
+        topics,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,33 @@
+//! SyncGroup (key 14): the leader hands in assignments; every member gets its own.
+
+use std::sync::Arc;
+
+use weir_protocol::ErrorCode;
+use weir_protocol::messages::sync_group::{SyncGroupRequest, SyncGroupResponse};
+
+use crate::broker::Broker;
+use crate::group::SyncArgs;
+
+pub(crate) async fn handle(
+    b: &Arc<Broker>,
+    req: SyncGroupRequest,
+    _version: i16,
+) -> SyncGroupResponse {
+    let rx = b.groups.groups.sync(SyncArgs {
+        group_id: req.group_id,
+        generation_id: req.generation_id,
+        member_id: req.member_id,
+        instance_id: req.group_instance_id,
+        protocol_type: req.protocol_type,
+        protocol_name: req.protocol_name,
+        assignments: req
+            .assignments
+            .into_iter()
+            .map(|a| (a.member_id, a.assignment))
+            .collect(),
+    });
+    rx.await.unwrap_or_else(|_| SyncGroupResponse {
+        error_code: ErrorCode::COORDINATOR_NOT_AVAILABLE.0,
+        ..Default::default()
+    })
+}
