@@ -21,7 +21,4 @@ else
 fi
 rm -f "$selftest_log"
 cargo build --locked -p weir-cli
-# kafkajs reads only through consumer groups, which arrive with issue #5: until then it runs
-# the steps that need no group.
-bash tests/compat/run.sh --weir target/debug/weir --only confluent,kafka-python,aiokafka,kcat
-bash tests/compat/run.sh --weir target/debug/weir --only kafkajs --steps create,produce,restart-broker
+bash tests/compat/run.sh --weir target/debug/weir
