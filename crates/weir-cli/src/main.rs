@@ -1,6 +1,10 @@
 //! `weir`: the broker (`weir serve`) and, later, Kafka client tools and benchmarks.
 
+mod bench_storage;
+mod log_cmd;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -24,6 +28,10 @@ enum Command {
     /// Run the broker.
     #[command(after_help = help_table())]
     Serve(ServeArgs),
+    /// Inspect partition files offline: `log dump PATH`, `log verify DIR`.
+    Log(log_cmd::LogArgs),
+    /// Benchmarks: `bench storage DIR` (in-process storage against the disk's own limits).
+    Bench(bench_storage::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -42,7 +50,7 @@ struct ServeArgs {
     set: Vec<String>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -52,7 +60,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Log(args) => log_cmd::run(args),
+        Command::Bench(args) => bench_storage::run(args).map(|()| ExitCode::SUCCESS),
     }
 }
 
