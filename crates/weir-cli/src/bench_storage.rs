@@ -17,7 +17,11 @@
 //!   the same size. Both touch every byte once.
 //!
 //! Each write phase ends with an untimed fsync, so no phase inherits another's dirty
-//! pages; a small warm-up pass runs first; everything is removed at the end.
+//! pages; a small warm-up pass runs first; everything is removed at the end. The
+//! machine is shared and noisy, so the whole sequence runs `--rounds` times (weir and
+//! its ceiling alternate) and each figure is the best round's; reads are the best of
+//! `READ_PASSES` passes over the same cached data, for weir and the ceiling alike.
+//! Latency percentiles gather the samples of every round.
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -48,6 +52,12 @@ const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
 const WRITERS_DEFAULT: usize = 8;
 /// Bytes asked for per read call, weir and ceiling alike (1 MiB).
 const READ_BYTES: usize = 1 << 20;
+/// Default rounds of every measurement; the best round is reported.
+const ROUNDS_DEFAULT: u32 = 2;
+/// Read passes over the same cached data per round; the best is reported (on this
+/// kind of machine the first read after a write runs well below later ones, for the
+/// ceiling and weir alike).
+const READ_PASSES: u32 = 3;
 /// Largest bytes of the warm-up pass (64 MiB; less if the run is smaller).
 const WARMUP_BYTES_MAX: u64 = 64 << 20;
 /// Largest latency the histograms hold, microseconds (one minute).
@@ -88,6 +98,9 @@ struct StorageArgs {
     /// Concurrent writers in the durable phases.
     #[arg(long, default_value_t = WRITERS_DEFAULT)]
     writers: usize,
+    /// Rounds of every measurement (weir and ceilings alternate; the best round counts).
+    #[arg(long, default_value_t = ROUNDS_DEFAULT)]
+    rounds: u32,
     /// Print the full result as JSON.
     #[arg(long)]
     json: bool,
@@ -104,6 +117,10 @@ struct Rate {
 }
 
 impl Rate {
+    fn with_records(self, records: u64) -> Rate {
+        Rate::new(self.bytes, records, Duration::from_secs_f64(self.seconds))
+    }
+
     fn new(bytes: u64, records: u64, elapsed: Duration) -> Rate {
         let seconds = elapsed.as_secs_f64().max(1e-9);
         Rate {
@@ -136,6 +153,28 @@ impl Latency {
             max_us: h.max(),
         }
     }
+}
+
+/// The fastest of several measurements of one figure.
+#[derive(Debug, Default)]
+struct BestOf(Option<Rate>);
+
+impl BestOf {
+    fn keep(&mut self, r: Rate) {
+        if self.0.is_none_or(|b| r.mib_per_s > b.mib_per_s) {
+            self.0 = Some(r);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Best {
+    ceil_write: BestOf,
+    ceil_read: BestOf,
+    weir_write: BestOf,
+    weir_read: BestOf,
+    ceil_sync: BestOf,
+    weir_sync: BestOf,
 }
 
 /// A weir figure beside its ceiling.
@@ -172,9 +211,13 @@ struct Report {
     append_durable: Pair,
     durable_ack_latency: Latency,
     fdatasync_latency: Latency,
-    /// fsync rounds weir ran for the durable phase (group commit: fewer than batches).
+    /// fsync rounds weir ran in the last durable phase (group commit: fewer than batches).
     durable_sync_rounds: u64,
+    /// Batches per durable phase.
     durable_batches: u64,
+    /// Rounds run: each figure is the best round's (reads: best pass); latencies
+    /// gather every round's samples.
+    rounds: u32,
     read_cached: Pair,
 }
 
@@ -203,6 +246,7 @@ fn storage(args: &StorageArgs) -> anyhow::Result<()> {
         "--batch-bytes must be at least --record-size"
     );
     anyhow::ensure!(args.writers > 0, "--writers must be positive");
+    anyhow::ensure!(args.rounds > 0, "--rounds must be positive");
     let records_per_batch = args.batch_bytes / args.record_size;
     let value_bytes_per_batch = (records_per_batch * args.record_size) as u64;
     let batches = (args.total_bytes / value_bytes_per_batch).max(1);
@@ -245,56 +289,71 @@ fn storage(args: &StorageArgs) -> anyhow::Result<()> {
     drop(warm);
     std::fs::remove_dir_all(root.join("warm-0"))?;
 
-    // Page cache: ceiling, then weir.
-    let ceil_path = root.join("ceiling.dat");
-    let ceil_write = buffered_write(&ceil_path, &batch, batches, records_per_batch)?;
-    let ceil_read = reread(&ceil_path, batch.len(), records_per_batch)?;
-    std::fs::remove_file(&ceil_path)?;
+    let mut best = Best::default();
+    let (mut ack_hist, mut fsync_hist) = (histogram()?, histogram()?);
+    let (mut segments_rolled, mut durable_sync_rounds) = (0, 0);
+    for _ in 0..args.rounds {
+        // Page cache: ceiling, then weir, each written then read back.
+        let ceil_path = root.join("ceiling.dat");
+        best.ceil_write.keep(buffered_write(
+            &ceil_path,
+            &batch,
+            batches,
+            records_per_batch,
+        )?);
+        for _ in 0..READ_PASSES {
+            best.ceil_read
+                .keep(reread(&ceil_path, batch.len(), records_per_batch)?);
+        }
+        std::fs::remove_file(&ceil_path)?;
 
-    let log_dir = root.join("bench-0");
-    let log = open_log(&log_dir, config)?;
-    let started = Instant::now();
-    for _ in 0..batches {
-        log.append(&batch, AppendOptions::default())?;
+        let log_dir = root.join("bench-0");
+        let log = open_log(&log_dir, config)?;
+        let started = Instant::now();
+        for _ in 0..batches {
+            log.append(&batch, AppendOptions::default())?;
+        }
+        best.weir_write.keep(Rate::new(
+            batches * batch.len() as u64,
+            batches * records_per_batch as u64,
+            started.elapsed(),
+        ));
+        log.sync()?;
+        segments_rolled = log.segment_count().saturating_sub(1);
+        for _ in 0..READ_PASSES {
+            best.weir_read.keep(read_log(&log)?);
+        }
+        log.close()?;
+        drop(log);
+        std::fs::remove_dir_all(&log_dir)?;
+
+        // Durable: ceiling, then weir.
+        let records = durable_batches * records_per_batch as u64;
+        let (rate, h) = fdatasync_writers(
+            &root.join("sync.dat"),
+            &batch,
+            durable_batches,
+            args.writers,
+        )?;
+        best.ceil_sync.keep(rate.with_records(records));
+        fsync_hist.add(&h)?;
+        std::fs::remove_file(root.join("sync.dat"))?;
+        let dlog_dir = root.join("durable-0");
+        let dlog = open_log(&dlog_dir, config)?;
+        let rounds_before = dlog.sync_rounds();
+        let (rate, h) = durable_appends(&dlog, &batch, durable_batches, args.writers)?;
+        best.weir_sync.keep(rate.with_records(records));
+        ack_hist.add(&h)?;
+        durable_sync_rounds = dlog.sync_rounds() - rounds_before;
+        dlog.close()?;
+        drop(dlog);
+        std::fs::remove_dir_all(&dlog_dir)?;
     }
-    let weir_write = Rate::new(
-        batches * batch.len() as u64,
-        batches * records_per_batch as u64,
-        started.elapsed(),
-    );
-    log.sync()?;
-    let segments_rolled = log.segment_count().saturating_sub(1);
-    let weir_read = read_log(&log)?;
-    log.close()?;
-    drop(log);
-    std::fs::remove_dir_all(&log_dir)?;
-
-    // Durable: ceiling, then weir.
-    let (ceil_sync, fsync_lat) = fdatasync_writers(
-        &root.join("sync.dat"),
-        &batch,
-        durable_batches,
-        args.writers,
-    )?;
-    let ceil_sync = Rate::new(
-        ceil_sync.bytes,
-        durable_batches * records_per_batch as u64,
-        Duration::from_secs_f64(ceil_sync.seconds),
-    );
-    std::fs::remove_file(root.join("sync.dat"))?;
-    let dlog_dir = root.join("durable-0");
-    let dlog = Arc::new(open_log(&dlog_dir, config)?);
-    let rounds_before = dlog.sync_rounds();
-    let (weir_sync, ack_lat) = durable_appends(&dlog, &batch, durable_batches, args.writers)?;
-    let weir_sync = Rate::new(
-        weir_sync.bytes,
-        durable_batches * records_per_batch as u64,
-        Duration::from_secs_f64(weir_sync.seconds),
-    );
-    let durable_sync_rounds = dlog.sync_rounds() - rounds_before;
-    dlog.close()?;
-    drop(dlog);
-    std::fs::remove_dir_all(&dlog_dir)?;
+    let get = |r: Option<Rate>| r.context("no round ran (--rounds 0)");
+    let (weir_write, ceil_write) = (get(best.weir_write.0)?, get(best.ceil_write.0)?);
+    let (weir_read, ceil_read) = (get(best.weir_read.0)?, get(best.ceil_read.0)?);
+    let (weir_sync, ceil_sync) = (get(best.weir_sync.0)?, get(best.ceil_sync.0)?);
+    let (ack_lat, fsync_lat) = (Latency::of(&ack_hist), Latency::of(&fsync_hist));
 
     let report = Report {
         dir: args.dir.display().to_string(),
@@ -311,6 +370,7 @@ fn storage(args: &StorageArgs) -> anyhow::Result<()> {
         fdatasync_latency: fsync_lat,
         durable_sync_rounds,
         durable_batches,
+        rounds: args.rounds,
         read_cached: Pair::new(weir_read, ceil_read),
     };
     drop(scratch);
@@ -412,7 +472,7 @@ fn concurrent<F>(
     batch_len: usize,
     writers: usize,
     op: F,
-) -> anyhow::Result<(Rate, Latency)>
+) -> anyhow::Result<(Rate, Histogram<u64>)>
 where
     F: Fn(u64) -> anyhow::Result<()> + Sync,
 {
@@ -451,10 +511,7 @@ where
     let h = total
         .into_inner()
         .map_err(|_| anyhow::anyhow!("a writer panicked"))?;
-    Ok((
-        Rate::new(batches * batch_len as u64, 0, elapsed),
-        Latency::of(&h),
-    ))
+    Ok((Rate::new(batches * batch_len as u64, 0, elapsed), h))
 }
 
 /// The ceiling of durable appends: N threads sharing one file, each `pwrite`s its
@@ -464,7 +521,7 @@ fn fdatasync_writers(
     chunk: &[u8],
     chunks: u64,
     writers: usize,
-) -> anyhow::Result<(Rate, Latency)> {
+) -> anyhow::Result<(Rate, Histogram<u64>)> {
     let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let len = chunk.len() as u64;
     concurrent(chunks, chunk.len(), writers, |i| {
@@ -481,7 +538,7 @@ fn durable_appends(
     batch: &[u8],
     batches: u64,
     writers: usize,
-) -> anyhow::Result<(Rate, Latency)> {
+) -> anyhow::Result<(Rate, Histogram<u64>)> {
     let r = concurrent(batches, batch.len(), writers, |_| {
         let info = log.append(batch, AppendOptions::default())?;
         log.sync_to(info.last_offset + 1)?;
@@ -493,13 +550,14 @@ fn durable_appends(
 
 fn print_report(r: &Report) {
     println!(
-        "weir bench storage: {} (records {} B, {} per batch, batch {} B on disk, segment {} MiB, {} durable writers)",
+        "weir bench storage: {} (records {} B, {} per batch, batch {} B on disk, segment {} MiB, {} durable writers, best of {} rounds)",
         r.dir,
         r.record_size,
         r.records_per_batch,
         r.batch_bytes_on_disk,
         r.segment_bytes >> 20,
-        r.writers
+        r.writers,
+        r.rounds
     );
     println!(
         "{:<28} {:>10} {:>12} | {:<34} {:>10} {:>12} | {:>6}",
