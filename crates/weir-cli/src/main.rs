@@ -52,10 +52,15 @@ struct ServeArgs {
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    // The broker logs its life at info; the tools keep stderr for their own errors.
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();

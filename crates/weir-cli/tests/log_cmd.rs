@@ -294,3 +294,41 @@ fn verify_finds_a_truncated_batch_and_a_wrong_index_entry() {
     // verify is read-only: the files are as we left them.
     assert_eq!(std::fs::metadata(&log).unwrap().len(), len - 5);
 }
+
+#[test]
+fn verify_reads_a_live_log_with_preallocated_indexes_without_touching_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        index_interval_bytes: 300,
+        ..LogConfig::default()
+    };
+    let log = Log::open(tmp.path(), config, Arc::new(RealFs)).unwrap();
+    for i in 0..BATCHES {
+        log.append(&batch(i), AppendOptions::default()).unwrap();
+    }
+    log.sync().unwrap();
+    // The active segment's index files are preallocated: zero entries after the real ones.
+    let idx = seg(tmp.path(), 0, "index");
+    let idx_len = std::fs::metadata(&idx).unwrap().len();
+    assert!(idx_len > 8 * BATCHES as u64, "{idx_len}");
+    let log_bytes = std::fs::read(seg(tmp.path(), 0, "log")).unwrap();
+
+    let out = weir(&["log", "verify", tmp.path().to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["batches"], BATCHES);
+    let entries = r["index_entries"].as_u64().unwrap();
+    assert!(entries > 0 && entries < BATCHES as u64, "{r}");
+    let out = weir(&["log", "dump", idx.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let dumped = json_lines(&out)
+        .iter()
+        .filter(|v| v["type"] == "entry")
+        .count() as u64;
+    assert_eq!(dumped, entries);
+
+    assert_eq!(std::fs::metadata(&idx).unwrap().len(), idx_len);
+    assert_eq!(std::fs::read(seg(tmp.path(), 0, "log")).unwrap(), log_bytes);
+    log.close().unwrap();
+}
