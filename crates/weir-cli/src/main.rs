@@ -50,8 +50,16 @@ struct ServeArgs {
     set: Vec<String>,
 }
 
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Errors are one line (with their causes), not a backtrace: `weir: <error>: <cause>`.
+    run(cli).unwrap_or_else(|e| {
+        eprintln!("weir: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // The broker logs its life at info; the tools keep stderr for their own errors.
     let default_level = match cli.command {
         Command::Serve(_) => "info",

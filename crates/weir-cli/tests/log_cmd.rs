@@ -336,3 +336,19 @@ fn verify_reads_a_live_log_with_preallocated_indexes_without_touching_it() {
     assert_eq!(std::fs::read(seg(tmp.path(), 0, "log")).unwrap(), log_bytes);
     log.close().unwrap();
 }
+
+#[test]
+fn errors_are_one_line_and_a_non_zero_exit() {
+    let out = weir(&["log", "dump", "/nonexistent/00000000000000000000.log"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("weir: opening /nonexistent/"), "{err}");
+    let out = weir(&["log", "dump", "/etc/hostname"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("expected a .log, .index or .timeindex file")
+    );
+}
