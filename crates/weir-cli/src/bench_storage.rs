@@ -53,7 +53,7 @@ const WRITERS_DEFAULT: usize = 8;
 /// Bytes asked for per read call, weir and ceiling alike (1 MiB).
 const READ_BYTES: usize = 1 << 20;
 /// Default rounds of every measurement; the best round is reported.
-const ROUNDS_DEFAULT: u32 = 2;
+const ROUNDS_DEFAULT: u32 = 3;
 /// Read passes over the same cached data per round; the best is reported (on this
 /// kind of machine the first read after a write runs well below later ones, for the
 /// ceiling and weir alike).
