@@ -11,9 +11,14 @@ cargo test --workspace --doc --locked
 
 echo "== real clients against weir serve (tests/compat)"
 bash tests/compat/install.sh
-bash tests/compat/selftest.sh
+# The harness checks itself against a stand-in broker; some of its inner runs fail on purpose,
+# so their tallies stay in a log unless the self-test itself fails.
+selftest_log=$(mktemp)
+if bash tests/compat/selftest.sh >"$selftest_log" 2>&1; then
+  grep -E '^(selftest|proxy_check):' "$selftest_log" || true
+else
+  cat "$selftest_log"; echo "compat self-test failed"; exit 1
+fi
+rm -f "$selftest_log"
 cargo build --locked -p weir-cli
-# kafkajs reads only through consumer groups, which arrive with issue #5: until then it runs
-# the steps that need no group.
-bash tests/compat/run.sh --weir target/debug/weir --only confluent,kafka-python,aiokafka,kcat
-bash tests/compat/run.sh --weir target/debug/weir --only kafkajs --steps create,produce,restart-broker
+bash tests/compat/run.sh --weir target/debug/weir

@@ -692,3 +692,35 @@ async fn data_and_configs_survive_a_restart() {
     assert_eq!(retention.value.as_deref(), Some("7200000"));
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn high_watermark_follows_the_flush_policy() {
+    // Page-cache policy: an acks=1 write is readable at once, before any fsync.
+    let broker = TestBroker::start(&[("log_flush_interval_ms", "3600000")]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let _ = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await;
+    let _ = c.call(9, produce("t", batch(3), 1)).await;
+    let R::Fetch(r) = c.call(12, fetch("t", 0, 0)).await else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].partitions[0].high_watermark, 3);
+    broker.stop().await;
+
+    // Fsync policy: acks=1 data becomes readable once the background sync has run; a
+    // long-polling fetch is woken by it.
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let _ = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await;
+    let _ = c.call(9, produce("t", batch(3), 1)).await;
+    let R::Fetch(r) = c.call(12, fetch("t", 0, 5000)).await else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].partitions[0].high_watermark, 3);
+    assert!(
+        r.responses[0].partitions[0]
+            .records
+            .as_ref()
+            .is_some_and(|b| !b.is_empty())
+    );
+    broker.stop().await;
+}

@@ -1,6 +1,10 @@
 //! `weir`: the broker (`weir serve`) and, later, Kafka client tools and benchmarks.
 
+mod bench_storage;
+mod log_cmd;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -24,6 +28,10 @@ enum Command {
     /// Run the broker.
     #[command(after_help = help_table())]
     Serve(ServeArgs),
+    /// Inspect partition files offline: `log dump PATH`, `log verify DIR`.
+    Log(log_cmd::LogArgs),
+    /// Benchmarks: `bench storage DIR` (in-process storage against the disk's own limits).
+    Bench(bench_storage::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -42,17 +50,32 @@ struct ServeArgs {
     set: Vec<String>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Errors are one line (with their causes), not a backtrace: `weir: <error>: <cause>`.
+    run(cli).unwrap_or_else(|e| {
+        eprintln!("weir: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The broker logs its life at info; the tools keep stderr for their own errors.
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Log(args) => log_cmd::run(args),
+        Command::Bench(args) => bench_storage::run(args).map(|()| ExitCode::SUCCESS),
     }
 }
 

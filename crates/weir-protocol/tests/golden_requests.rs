@@ -1,7 +1,9 @@
 //! Golden bytes: request frames that real clients sent to `weir serve`, captured by
 //! `tests/compat/record_proxy.py` (`tests/compat/run.sh --record DIR`) from confluent-kafka
 //! 2.16.1 (librdkafka 2.16.0), kafka-python 3.0.12, aiokafka 0.14.0, kafkajs 2.2.4 and kcat 1.7.1
-//! (librdkafka 2.0.2). Each must decode, and re-encode to the very same bytes.
+//! (librdkafka 2.0.2) — including the group APIs (FindCoordinator, JoinGroup, SyncGroup,
+//! Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) of confluent-kafka and kafkajs consumers.
+//! Each must decode, and re-encode to the very same bytes.
 
 use std::path::{Path, PathBuf};
 

@@ -8,6 +8,10 @@
 //! encoding such as `0x80 0x00` for zero is accepted) but strict on size: an
 //! encoding longer than 5 bytes (varint) or 10 bytes (varlong), or one whose
 //! last byte carries bits beyond the type's width, is [`VarintError::Overlong`].
+//!
+//! This is deliberately not `crate::primitives`' varint: message fields there must be
+//! canonical (so decode → encode is byte-identical), while record bytes are stored as the
+//! client sent them and read with Kafka's leniency.
 
 use bytes::{BufMut, BytesMut};
 use thiserror::Error;

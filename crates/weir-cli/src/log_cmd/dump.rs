@@ -1,0 +1,281 @@
+//! `weir log dump`: a segment's batches (and records), or an index file's entries.
+
+use std::io::{self, Write as _};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use serde_json::json;
+use weir_protocol::records::{DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch, TimestampType};
+
+use super::{DumpArgs, Next, base_offset_of, batch_problem, open_len, read_batch, read_index};
+
+pub(super) fn dump(args: &DumpArgs) -> anyhow::Result<bool> {
+    let ext = args.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let out = io::stdout();
+    let mut out = io::BufWriter::new(out.lock());
+    let clean = match ext {
+        "log" => dump_log(args, &mut out)?,
+        "index" => dump_index(args, &mut out, false)?,
+        "timeindex" => dump_index(args, &mut out, true)?,
+        _ => anyhow::bail!(
+            "{}: expected a .log, .index or .timeindex file",
+            args.path.display()
+        ),
+    };
+    out.flush()?;
+    Ok(clean)
+}
+
+fn codec_name(batch: &RecordBatch) -> String {
+    match batch.header().attributes.compression() {
+        Ok(c) => c.name().to_string(),
+        Err(_) => "unknown".to_string(),
+    }
+}
+
+fn dump_log(args: &DumpArgs, out: &mut impl io::Write) -> anyhow::Result<bool> {
+    let (mut file, len) = open_len(&args.path)?;
+    if !args.json {
+        writeln!(out, "Dumping {}", args.path.display())?;
+        if let Some(base) = base_offset_of(&args.path) {
+            writeln!(out, "Log starting offset: {base}")?;
+        }
+    }
+    let mut pos = 0u64;
+    let (mut batches, mut records) = (0u64, 0u64);
+    let mut error: Option<String> = None;
+    loop {
+        let batch = match read_batch(&mut file, pos, len)
+            .with_context(|| format!("reading {}", args.path.display()))?
+        {
+            Next::End => break,
+            Next::Bad(why) => {
+                error = Some(why);
+                break;
+            }
+            Next::Batch(b) => b,
+        };
+        let h = *batch.header();
+        let size = batch.as_bytes().len() as u64;
+        let problem = batch_problem(&batch);
+        let crc_valid = batch.verify_crc().is_ok();
+        let ts_type = match h.attributes.timestamp_type() {
+            TimestampType::CreateTime => "CreateTime",
+            TimestampType::LogAppendTime => "LogAppendTime",
+        };
+        let last_offset = h.last_offset();
+        let last_sequence = if h.base_sequence < 0 {
+            -1
+        } else {
+            h.base_sequence.wrapping_add(h.last_offset_delta)
+        };
+        if args.json {
+            let v = json!({
+                "type": "batch", "baseOffset": h.base_offset, "lastOffset": last_offset,
+                "count": h.record_count, "position": pos, "size": size,
+                "timestampType": ts_type, "baseTimestamp": h.base_timestamp,
+                "maxTimestamp": h.max_timestamp, "magic": h.magic,
+                "compressCodec": codec_name(&batch), "crc": h.crc, "isValid": crc_valid,
+                "partitionLeaderEpoch": h.partition_leader_epoch,
+                "producerId": h.producer_id, "producerEpoch": h.producer_epoch,
+                "baseSequence": h.base_sequence, "lastSequence": last_sequence,
+                "isTransactional": h.attributes.is_transactional(),
+                "isControl": h.attributes.is_control(),
+            });
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "baseOffset: {} lastOffset: {} count: {} baseSequence: {} lastSequence: {} \
+                 producerId: {} producerEpoch: {} partitionLeaderEpoch: {} isTransactional: {} \
+                 isControl: {} position: {pos} {ts_type}: {} baseTimestamp: {} size: {size} \
+                 magic: {} compresscodec: {} crc: {} isvalid: {crc_valid}",
+                h.base_offset,
+                last_offset.map_or("overflow".to_string(), |o| o.to_string()),
+                h.record_count,
+                h.base_sequence,
+                last_sequence,
+                h.producer_id,
+                h.producer_epoch,
+                h.partition_leader_epoch,
+                h.attributes.is_transactional(),
+                h.attributes.is_control(),
+                h.max_timestamp,
+                h.base_timestamp,
+                h.magic,
+                codec_name(&batch),
+                h.crc,
+            )?;
+        }
+        if let Some(why) = problem {
+            error = Some(why);
+            break;
+        }
+        batches += 1;
+        if args.records {
+            match dump_records(args, &batch, out)? {
+                Ok(n) => records += n,
+                Err(why) => {
+                    error = Some(why);
+                    break;
+                }
+            }
+        } else {
+            records += u64::try_from(h.record_count).unwrap_or(0);
+        }
+        pos += size;
+    }
+    if let Some(why) = &error {
+        if args.json {
+            writeln!(
+                out,
+                "{}",
+                json!({"type": "error", "position": pos, "error": why})
+            )?;
+        } else {
+            writeln!(out, "Corrupt batch at position {pos}: {why}")?;
+        }
+        eprintln!(
+            "weir: {}: corrupt batch at position {pos}: {why}",
+            args.path.display()
+        );
+    } else if args.json {
+        writeln!(
+            out,
+            "{}",
+            json!({"type": "summary", "batches": batches, "records": records, "bytes": pos})
+        )?;
+    }
+    Ok(error.is_none())
+}
+
+/// Prints the records of one (CRC-checked) batch; the inner error is a record that
+/// does not decode.
+fn dump_records(
+    args: &DumpArgs,
+    batch: &RecordBatch,
+    out: &mut impl io::Write,
+) -> anyhow::Result<Result<u64, String>> {
+    let h = batch.header();
+    let iter = match batch.records(DECOMPRESSED_BYTES_MAX_DEFAULT) {
+        Ok(i) => i,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let mut n = 0u64;
+    for record in iter {
+        let r = match record {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(format!("record {n}: {e}"))),
+        };
+        let key_size = r.key.as_ref().map_or(-1, |k| k.len() as i64);
+        let value_size = r.value.as_ref().map_or(-1, |v| v.len() as i64);
+        let sequence = if h.base_sequence < 0 {
+            -1
+        } else {
+            h.base_sequence.wrapping_add(r.offset_delta)
+        };
+        let header_keys: Vec<String> = r
+            .headers
+            .iter()
+            .map(|hd| String::from_utf8_lossy(&hd.key).into_owned())
+            .collect();
+        let lossy = |b: &Option<Bytes>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
+        let ts = r.effective_timestamp(h);
+        if args.json {
+            let mut v = json!({
+                "type": "record", "offset": r.offset, "timestamp": ts,
+                "keySize": key_size, "valueSize": value_size, "sequence": sequence,
+                "headerKeys": header_keys,
+            });
+            if args.print_data {
+                v["key"] = json!(lossy(&r.key));
+                v["payload"] = json!(lossy(&r.value));
+            }
+            writeln!(out, "{v}")?;
+        } else {
+            write!(
+                out,
+                "| offset: {} timestamp: {ts} keySize: {key_size} valueSize: {value_size} \
+                 sequence: {sequence} headerKeys: [{}]",
+                r.offset,
+                header_keys.join(",")
+            )?;
+            if args.print_data {
+                let show = |b: Option<String>| b.unwrap_or_else(|| "null".to_string());
+                write!(
+                    out,
+                    " key: {} payload: {}",
+                    show(lossy(&r.key)),
+                    show(lossy(&r.value))
+                )?;
+            }
+            writeln!(out)?;
+        }
+        n += 1;
+    }
+    Ok(Ok(n))
+}
+
+fn dump_index(args: &DumpArgs, out: &mut impl io::Write, time: bool) -> anyhow::Result<bool> {
+    let base = base_offset_of(&args.path).with_context(|| {
+        format!(
+            "{}: not a segment file name (20 digits)",
+            args.path.display()
+        )
+    })?;
+    let idx = read_index(&args.path, time)?;
+    if !args.json {
+        writeln!(out, "Dumping {}", args.path.display())?;
+    }
+    for &(a, b) in &idx.entries {
+        let (ts, rel, position) = if time {
+            (Some(a), b as i64, None)
+        } else {
+            (None, a, Some(b))
+        };
+        let offset = base + rel;
+        match (args.json, ts, position) {
+            (true, Some(ts), _) => writeln!(
+                out,
+                "{}",
+                json!({"type": "entry", "timestamp": ts, "offset": offset})
+            )?,
+            (true, None, Some(p)) => writeln!(
+                out,
+                "{}",
+                json!({"type": "entry", "offset": offset, "position": p})
+            )?,
+            (false, Some(ts), _) => writeln!(out, "timestamp: {ts} offset: {offset}")?,
+            _ => writeln!(out, "offset: {offset} position: {}", position.unwrap_or(0))?,
+        }
+    }
+    let mut problems = Vec::new();
+    if idx.ragged_bytes != 0 {
+        problems.push(format!(
+            "{} bytes after the last whole entry",
+            idx.ragged_bytes
+        ));
+    }
+    if idx.after_padding != 0 {
+        problems.push(format!(
+            "{} non-zero entries after the zero padding",
+            idx.after_padding
+        ));
+    }
+    for why in &problems {
+        if args.json {
+            writeln!(out, "{}", json!({"type": "error", "error": why}))?;
+        } else {
+            writeln!(out, "Corrupt index: {why}")?;
+        }
+        eprintln!("weir: {}: {why}", args.path.display());
+    }
+    if problems.is_empty() && args.json {
+        writeln!(
+            out,
+            "{}",
+            json!({"type": "summary", "entries": idx.entries.len()})
+        )?;
+    }
+    Ok(problems.is_empty())
+}
