@@ -10,6 +10,7 @@ mod clock;
 mod codec;
 mod member;
 mod offsets;
+mod queries;
 mod state;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,11 @@ pub const MEMBER_METADATA_BYTES_MAX: usize = 1 << 20;
 pub const GROUP_MIN_SESSION_TIMEOUT_MS: i32 = 6_000;
 /// Kafka's `group.max.session.timeout.ms` (default 1 800 000).
 pub const GROUP_MAX_SESSION_TIMEOUT_MS: i32 = 1_800_000;
+/// Bytes of a group id at most (what a non-flexible int16-length string can carry; the
+/// `__consumer_offsets` key stores it with a u16 length). Default 32767.
+pub const GROUP_ID_BYTES_MAX: usize = i16::MAX as usize;
+/// Bytes of a protocol type or protocol name at most. Default 32767.
+pub const PROTOCOL_NAME_BYTES_MAX: usize = i16::MAX as usize;
 /// How often the broker fires expired group deadlines, in ms.
 pub const GROUP_TICK_INTERVAL_MS: u64 = 50;
 /// Bytes of OffsetCommit metadata per partition at most (Kafka's

@@ -16,7 +16,7 @@ use weir_protocol::messages::sync_group::SyncGroupResponse;
 
 use super::clock::Clock;
 use super::member::{Group, GroupState, Member, PendingJoin, PendingMember};
-use super::{GroupDescription, GroupLimits, MemberDescription};
+use super::{GROUP_ID_BYTES_MAX, GroupLimits, PROTOCOL_NAME_BYTES_MAX};
 
 /// JoinGroup's inputs.
 #[derive(Debug, Clone, Default)]
@@ -65,9 +65,9 @@ pub struct SyncArgs {
 /// All groups of this coordinator.
 #[derive(Debug)]
 pub struct Groups {
-    groups: Mutex<BTreeMap<String, Group>>,
-    clock: Arc<dyn Clock>,
-    limits: GroupLimits,
+    pub(super) groups: Mutex<BTreeMap<String, Group>>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) limits: GroupLimits,
     next_member: AtomicU64,
 }
 
@@ -97,7 +97,7 @@ impl Groups {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Group>> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Group>> {
         self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -139,7 +139,7 @@ impl Groups {
     }
 
     fn check_join(&self, a: &JoinArgs) -> Result<(), ErrorCode> {
-        if a.group_id.is_empty() {
+        if a.group_id.is_empty() || a.group_id.len() > GROUP_ID_BYTES_MAX {
             return Err(ErrorCode::INVALID_GROUP_ID);
         }
         if !(self.limits.session_timeout_ms_min..=self.limits.session_timeout_ms_max)
@@ -151,7 +151,12 @@ impl Groups {
             return Err(ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
         }
         let bytes: usize = a.protocols.iter().map(|(n, m)| n.len() + m.len()).sum();
-        if bytes > self.limits.member_metadata_bytes_max {
+        if bytes > self.limits.member_metadata_bytes_max
+            || a.protocol_type.len() > PROTOCOL_NAME_BYTES_MAX
+            || a.protocols
+                .iter()
+                .any(|(n, _)| n.len() > PROTOCOL_NAME_BYTES_MAX)
+        {
             return Err(ErrorCode::INVALID_REQUEST);
         }
         Ok(())
@@ -585,7 +590,7 @@ impl Groups {
     }
 
     /// Member, fencing and generation checks shared by SyncGroup, Heartbeat and OffsetCommit.
-    fn check_member(
+    pub(super) fn check_member(
         g: &Group,
         member_id: &str,
         instance: Option<&str>,
@@ -732,147 +737,5 @@ impl Groups {
                 _ => {}
             }
         }
-    }
-
-    /// OffsetCommit's membership check. Generation -1 with an empty member id is a standalone
-    /// consumer's commit, allowed only while the group has no members; the group is created
-    /// (Empty) if it does not exist.
-    pub fn check_commit(
-        &self,
-        group_id: &str,
-        generation: i32,
-        member_id: &str,
-        instance: Option<&str>,
-    ) -> Result<(), ErrorCode> {
-        if group_id.is_empty() {
-            return Err(ErrorCode::INVALID_GROUP_ID);
-        }
-        let now = self.clock.now_ms();
-        let mut groups = self.lock();
-        if !groups.contains_key(group_id) {
-            if generation >= 0 || !member_id.is_empty() {
-                return Err(ErrorCode::ILLEGAL_GENERATION);
-            }
-            if groups.len() >= self.limits.groups_max {
-                return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-            }
-            groups.insert(group_id.to_string(), Group::new(group_id.to_string()));
-            return Ok(());
-        }
-        let Some(g) = groups.get_mut(group_id) else {
-            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-        };
-        if generation < 0 && member_id.is_empty() && instance.is_none() {
-            return if g.has_members() {
-                Err(ErrorCode::UNKNOWN_MEMBER_ID)
-            } else {
-                Ok(())
-            };
-        }
-        Self::check_member(g, member_id, instance, generation)?;
-        // As in Kafka: members commit during PreparingRebalance (eager consumers commit in
-        // their revoke callback); in CompletingRebalance they already hold the next
-        // generation's id but no assignment yet.
-        if g.state == GroupState::CompletingRebalance {
-            return Err(ErrorCode::REBALANCE_IN_PROGRESS);
-        }
-        if let Some(m) = g.member_mut(member_id) {
-            m.touch(now);
-        }
-        Ok(())
-    }
-
-    /// Registers a group found on start-up (Empty, at its stored generation).
-    pub fn restore(&self, group_id: &str, protocol_type: Option<String>, generation: i32) {
-        let mut groups = self.lock();
-        let g = groups
-            .entry(group_id.to_string())
-            .or_insert_with(|| Group::new(group_id.to_string()));
-        g.protocol_type = protocol_type;
-        g.generation = generation;
-        g.persisted = true;
-    }
-
-    /// Whether the group's record is not yet written; returns its (protocol type, generation).
-    pub fn needs_persisting(&self, group_id: &str) -> Option<(Option<String>, i32)> {
-        let groups = self.lock();
-        groups
-            .get(group_id)
-            .filter(|g| !g.persisted)
-            .map(|g| (g.protocol_type.clone(), g.generation))
-    }
-
-    /// Notes that the group's record at `generation` is durable.
-    pub fn mark_persisted(&self, group_id: &str, generation: i32) {
-        if let Some(g) = self.lock().get_mut(group_id)
-            && g.generation == generation
-        {
-            g.persisted = true;
-        }
-    }
-
-    /// Removes an Empty group (DeleteGroups); NON_EMPTY_GROUP while it has members.
-    pub fn remove_if_empty(&self, group_id: &str) -> Result<(), ErrorCode> {
-        let mut groups = self.lock();
-        match groups.get(group_id) {
-            None => Err(ErrorCode::GROUP_ID_NOT_FOUND),
-            Some(g) if g.state != GroupState::Empty || g.has_members() => {
-                Err(ErrorCode::NON_EMPTY_GROUP)
-            }
-            Some(_) => {
-                groups.remove(group_id);
-                Ok(())
-            }
-        }
-    }
-
-    /// Whether the group exists.
-    pub fn exists(&self, group_id: &str) -> bool {
-        self.lock().contains_key(group_id)
-    }
-
-    /// The group's state, if it exists.
-    pub fn state(&self, group_id: &str) -> Option<GroupState> {
-        self.lock().get(group_id).map(|g| g.state)
-    }
-
-    /// (group id, protocol type, state) of every group.
-    pub fn list(&self) -> Vec<(String, String, GroupState)> {
-        self.lock()
-            .values()
-            .map(|g| {
-                (
-                    g.id.clone(),
-                    g.protocol_type.clone().unwrap_or_default(),
-                    g.state,
-                )
-            })
-            .collect()
-    }
-
-    /// A snapshot for DescribeGroups.
-    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
-        let groups = self.lock();
-        let g = groups.get(group_id)?;
-        let protocol = g.protocol.clone().unwrap_or_default();
-        Some(GroupDescription {
-            state: g.state,
-            generation: g.generation,
-            protocol_type: g.protocol_type.clone().unwrap_or_default(),
-            protocol: protocol.clone(),
-            leader: g.leader.clone(),
-            members: g
-                .members
-                .iter()
-                .map(|m| MemberDescription {
-                    member_id: m.id.clone(),
-                    instance_id: m.instance_id.clone(),
-                    client_id: m.client_id.clone(),
-                    client_host: m.client_host.clone(),
-                    metadata: m.metadata_for(&protocol),
-                    assignment: m.assignment.clone(),
-                })
-                .collect(),
-        })
     }
 }

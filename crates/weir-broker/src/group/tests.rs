@@ -400,3 +400,24 @@ fn group_and_member_bounds() {
         ErrorCode::INVALID_SESSION_TIMEOUT.0
     );
 }
+
+#[test]
+fn oversized_group_ids_and_protocol_names_are_refused() {
+    let (_, groups) = setup(0);
+    let mut long = args("", &["range"]);
+    long.group_id = "g".repeat(GROUP_ID_BYTES_MAX + 1);
+    let mut r = groups.join(long.clone());
+    assert_eq!(ready(&mut r).error_code, ErrorCode::INVALID_GROUP_ID.0);
+    assert_eq!(
+        groups.check_commit(&long.group_id, -1, "", None),
+        Err(ErrorCode::INVALID_GROUP_ID)
+    );
+    let mut empty = args("", &["range"]);
+    empty.group_id = String::new();
+    let mut r = groups.join(empty);
+    assert_eq!(ready(&mut r).error_code, ErrorCode::INVALID_GROUP_ID.0);
+    let mut proto = args("", &["range"]);
+    proto.protocol_type = "c".repeat(PROTOCOL_NAME_BYTES_MAX + 1);
+    let mut r = groups.join(proto);
+    assert_eq!(ready(&mut r).error_code, ErrorCode::INVALID_REQUEST.0);
+}

@@ -1,0 +1,153 @@
+//! The coordinator's other entry points: OffsetCommit's membership check, start-up
+//! restoration, group-record bookkeeping, deletion and the read-only views
+//! (DescribeGroups, ListGroups).
+
+use weir_protocol::ErrorCode;
+
+use super::member::{Group, GroupState};
+use super::state::Groups;
+use super::{GROUP_ID_BYTES_MAX, GroupDescription, MemberDescription};
+
+impl Groups {
+    /// OffsetCommit's membership check. Generation -1 with an empty member id is a standalone
+    /// consumer's commit, allowed only while the group has no members; the group is created
+    /// (Empty) if it does not exist.
+    pub fn check_commit(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance: Option<&str>,
+    ) -> Result<(), ErrorCode> {
+        if group_id.is_empty() || group_id.len() > GROUP_ID_BYTES_MAX {
+            return Err(ErrorCode::INVALID_GROUP_ID);
+        }
+        let now = self.clock.now_ms();
+        let mut groups = self.lock();
+        if !groups.contains_key(group_id) {
+            if generation >= 0 || !member_id.is_empty() {
+                return Err(ErrorCode::ILLEGAL_GENERATION);
+            }
+            if groups.len() >= self.limits.groups_max {
+                return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            }
+            groups.insert(group_id.to_string(), Group::new(group_id.to_string()));
+            return Ok(());
+        }
+        let Some(g) = groups.get_mut(group_id) else {
+            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+        };
+        if generation < 0 && member_id.is_empty() && instance.is_none() {
+            return if g.has_members() {
+                Err(ErrorCode::UNKNOWN_MEMBER_ID)
+            } else {
+                Ok(())
+            };
+        }
+        Self::check_member(g, member_id, instance, generation)?;
+        // As in Kafka: members commit during PreparingRebalance (eager consumers commit in
+        // their revoke callback); in CompletingRebalance they already hold the next
+        // generation's id but no assignment yet.
+        if g.state == GroupState::CompletingRebalance {
+            return Err(ErrorCode::REBALANCE_IN_PROGRESS);
+        }
+        if let Some(m) = g.member_mut(member_id) {
+            m.touch(now);
+        }
+        Ok(())
+    }
+
+    /// Registers a group found on start-up (Empty, at its stored generation).
+    pub fn restore(&self, group_id: &str, protocol_type: Option<String>, generation: i32) {
+        let mut groups = self.lock();
+        let g = groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(group_id.to_string()));
+        g.protocol_type = protocol_type;
+        g.generation = generation;
+        g.persisted = true;
+    }
+
+    /// Whether the group's record is not yet written; returns its (protocol type, generation).
+    pub fn needs_persisting(&self, group_id: &str) -> Option<(Option<String>, i32)> {
+        let groups = self.lock();
+        groups
+            .get(group_id)
+            .filter(|g| !g.persisted)
+            .map(|g| (g.protocol_type.clone(), g.generation))
+    }
+
+    /// Notes that the group's record at `generation` is durable.
+    pub fn mark_persisted(&self, group_id: &str, generation: i32) {
+        if let Some(g) = self.lock().get_mut(group_id)
+            && g.generation == generation
+        {
+            g.persisted = true;
+        }
+    }
+
+    /// Removes an Empty group (DeleteGroups); NON_EMPTY_GROUP while it has members.
+    pub fn remove_if_empty(&self, group_id: &str) -> Result<(), ErrorCode> {
+        let mut groups = self.lock();
+        match groups.get(group_id) {
+            None => Err(ErrorCode::GROUP_ID_NOT_FOUND),
+            Some(g) if g.state != GroupState::Empty || g.has_members() => {
+                Err(ErrorCode::NON_EMPTY_GROUP)
+            }
+            Some(_) => {
+                groups.remove(group_id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the group exists.
+    pub fn exists(&self, group_id: &str) -> bool {
+        self.lock().contains_key(group_id)
+    }
+
+    /// The group's state, if it exists.
+    pub fn state(&self, group_id: &str) -> Option<GroupState> {
+        self.lock().get(group_id).map(|g| g.state)
+    }
+
+    /// (group id, protocol type, state) of every group.
+    pub fn list(&self) -> Vec<(String, String, GroupState)> {
+        self.lock()
+            .values()
+            .map(|g| {
+                (
+                    g.id.clone(),
+                    g.protocol_type.clone().unwrap_or_default(),
+                    g.state,
+                )
+            })
+            .collect()
+    }
+
+    /// A snapshot for DescribeGroups.
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.lock();
+        let g = groups.get(group_id)?;
+        let protocol = g.protocol.clone().unwrap_or_default();
+        Some(GroupDescription {
+            state: g.state,
+            generation: g.generation,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol: protocol.clone(),
+            leader: g.leader.clone(),
+            members: g
+                .members
+                .iter()
+                .map(|m| MemberDescription {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    metadata: m.metadata_for(&protocol),
+                    assignment: m.assignment.clone(),
+                })
+                .collect(),
+        })
+    }
+}
