@@ -1,5 +1,6 @@
 """Shared phases of the consumer-group scenarios (issue #5) for the Python clients
-(test_groups_confluent.py, test_groups_kafka_python.py). Each client supplies an adapter with
+(test_groups_confluent.py, test_groups_kafka_python.py,
+test_groups_aiokafka.py). Each client supplies an adapter with
 `create_topic_with_records(topic)`, `member(group, name, static=False)` and `close()`; a member has
 `seen`, `commit_on_revoke`, `subscribe(topic)`, `poll()`, `assigned()`, `commit(topic, parts,
 offset)` (False: refused during a rebalance, retry), `committed(topic)` ({partition: offset}, -1 for none), `close()`.

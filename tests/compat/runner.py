@@ -71,6 +71,16 @@ CLIENT_STEPS = {
         "groups-pubsub",
         "groups-static",
     ),
+    "aiokafka-groups": (
+        "groups-create",
+        "groups-split",
+        RESTART,
+        "groups-resume",
+        KILL,
+        "groups-resume",
+        "groups-pubsub",
+        "groups-static",
+    ),
     "kcat-groups": (
         "groups-create",
         "groups-split",
@@ -101,6 +111,7 @@ def client_commands(python):
     return {
         "confluent-groups": [python, os.path.join(HERE, "test_groups_confluent.py")],
         "kafka-python-groups": [python, os.path.join(HERE, "test_groups_kafka_python.py")],
+        "aiokafka-groups": [python, os.path.join(HERE, "test_groups_aiokafka.py")],
         "kcat-groups": ["bash", os.path.join(HERE, "test_groups_kcat.sh")],
         "kafkajs-groups": ["node", os.path.join(HERE, "test_groups_kafkajs.js")],
         "confluent": [python, os.path.join(HERE, "test_confluent.py")],
