@@ -18,6 +18,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("command", choices=["serve"])
 ap.add_argument("--listen", required=True)
 ap.add_argument("--data-dir", required=True)
+ap.add_argument("--set", action="append", default=[], help="KEY=VALUE, accepted and ignored")
 args = ap.parse_args()
 
 starts_path = os.path.join(args.data_dir, "standin-starts")
