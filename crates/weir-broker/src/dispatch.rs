@@ -12,7 +12,7 @@ use weir_protocol::header::{ResponseHeader, response_header_version};
 
 use crate::broker::Broker;
 use crate::connection::{Response, Service};
-use crate::handler::{self, api_versions};
+use crate::handler;
 
 /// The broker's [`Service`]: one call per request frame.
 #[derive(Debug)]
@@ -45,10 +45,6 @@ impl Service for Dispatcher {
         };
         let key = request.api_key();
         let version = request.header.api_version;
-        if key != ApiKey::ApiVersions && !api_versions::is_served(key, version) {
-            debug!(?key, version, "API not served; closing");
-            return Response::Close;
-        }
         let span = debug_span!("request", api = ?key, version, correlation_id = request.header.correlation_id);
         let correlation_id = request.header.correlation_id;
         let unsupported_api_versions = request.is_unsupported_api_versions();

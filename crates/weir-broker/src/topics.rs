@@ -16,11 +16,6 @@ use crate::meta::{MetaError, TopicMeta, TopicStore};
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
 use crate::topic_config::TopicSettings;
 
-/// Attribute bit of a transactional batch (weir does not support transactions yet).
-const ATTR_TRANSACTIONAL: i16 = 1 << 4;
-/// Attribute bit of a control batch.
-const ATTR_CONTROL: i16 = 1 << 5;
-
 /// One partition: its log and the idempotent-producer state guarding appends to it.
 #[derive(Debug)]
 pub struct Partition {
@@ -64,7 +59,7 @@ impl Partition {
         now_ms: i64,
     ) -> Result<Appended, PartitionError> {
         let header = BatchHeader::parse(batch)?;
-        if header.attributes & (ATTR_TRANSACTIONAL | ATTR_CONTROL) != 0 {
+        if header.is_transactional() || header.is_control() {
             return Err(PartitionError::Unsupported(
                 "transactional and control batches are not supported",
             ));

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use weir_protocol::ErrorCode;
+// Produce v0-2 (message formats v0/v1) stay advertised for librdkafka but are refused.
+use weir_protocol::api::PRODUCE_VERSION_ACCEPTED_MIN;
 use weir_protocol::messages::produce::{
     PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceResponse,
 };
@@ -11,10 +13,6 @@ use weir_protocol::messages::produce::{
 use crate::broker::{Broker, now_ms};
 use crate::config::FlushPolicy;
 use crate::topics::Partition;
-
-/// Produce versions below this carry message formats v0/v1, which weir does not store
-/// (Kafka 4.0 rejects them too; they stay advertised for librdkafka's sake, see VERSIONS.md).
-const PRODUCE_VERSION_MIN_ACCEPTED: i16 = 3;
 
 fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
     PartitionProduceResponse {
@@ -32,7 +30,7 @@ pub(crate) async fn handle(
     version: i16,
 ) -> Option<ProduceResponse> {
     let acks = req.acks;
-    let refuse = if version < PRODUCE_VERSION_MIN_ACCEPTED {
+    let refuse = if version < PRODUCE_VERSION_ACCEPTED_MIN {
         Some((
             ErrorCode::UNSUPPORTED_VERSION,
             "produce v0-2 (message format v0/v1) is not supported",
