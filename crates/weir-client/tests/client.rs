@@ -1,0 +1,322 @@
+//! weir-client against a real weir broker on an ephemeral port.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use support::TestBroker;
+use weir_client::admin::{ConfigOp, NewTopic, RESOURCE_TYPE_TOPIC};
+use weir_client::{
+    Client, ClientOptions, Compression, ConsumedRecord, FetchConfig, Fetcher, OffsetSpec, Producer,
+    ProducerConfig, ProducerRecord,
+};
+
+async fn client(broker: &TestBroker) -> Client {
+    Client::connect(&broker.addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn create(client: &Client, name: &str, partitions: i32) {
+    let results = client
+        .create_topics(
+            &[NewTopic {
+                name: name.into(),
+                partitions,
+                replication_factor: 1,
+                configs: vec![],
+            }],
+            false,
+        )
+        .await
+        .unwrap();
+    results[0].1.as_ref().unwrap();
+}
+
+/// Reads `count` records from every partition of `topic` from offset 0.
+async fn read_all(
+    client: &Client,
+    topic: &str,
+    partitions: i32,
+    count: usize,
+) -> Vec<ConsumedRecord> {
+    let mut fetcher = Fetcher::new(
+        client.clone(),
+        FetchConfig {
+            max_wait_ms: 100,
+            ..Default::default()
+        },
+    );
+    for p in 0..partitions {
+        fetcher.assign(topic, p, 0);
+    }
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while out.len() < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {count} records",
+            out.len()
+        );
+        out.extend(fetcher.poll().await.unwrap());
+    }
+    assert_eq!(out.len(), count);
+    out
+}
+
+#[tokio::test]
+async fn round_trip_with_every_codec() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    for codec in Compression::ALL {
+        let topic = format!("codec-{}", codec.name());
+        create(&client, &topic, 1).await;
+        let producer = Producer::new(
+            client.clone(),
+            ProducerConfig {
+                compression: codec,
+                linger_ms: 20,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..200i64 {
+            let record = ProducerRecord {
+                topic: topic.clone(),
+                partition: Some(0),
+                key: (i % 3 != 0).then(|| Bytes::from(format!("k{i}"))),
+                value: (i % 10 != 9)
+                    .then(|| Bytes::from(format!("value {i} {}", "x".repeat(i as usize)))),
+                headers: vec![
+                    ("h".into(), Some(Bytes::from(format!("{i}")))),
+                    ("null".into(), None),
+                ],
+                timestamp_ms: Some(1_700_000_000_000 + i),
+            };
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        producer.flush().await.unwrap();
+        for (i, d) in deliveries.into_iter().enumerate() {
+            let meta = d.await.unwrap();
+            assert_eq!(meta.offset, i as i64, "{codec:?}");
+            assert_eq!(meta.partition, 0);
+        }
+        producer.close().await.unwrap();
+        let records = read_all(&client, &topic, 1, 200).await;
+        for (i, r) in records.iter().enumerate() {
+            let i = i as i64;
+            assert_eq!(r.offset, i);
+            assert_eq!(r.timestamp_ms, 1_700_000_000_000 + i);
+            assert_eq!(r.key, (i % 3 != 0).then(|| Bytes::from(format!("k{i}"))));
+            assert_eq!(
+                r.value,
+                (i % 10 != 9).then(|| Bytes::from(format!("value {i} {}", "x".repeat(i as usize))))
+            );
+            assert_eq!(
+                r.headers,
+                vec![
+                    ("h".to_string(), Some(Bytes::from(format!("{i}")))),
+                    ("null".to_string(), None)
+                ]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn keyed_records_land_where_kafka_puts_them() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "keyed", 7).await;
+    // Kafka's Utils.murmur2 outputs (from Kafka's own unit tests); partition =
+    // (hash & 0x7fffffff) % 7, computed here without the client's code.
+    let known: &[(&str, i32)] = &[
+        ("21", -973_932_308),
+        ("foobar", -790_332_482),
+        ("a-little-bit-long-string", -985_981_536),
+        ("a-little-bit-longer-string", -1_486_304_829),
+        (
+            "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+            -58_897_971,
+        ),
+        ("abc", 479_470_107),
+    ];
+    let producer = Producer::new(client.clone(), ProducerConfig::default()).unwrap();
+    let mut expected = BTreeMap::new();
+    for (key, hash) in known {
+        let d = producer
+            .send(ProducerRecord {
+                topic: "keyed".into(),
+                key: Some(Bytes::from(*key)),
+                value: Some(Bytes::from_static(b"v")),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let partition = (hash & 0x7fff_ffff) % 7;
+        assert_eq!(d.await.unwrap().partition, partition, "key {key}");
+        expected.insert(key.to_string(), partition);
+    }
+    producer.close().await.unwrap();
+    let records = read_all(&client, "keyed", 7, known.len()).await;
+    for r in records {
+        let key = String::from_utf8(r.key.unwrap().to_vec()).unwrap();
+        assert_eq!(expected[&key], r.partition, "key {key}");
+    }
+}
+
+#[tokio::test]
+async fn list_offsets_by_time_and_bounds() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "times", 1).await;
+    let producer = Producer::new(client.clone(), ProducerConfig::default()).unwrap();
+    for i in 0..10i64 {
+        producer
+            .send(ProducerRecord {
+                topic: "times".into(),
+                value: Some(Bytes::from(format!("{i}"))),
+                timestamp_ms: Some(1_000_000 + i * 1000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // One batch per record so the time index has something to find.
+        producer.flush().await.unwrap();
+    }
+    producer.close().await.unwrap();
+    assert_eq!(
+        client
+            .list_offsets("times", 0, OffsetSpec::Earliest)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        client
+            .list_offsets("times", 0, OffsetSpec::Latest)
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        client
+            .list_offsets("times", 0, OffsetSpec::Timestamp(0))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        client
+            .list_offsets("times", 0, OffsetSpec::Timestamp(1_004_000))
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        client
+            .list_offsets("times", 0, OffsetSpec::Timestamp(1_004_001))
+            .await
+            .unwrap(),
+        5
+    );
+    // After every record: the log end (the raw batched form reports Kafka's -1).
+    assert_eq!(
+        client
+            .list_offsets("times", 0, OffsetSpec::Timestamp(9_000_000))
+            .await
+            .unwrap(),
+        10
+    );
+    let raw = client
+        .list_offsets_batch(&[("times".into(), 0, OffsetSpec::Timestamp(9_000_000))])
+        .await
+        .unwrap();
+    assert_eq!(raw[0].offset, -1);
+    let err = client
+        .list_offsets("nope", 0, OffsetSpec::Latest)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[tokio::test]
+async fn admin_topics_configs_and_groups() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "adm", 2).await;
+    let again = client
+        .create_topics(
+            &[NewTopic {
+                name: "adm".into(),
+                partitions: 1,
+                replication_factor: 1,
+                configs: vec![],
+            }],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again[0].1.as_ref().unwrap_err().code(),
+        Some(weir_protocol::ErrorCode::TOPIC_ALREADY_EXISTS)
+    );
+    client.create_partitions("adm", 3).await.unwrap();
+    assert_eq!(client.partition_count("adm").await.unwrap(), 3);
+    client
+        .alter_configs(
+            RESOURCE_TYPE_TOPIC,
+            "adm",
+            &[ConfigOp::Set("retention.ms".into(), "12345".into())],
+            false,
+        )
+        .await
+        .unwrap();
+    let configs = client
+        .describe_configs(RESOURCE_TYPE_TOPIC, "adm")
+        .await
+        .unwrap();
+    let retention = configs.iter().find(|c| c.name == "retention.ms").unwrap();
+    assert_eq!(retention.value.as_deref(), Some("12345"));
+    assert!(!retention.is_default);
+
+    client
+        .commit_offsets("g1", -1, "", &[("adm".into(), 1, 7)])
+        .await
+        .unwrap();
+    let committed = client.fetch_committed("g1", None).await.unwrap();
+    assert_eq!(committed.len(), 1);
+    assert_eq!((committed[0].partition, committed[0].offset), (1, 7));
+    let groups = client.list_groups().await.unwrap();
+    assert!(groups.iter().any(|g| g.group_id == "g1"), "{groups:?}");
+    let described = client.describe_group("g1").await.unwrap();
+    assert_eq!(described.state, "Empty");
+
+    let deleted = client.delete_topics(&["adm".into()]).await.unwrap();
+    deleted[0].1.as_ref().unwrap();
+    let meta = client.metadata(Some(&["adm".into()])).await.unwrap();
+    assert_eq!(
+        meta.topic("adm").unwrap().error,
+        weir_protocol::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+    );
+}
+
+#[tokio::test]
+async fn fetch_out_of_range_is_a_clear_error() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "oor", 1).await;
+    let mut fetcher = Fetcher::new(client.clone(), FetchConfig::default());
+    fetcher.assign("oor", 0, 42);
+    let err = fetcher.poll().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            weir_client::ClientError::OffsetOutOfRange { offset: 42, .. }
+        ),
+        "{err}"
+    );
+}
