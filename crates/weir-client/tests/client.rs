@@ -231,6 +231,14 @@ async fn list_offsets_by_time_and_bounds() {
             .unwrap(),
         10
     );
+    let both = client
+        .list_offsets_batch(&[
+            ("times".into(), 0, OffsetSpec::Earliest),
+            ("times".into(), 0, OffsetSpec::Latest),
+        ])
+        .await
+        .unwrap();
+    assert_eq!((both[0].offset, both[1].offset), (0, 10));
     let raw = client
         .list_offsets_batch(&[("times".into(), 0, OffsetSpec::Timestamp(9_000_000))])
         .await
