@@ -328,3 +328,71 @@ async fn fetch_out_of_range_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn group_members_split_partitions_and_commit_with_their_generation() {
+    use weir_client::{GroupConfig, GroupMember};
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "work", 5).await;
+    let config = GroupConfig {
+        heartbeat_interval_ms: 100,
+        ..Default::default()
+    };
+    let topics = vec!["work".to_string()];
+    let mut a = GroupMember::join(client.clone(), "crew", &topics, config.clone())
+        .await
+        .unwrap();
+    assert_eq!(a.assignment()["work"], vec![0, 1, 2, 3, 4]);
+    // A second member joins: the first learns of the rebalance by heartbeat and rejoins.
+    let client_b = client.clone();
+    let (t, c) = (topics.clone(), config.clone());
+    let b = tokio::spawn(async move { GroupMember::join(client_b, "crew", &t, c).await.unwrap() });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !a.needs_rejoin() {
+        assert!(tokio::time::Instant::now() < deadline, "no rebalance seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.rejoin().await.unwrap();
+    let b = b.await.unwrap();
+    assert_eq!(a.generation(), b.generation());
+    let mut all: Vec<i32> = a
+        .assignment()
+        .values()
+        .chain(b.assignment().values())
+        .flatten()
+        .copied()
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        a.assignment()["work"].len() + b.assignment()["work"].len(),
+        5
+    );
+
+    let described = client.describe_group("crew").await.unwrap();
+    assert_eq!(described.state, "Stable");
+    assert_eq!(described.protocol, "range");
+    assert_eq!(described.members.len(), 2);
+    for m in &described.members {
+        let own = if m.member_id == a.member_id() {
+            a.assignment()
+        } else {
+            b.assignment()
+        };
+        assert_eq!(&m.assignment, own);
+    }
+    a.commit(&[("work".into(), a.assignment()["work"][0], 3)])
+        .await
+        .unwrap();
+    // A standalone commit is refused while the group has members.
+    assert!(
+        client
+            .commit_offsets("crew", -1, "", &[("work".into(), 0, 1)])
+            .await
+            .is_err()
+    );
+    a.leave().await.unwrap();
+    b.leave().await.unwrap();
+    assert_eq!(client.describe_group("crew").await.unwrap().state, "Empty");
+}
