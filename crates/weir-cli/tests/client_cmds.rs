@@ -438,4 +438,40 @@ fn group_consume_commits_and_describe_shows_lag() {
     let d: Value =
         serde_json::from_str(&s.ok(&["group", "describe", "workers", "--json"], "")).unwrap();
     assert_eq!(d["total_lag"], 0);
+
+    // A following consumer is a live member: describe shows it, its assignment, and lag 0 once
+    // it has caught up.
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["consume", "jobs", "-G", "live", "--bootstrap", &s.addr])
+        .env("WEIR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let d = loop {
+        let out = s.run(&["group", "describe", "live", "--json"], "");
+        if out.status.success() {
+            let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+            if d["state"] == "Stable"
+                && d["total_lag"] == 0
+                && d["partitions"][0]["committed_offset"] == 10
+            {
+                break d;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follower never caught up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert_eq!(d["protocol"], "range");
+    let members = d["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0]["assignment"], json!({"jobs": [0]}));
+    assert_eq!(d["partitions"][0]["member_id"], members[0]["member_id"]);
+    assert_eq!(d["partitions"][0]["log_end_offset"], 10);
 }

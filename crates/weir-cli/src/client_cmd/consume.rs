@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use anyhow::{Context as _, bail};
-use weir_client::{Client, FetchConfig, Fetcher, Isolation, OffsetSpec};
+use weir_client::{Client, FetchConfig, Fetcher, GroupConfig, GroupMember, Isolation, OffsetSpec};
 use weir_protocol::ErrorCode;
 
 use super::format::{Output, parse_template, write_record};
@@ -91,9 +91,44 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     block_on(async move {
         let client = connect(&args.conn).await?;
         let partitions = select_partitions(&client, &args.topic, &args.partitions).await?;
-        let plans = plan(&client, &args, &partitions, start_time, until_time).await?;
-        consume(&client, &args, &output, plans).await
+        let times = Times {
+            start: start_time,
+            until: until_time,
+        };
+        // A group without explicit partitions: a real member (range assignor, heartbeats).
+        let member = match &args.group {
+            Some(g) if args.partitions.is_empty() => Some(
+                GroupMember::join(
+                    client.clone(),
+                    g,
+                    std::slice::from_ref(&args.topic),
+                    GroupConfig::default(),
+                )
+                .await
+                .with_context(|| format!("joining group {g}"))?,
+            ),
+            _ => None,
+        };
+        let assigned = match &member {
+            Some(m) => assigned_partitions(m, &args.topic),
+            None => partitions,
+        };
+        let plans = plan(&client, &args, &assigned, times).await?;
+        consume(&client, &args, &output, plans, times, member).await
     })
+}
+
+/// Start and stop times given on the command line.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    start: Option<i64>,
+    until: Option<i64>,
+}
+
+fn assigned_partitions(member: &GroupMember, topic: &str) -> Vec<i32> {
+    let mut p = member.assignment().get(topic).cloned().unwrap_or_default();
+    p.sort_unstable();
+    p
 }
 
 /// The partitions asked for, checked against metadata (all of them when none are given).
@@ -170,9 +205,12 @@ async fn plan(
     client: &Client,
     args: &ConsumeArgs,
     partitions: &[i32],
-    start_time: Option<i64>,
-    until_time: Option<i64>,
+    times: Times,
 ) -> anyhow::Result<BTreeMap<i32, Plan>> {
+    let (start_time, until_time) = (times.start, times.until);
+    if partitions.is_empty() {
+        return Ok(BTreeMap::new());
+    }
     let bounds = bounds(client, &args.topic, partitions).await?;
     let by_time = match start_time {
         Some(t) => Some(offsets_for_time(client, &args.topic, partitions, t, &bounds).await?),
@@ -231,13 +269,66 @@ async fn plan(
     Ok(plans)
 }
 
+/// Where commits go: a member's generation, or a standalone consumer's −1.
+enum Committer {
+    None,
+    Standalone(String),
+    Member(GroupMember),
+}
+
+impl Committer {
+    async fn commit(
+        &self,
+        client: &Client,
+        topic: &str,
+        offsets: &BTreeMap<i32, i64>,
+    ) -> anyhow::Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<_> = offsets
+            .iter()
+            .map(|(&p, &o)| (topic.to_string(), p, o))
+            .collect();
+        match self {
+            Committer::None => Ok(()),
+            Committer::Standalone(g) => client
+                .commit_offsets(g, -1, "", &list)
+                .await
+                .with_context(|| {
+                    format!("committing for group {g} (a group with active members refuses a standalone commit; drop --partition to join it)")
+                }),
+            Committer::Member(m) => m.commit(&list).await.context("committing"),
+        }
+    }
+}
+
+fn assign_all(fetcher: &mut Fetcher, topic: &str, plans: &BTreeMap<i32, Plan>) -> usize {
+    let mut active = 0;
+    for (&p, plan) in plans {
+        if plan.end.is_none_or(|e| plan.start < e) {
+            fetcher.assign(topic, p, plan.start);
+            active += 1;
+        }
+    }
+    active
+}
+
 async fn consume(
     client: &Client,
     args: &ConsumeArgs,
     output: &Output,
-    plans: BTreeMap<i32, Plan>,
+    mut plans: BTreeMap<i32, Plan>,
+    times: Times,
+    member: Option<GroupMember>,
 ) -> anyhow::Result<()> {
     let topic = args.topic.as_str();
+    let mut committer = match (member, &args.group) {
+        (Some(m), _) => Committer::Member(m),
+        (None, Some(g)) => Committer::Standalone(g.clone()),
+        (None, None) => Committer::None,
+    };
+    let follow = !args.exit && args.until_offset.is_none() && args.until_timestamp.is_none();
     let mut fetcher = Fetcher::new(
         client.clone(),
         FetchConfig {
@@ -250,13 +341,7 @@ async fn consume(
             ..Default::default()
         },
     );
-    let mut active = 0usize;
-    for (&p, plan) in &plans {
-        if plan.end.is_none_or(|e| plan.start < e) {
-            fetcher.assign(topic, p, plan.start);
-            active += 1;
-        }
-    }
+    let mut active = assign_all(&mut fetcher, topic, &plans);
     let bounded_total: Option<u64> = plans
         .values()
         .map(|p| p.end.map(|e| (e - p.start).max(0) as u64))
@@ -271,10 +356,42 @@ async fn consume(
     let mut to_commit: BTreeMap<i32, i64> = BTreeMap::new();
     let stdout = std::io::stdout();
     let mut buf = Vec::with_capacity(64 * 1024);
-    'outer: while active > 0 && args.count.is_none_or(|c| printed < c) {
+    'outer: while args.count.is_none_or(|c| printed < c) {
+        if let Committer::Member(m) = &mut committer
+            && m.needs_rejoin()
+        {
+            // Eager rebalance: commit what was printed, give everything up, take the new set.
+            let pending: Vec<_> = std::mem::take(&mut to_commit)
+                .into_iter()
+                .map(|(p, o)| (topic.to_string(), p, o))
+                .collect();
+            if !pending.is_empty()
+                && let Err(e) = m.commit(&pending).await
+            {
+                // The generation may already be gone; the next member re-reads these records.
+                tracing::debug!(error = %e, "commit before rejoin failed");
+            }
+            m.rejoin().await.context("rejoining the group")?;
+            for p in fetcher.assigned() {
+                fetcher.remove(&p.0, p.1);
+            }
+            plans = plan(client, args, &assigned_partitions(m, topic), times).await?;
+            active = assign_all(&mut fetcher, topic, &plans);
+        }
+        if active == 0 {
+            let waiting_member = matches!(committer, Committer::Member(_)) && follow;
+            if !waiting_member {
+                break;
+            }
+            // A member with no partitions waits for the next rebalance.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        }
         let records = fetcher.poll().await?;
         for r in &records {
-            let plan = &plans[&r.partition];
+            let Some(plan) = plans.get(&r.partition) else {
+                continue;
+            };
             if plan.end.is_some_and(|e| r.offset >= e) {
                 continue;
             }
@@ -304,36 +421,13 @@ async fn consume(
             buf.clear();
         }
         bar.set_position(printed);
-        if let Some(g) = &args.group
-            && !to_commit.is_empty()
-        {
-            commit(client, g, topic, &to_commit).await?;
-            to_commit.clear();
-        }
+        committer.commit(client, topic, &to_commit).await?;
+        to_commit.clear();
     }
     bar.finish_and_clear();
-    if let Some(g) = &args.group
-        && !to_commit.is_empty()
-    {
-        commit(client, g, topic, &to_commit).await?;
+    committer.commit(client, topic, &to_commit).await?;
+    if let Committer::Member(m) = committer {
+        m.leave().await.context("leaving the group")?;
     }
     Ok(())
-}
-
-async fn commit(
-    client: &Client,
-    group: &str,
-    topic: &str,
-    offsets: &BTreeMap<i32, i64>,
-) -> anyhow::Result<()> {
-    let list: Vec<_> = offsets
-        .iter()
-        .map(|(&p, &o)| (topic.to_string(), p, o))
-        .collect();
-    client
-        .commit_offsets(group, -1, "", &list)
-        .await
-        .with_context(|| {
-            format!("committing for group {group} (a group with active members refuses a standalone commit)")
-        })
 }
