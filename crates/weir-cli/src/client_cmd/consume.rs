@@ -33,9 +33,9 @@ pub struct ConsumeArgs {
     /// Start at the first record at or after this time (epoch ms or RFC 3339).
     #[arg(long)]
     timestamp: Option<String>,
-    /// Start at the group's committed offsets (partitions without one use --offset or
-    /// --timestamp) and commit as records are printed (as a standalone consumer: generation
-    /// −1, no membership; see docs/cli.md).
+    /// Consume as a member of this group (range assignor, heartbeats): start at its committed
+    /// offsets (partitions without one use --offset or --timestamp) and commit as records are
+    /// printed. With --partition: no membership, standalone commits (see docs/cli.md).
     #[arg(long, short = 'G')]
     group: Option<String>,
     /// Stop each partition before this offset (exclusive).
