@@ -468,8 +468,17 @@ fn group_consume_commits_and_describe_shows_lag() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
-    let _ = follower.kill();
-    let _ = follower.wait();
+    // SIGINT ends it cleanly: it leaves the group.
+    let sent = Command::new("kill")
+        .args(["-INT", &follower.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert!(follower.wait().unwrap().success());
+    let after: Value =
+        serde_json::from_str(&s.ok(&["group", "describe", "live", "--json"], "")).unwrap();
+    assert_eq!(after["state"], "Empty");
+    assert_eq!(after["partitions"][0]["committed_offset"], 10);
     assert_eq!(d["protocol"], "range");
     let members = d["members"].as_array().unwrap();
     assert_eq!(members.len(), 1);

@@ -356,6 +356,8 @@ async fn consume(
     let mut to_commit: BTreeMap<i32, i64> = BTreeMap::new();
     let stdout = std::io::stdout();
     let mut buf = Vec::with_capacity(64 * 1024);
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     'outer: while args.count.is_none_or(|c| printed < c) {
         if let Committer::Member(m) = &mut committer
             && m.needs_rejoin()
@@ -387,7 +389,11 @@ async fn consume(
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             continue;
         }
-        let records = fetcher.poll().await?;
+        // Ctrl-C ends a followed topic cleanly: last commit, leave the group.
+        let records = tokio::select! {
+            records = fetcher.poll() => records?,
+            _ = &mut interrupted => break 'outer,
+        };
         for r in &records {
             let Some(plan) = plans.get(&r.partition) else {
                 continue;
