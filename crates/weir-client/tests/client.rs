@@ -396,3 +396,73 @@ async fn group_members_split_partitions_and_commit_with_their_generation() {
     b.leave().await.unwrap();
     assert_eq!(client.describe_group("crew").await.unwrap().state, "Empty");
 }
+
+#[tokio::test]
+async fn acks_zero_and_one_deliver_and_keyless_records_spread() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "acks", 3).await;
+    for acks in [0i16, 1] {
+        let producer = Producer::new(
+            client.clone(),
+            ProducerConfig {
+                acks,
+                batch_bytes: 512,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!producer.config().idempotent, "idempotence needs acks=-1");
+        let mut deliveries = Vec::new();
+        for i in 0..300 {
+            let record = ProducerRecord {
+                topic: "acks".into(),
+                value: Some(Bytes::from(format!("{acks}-{i:04}"))),
+                ..Default::default()
+            };
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        producer.close().await.unwrap();
+        let mut partitions = std::collections::BTreeSet::new();
+        for d in deliveries {
+            let meta = d.await.unwrap();
+            partitions.insert(meta.partition);
+            if acks == 0 {
+                assert_eq!(meta.offset, -1);
+            } else {
+                assert!(meta.offset >= 0);
+            }
+        }
+        // Keyless records stick to a partition per batch, then move on: all three get some.
+        assert_eq!(partitions.len(), 3, "acks={acks}");
+    }
+    // acks=0 has no answer to wait for; the records still arrive.
+    let records = read_all(&client, "acks", 3, 600).await;
+    for acks in [0, 1] {
+        let mut values: Vec<String> = records
+            .iter()
+            .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+            .filter(|v| v.starts_with(&format!("{acks}-")))
+            .collect();
+        values.sort();
+        let expected: Vec<String> = (0..300).map(|i| format!("{acks}-{i:04}")).collect();
+        assert_eq!(values, expected);
+    }
+}
+
+#[tokio::test]
+async fn unreachable_bootstrap_is_a_clear_error() {
+    // A port nobody listens on (bound, then closed).
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let err = Client::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    assert!(
+        matches!(err, weir_client::ClientError::Connect { .. }),
+        "{err:?}"
+    );
+}
