@@ -441,6 +441,17 @@ fn group_consume_commits_and_describe_shows_lag() {
         serde_json::from_str(&s.ok(&["group", "describe", "workers", "--json"], "")).unwrap();
     assert_eq!(d["total_lag"], 0);
 
+    // With --partition there is no membership: standalone commits (generation -1).
+    s.ok(
+        &["consume", "jobs", "-p", "0", "-G", "solo", "-e", "-c", "7"],
+        "",
+    );
+    let solo: Value =
+        serde_json::from_str(&s.ok(&["group", "describe", "solo", "--json"], "")).unwrap();
+    assert_eq!(solo["members"], json!([]));
+    assert_eq!(solo["partitions"][0]["committed_offset"], 7);
+    assert_eq!(solo["partitions"][0]["lag"], 3);
+
     // A following consumer is a live member: describe shows it, its assignment, and lag 0 once
     // it has caught up.
     let mut follower = Command::new(env!("CARGO_BIN_EXE_weir"))
