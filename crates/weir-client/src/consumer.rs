@@ -175,7 +175,10 @@ impl Fetcher {
             let (node, tps, result) = match joined {
                 Ok(outcome) => outcome,
                 Err(join) => {
-                    return Err(ClientError::Config(format!("fetch task failed: {join}")));
+                    return Err(ClientError::TaskFailed {
+                        what: "fetch",
+                        message: join.to_string(),
+                    });
                 }
             };
             self.busy_nodes.remove(&node);

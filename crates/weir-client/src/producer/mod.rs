@@ -46,7 +46,7 @@ pub const RETRY_BACKOFF_MS_DEFAULT: u64 = 100;
 /// attributes, deltas), for batch sizing and the buffer budget.
 pub(crate) const RECORD_OVERHEAD_BYTES: usize = 24;
 /// Commands queued for the producer task before `send` waits.
-const COMMAND_QUEUE: usize = 1024;
+const COMMANDS_QUEUED_MAX: usize = 1024;
 
 /// Producer settings; `Default` gives Kafka's producer defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +208,7 @@ impl Producer {
         }
         let permits = config.buffer_bytes.min(Semaphore::MAX_PERMITS);
         let buffer = Arc::new(Semaphore::new(permits));
-        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let (tx, rx) = mpsc::channel(COMMANDS_QUEUED_MAX);
         let config = Arc::new(config);
         tokio::spawn(sender::run(client, config.clone(), rx));
         Ok(Producer { tx, buffer, config })

@@ -18,6 +18,8 @@ use crate::partitioner::partition_for_key;
 
 /// Attempts at InitProducerId before the producer gives up.
 const INIT_PRODUCER_ID_ATTEMPTS_MAX: u32 = 5;
+/// Commands handled in one round of the task's loop before batches are closed and sent.
+const COMMANDS_PER_ROUND_MAX: usize = 256;
 /// Transaction timeout sent with InitProducerId, in ms (Kafka's `transaction.timeout.ms`).
 const TRANSACTION_TIMEOUT_MS: i32 = 60_000;
 
@@ -92,22 +94,42 @@ pub(crate) async fn run(
             Some(joined) = s.in_flight.join_next(), if !s.in_flight.is_empty() => {
                 match joined {
                     Ok(outcome) => s.handle(outcome),
-                    Err(e) => s.fail_producer(ClientError::Config(format!("produce task failed: {e}"))),
+                    Err(e) => s.fail_producer(ClientError::TaskFailed { what: "produce", message: e.to_string() }),
                 }
             }
-            cmd = rx.recv(), if receiving => match cmd {
-                None => { receiving = false; closing = true; }
-                Some(Command::Send(p)) => s.append(p).await,
-                Some(Command::Flush(w)) => {
-                    let mark = s.next_batch_id;
-                    s.flush_waiters.push((mark, w));
+            cmd = rx.recv(), if receiving => {
+                let mut next = cmd;
+                // Take what else is queued before the bookkeeping below, up to a bound.
+                let mut handled = 0;
+                loop {
+                    match next {
+                        None => {
+                            receiving = false;
+                            closing = true;
+                            break;
+                        }
+                        Some(Command::Send(p)) => s.append(p).await,
+                        Some(Command::Flush(w)) => {
+                            let mark = s.next_batch_id;
+                            s.flush_waiters.push((mark, w));
+                        }
+                        Some(Command::Close(w)) => {
+                            s.close_waiters.push(w);
+                            closing = true;
+                            rx.close();
+                        }
+                    }
+                    handled += 1;
+                    if handled >= COMMANDS_PER_ROUND_MAX {
+                        break;
+                    }
+                    next = match rx.try_recv() {
+                        Ok(cmd) => Some(cmd),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    };
                 }
-                Some(Command::Close(w)) => {
-                    s.close_waiters.push(w);
-                    closing = true;
-                    rx.close();
-                }
-            },
+            }
             _ = sleep_until(wake), if wake.is_some() => {}
         }
         let now = Instant::now();
