@@ -466,3 +466,53 @@ async fn unreachable_bootstrap_is_a_clear_error() {
         "{err:?}"
     );
 }
+
+/// Many pipelined batches to one partition keep their order and all arrive, run after run
+/// (weir's broker handles a connection's pipelined requests concurrently: a reordered batch
+/// must be refused and resent, and a new producer's first batch must go first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_idempotent_batches_keep_their_order() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "pipe", 1).await;
+    let runs = 3;
+    let per_run = 1500;
+    for run in 0..runs {
+        let producer = Producer::new(
+            client.clone(),
+            ProducerConfig {
+                batch_bytes: 2048,
+                linger_ms: 0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..per_run {
+            let value = format!("{run}-{i:05}-{}", "p".repeat(200));
+            deliveries.push(
+                producer
+                    .send(ProducerRecord {
+                        topic: "pipe".into(),
+                        value: Some(Bytes::from(value)),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap(),
+            );
+        }
+        let mut last = -1;
+        for d in deliveries {
+            let offset = d.await.unwrap().offset;
+            assert!(offset > last, "offsets must follow send order");
+            last = offset;
+        }
+        producer.close().await.unwrap();
+    }
+    let records = read_all(&client, "pipe", 1, runs * per_run).await;
+    for (n, r) in records.iter().enumerate() {
+        let expected = format!("{}-{:05}-", n / per_run, n % per_run);
+        let value = String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap();
+        assert!(value.starts_with(&expected), "record {n}: {value:.12}");
+    }
+}

@@ -18,6 +18,9 @@ use crate::partitioner::partition_for_key;
 
 /// Attempts at InitProducerId before the producer gives up.
 const INIT_PRODUCER_ID_ATTEMPTS_MAX: u32 = 5;
+/// Resends of a batch refused with OUT_OF_ORDER_SEQUENCE_NUMBER while no earlier batch of its
+/// partition is pending, before the producer fails.
+const OUT_OF_ORDER_RESENDS_MAX: u32 = 5;
 /// Commands handled in one round of the task's loop before batches are closed and sent.
 const COMMANDS_PER_ROUND_MAX: usize = 256;
 /// Transaction timeout sent with InitProducerId, in ms (Kafka's `transaction.timeout.ms`).
@@ -380,7 +383,19 @@ impl Sender {
                     }
                     st.retry.remove(&first.0).map(|b| (first.0, b))
                 } else {
-                    if idempotent && st.in_flight.len() >= self.config.max_in_flight {
+                    // Batches of one partition in flight at once. A broker that handles a
+                    // connection's pipelined requests concurrently (weir's does) may append
+                    // them out of order: without sequences nothing would catch that, so
+                    // non-idempotent batches go one at a time per partition; idempotent ones
+                    // too until the partition's first batch is acknowledged (a producer the
+                    // broker does not know yet may start at any sequence), then up to
+                    // `max_in_flight`, a reorder being refused and resent in order.
+                    let limit = if idempotent && st.acked_once {
+                        self.config.max_in_flight
+                    } else {
+                        1
+                    };
+                    if st.in_flight.len() >= limit {
                         continue;
                     }
                     let Some(bytes) = st.ready.front().map(|b| b.bytes) else {
@@ -516,26 +531,40 @@ impl Sender {
             st.in_flight.remove(&order);
             match answer {
                 Ok((base_offset, append_time)) => {
+                    st.acked_once = true;
                     self.outstanding.remove(&batch.id);
                     batch.complete(base_offset, append_time);
                 }
                 Err(e) => {
                     let earlier_pending = st.in_flight.range(..order).next().is_some()
                         || st.retry.range(..order).next().is_some();
-                    let out_of_order = e.code() == Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
-                    let retriable = e.is_retriable()
-                        || (self.config.idempotent && out_of_order && earlier_pending);
+                    let out_of_order = self.config.idempotent
+                        && e.code() == Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+                    // OUT_OF_ORDER_SEQUENCE_NUMBER means the broker refused the batch without
+                    // writing it: an earlier batch had not arrived (still in flight, being
+                    // resent, or processed after this one by a broker that does not keep a
+                    // connection's requests in order). Resending the same sequence after the
+                    // earlier batches are answered is safe; it is retried a bounded number of
+                    // times once no earlier batch is pending, then fatal.
+                    let out_of_order_resend = out_of_order
+                        && (earlier_pending || batch.attempts <= OUT_OF_ORDER_RESENDS_MAX);
+                    let retriable = e.is_retriable() || out_of_order_resend;
                     if e.is_retriable() {
                         self.client.invalidate(&batch.topic);
                     }
                     let expired = batch.created.elapsed()
                         >= Duration::from_millis(self.config.delivery_timeout_ms);
                     if retriable && !expired {
-                        tracing::debug!(topic = %batch.topic, partition = batch.partition, error = %e, attempts = batch.attempts, "produce retry");
+                        tracing::debug!(topic = %batch.topic, partition = batch.partition, base_sequence = batch.base_sequence, error = %e, attempts = batch.attempts, "produce retry");
                         st.retry.insert(order, batch);
-                        self.retry_at.get_or_insert(
-                            Instant::now() + Duration::from_millis(self.config.retry_backoff_ms),
-                        );
+                        // A refused sequence is resent as soon as the earlier batches are
+                        // answered (that is its pacing); other errors wait the backoff.
+                        if !out_of_order_resend {
+                            self.retry_at.get_or_insert(
+                                Instant::now()
+                                    + Duration::from_millis(self.config.retry_backoff_ms),
+                            );
+                        }
                     } else {
                         self.outstanding.remove(&batch.id);
                         batch.fail(&e);
