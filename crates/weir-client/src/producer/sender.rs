@@ -21,6 +21,9 @@ const INIT_PRODUCER_ID_ATTEMPTS_MAX: u32 = 5;
 /// Resends of a batch refused with OUT_OF_ORDER_SEQUENCE_NUMBER while no earlier batch of its
 /// partition is pending, before the producer fails.
 const OUT_OF_ORDER_RESENDS_MAX: u32 = 5;
+/// Age after which a topic's partition count is looked up again, in ms (Kafka's
+/// `metadata.max.age.ms`: 5 minutes).
+const METADATA_MAX_AGE_MS: u64 = 300_000;
 /// Commands handled in one round of the task's loop before batches are closed and sent.
 const COMMANDS_PER_ROUND_MAX: usize = 256;
 /// Transaction timeout sent with InitProducerId, in ms (Kafka's `transaction.timeout.ms`).
@@ -41,7 +44,8 @@ struct Sender {
     producer_id: i64,
     producer_epoch: i16,
     parts: BTreeMap<Tp, PartitionState>,
-    partition_counts: HashMap<String, i32>,
+    /// topic → (partition count, when learned).
+    partition_counts: HashMap<String, (i32, Instant)>,
     sticky: HashMap<String, i32>,
     in_flight: JoinSet<Outcome>,
     node_in_flight: HashMap<i32, usize>,
@@ -221,8 +225,13 @@ impl Sender {
     }
 
     async fn partition_count(&mut self, topic: &str) -> Result<i32, ClientError> {
-        if let Some(&n) = self.partition_counts.get(topic) {
-            return Ok(n);
+        match self.partition_counts.get(topic) {
+            Some(&(n, at)) if at.elapsed() < Duration::from_millis(METADATA_MAX_AGE_MS) => {
+                return Ok(n);
+            }
+            // Partitions may have been added: look again, as Kafka does every 5 minutes.
+            Some(_) => self.client.invalidate(topic),
+            None => {}
         }
         let auto_create = self.client.options().allow_auto_topic_creation;
         let n = self.client.partitions_of(topic, auto_create).await?.len();
@@ -233,7 +242,8 @@ impl Sender {
                 partition: -1,
             });
         }
-        self.partition_counts.insert(topic.to_string(), n);
+        self.partition_counts
+            .insert(topic.to_string(), (n, Instant::now()));
         Ok(n)
     }
 
@@ -315,9 +325,10 @@ impl Sender {
 
     /// Keyless records stick to one partition until its batch closes, then move on.
     fn on_batch_closed(&mut self, topic: &str, partition: i32) {
-        if let (Some(sticky), Some(&count)) =
-            (self.sticky.get_mut(topic), self.partition_counts.get(topic))
-            && *sticky == partition
+        if let (Some(sticky), Some(&count)) = (
+            self.sticky.get_mut(topic),
+            self.partition_counts.get(topic).map(|(n, _)| n),
+        ) && *sticky == partition
         {
             *sticky = (partition + 1) % count.max(1);
         }
