@@ -70,7 +70,7 @@ impl Client {
     async fn call_controller(
         &self,
         api_key: ApiKey,
-        build: impl FnOnce(i16) -> RequestBody,
+        build: impl Fn(i16) -> RequestBody,
     ) -> Result<ResponseBody, ClientError> {
         let meta = self.metadata(Some(&[])).await?;
         if meta.controller_id >= 0 && meta.broker(meta.controller_id).is_some() {

@@ -23,6 +23,15 @@ pub const REQUESTS_IN_FLIGHT_MAX_DEFAULT: usize = 100;
 /// Attempts at a metadata-dependent request when the leader is unknown or moved.
 pub(crate) const METADATA_ATTEMPTS_MAX: u32 = 5;
 
+/// True for the errors of a connection the broker had closed (the request never got an
+/// answer; the connection is dead and will be replaced).
+fn closed_connection(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::ConnectionClosed { .. } | ClientError::Io { .. }
+    )
+}
+
 /// Client settings; `Default` gives Kafka's defaults.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -198,26 +207,44 @@ impl Client {
         brokers.get(&node_id).cloned()
     }
 
-    /// Sends one request to a node and waits for the answer.
+    /// Sends one request to a node and waits for the answer. A connection that turns out to be
+    /// closed (a broker drops idle connections) is replaced and the request sent once more.
     pub(crate) async fn call_node(
         &self,
         node_id: i32,
         api_key: ApiKey,
-        build: impl FnOnce(i16) -> RequestBody,
+        build: impl Fn(i16) -> RequestBody,
     ) -> Result<ResponseBody, ClientError> {
-        self.node_connection(node_id)
+        let first = self
+            .node_connection(node_id)
             .await?
-            .call(api_key, build)
-            .await
+            .call(api_key, &build)
+            .await;
+        match first {
+            Err(e) if closed_connection(&e) => {
+                self.node_connection(node_id)
+                    .await?
+                    .call(api_key, &build)
+                    .await
+            }
+            other => other,
+        }
     }
 
-    /// Sends one request to any broker and waits for the answer.
+    /// Sends one request to any broker and waits for the answer (once more on a new
+    /// connection if the first was found closed).
     pub(crate) async fn call_any(
         &self,
         api_key: ApiKey,
-        build: impl FnOnce(i16) -> RequestBody,
+        build: impl Fn(i16) -> RequestBody,
     ) -> Result<ResponseBody, ClientError> {
-        self.any_connection().await?.call(api_key, build).await
+        let first = self.any_connection().await?.call(api_key, &build).await;
+        match first {
+            Err(e) if closed_connection(&e) => {
+                self.any_connection().await?.call(api_key, &build).await
+            }
+            other => other,
+        }
     }
 
     /// Queues a request on a node's connection (pipelined; awaited sends keep their order).
@@ -250,9 +277,8 @@ impl Client {
         topics: Option<&[String]>,
         auto_create: bool,
     ) -> Result<ClusterMetadata, ClientError> {
-        let conn = self.any_connection().await?;
-        let body = conn
-            .call(ApiKey::Metadata, |v| {
+        let body = self
+            .call_any(ApiKey::Metadata, |v| {
                 RequestBody::Metadata(MetadataRequest {
                     topics: topics.map(|names| {
                         names

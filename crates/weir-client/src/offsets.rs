@@ -142,10 +142,10 @@ impl Client {
                 RequestBody::ListOffsets(ListOffsetsRequest {
                     replica_id: -1,
                     topics: topics
-                        .into_iter()
+                        .iter()
                         .map(|(name, partitions)| ListOffsetsTopic {
                             name: name.to_string(),
-                            partitions,
+                            partitions: partitions.clone(),
                             ..Default::default()
                         })
                         .collect(),

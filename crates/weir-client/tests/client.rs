@@ -516,3 +516,22 @@ async fn pipelined_idempotent_batches_keep_their_order() {
         assert!(value.starts_with(&expected), "record {n}: {value:.12}");
     }
 }
+
+#[tokio::test]
+async fn a_connection_the_broker_closed_when_idle_is_replaced() {
+    let broker = TestBroker::start(&[("connections_max_idle_ms", "200")]).await;
+    let client = client(&broker).await;
+    create(&client, "idle", 1).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The pooled connection is gone on the broker's side; the request goes out again.
+    assert_eq!(
+        client
+            .list_offsets("idle", 0, OffsetSpec::Latest)
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let meta = client.metadata(Some(&["idle".into()])).await.unwrap();
+    assert_eq!(meta.topic("idle").unwrap().partitions.len(), 1);
+}
