@@ -535,3 +535,52 @@ async fn a_connection_the_broker_closed_when_idle_is_replaced() {
     let meta = client.metadata(Some(&["idle".into()])).await.unwrap();
     assert_eq!(meta.topic("idle").unwrap().partitions.len(), 1);
 }
+
+#[tokio::test]
+async fn a_lost_broker_fails_deliveries_within_the_delivery_timeout() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "gone", 1).await;
+    let producer = Producer::new(
+        client.clone(),
+        ProducerConfig {
+            delivery_timeout_ms: 500,
+            retry_backoff_ms: 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let record = ProducerRecord {
+        topic: "gone".into(),
+        value: Some(Bytes::from_static(b"v")),
+        ..Default::default()
+    };
+    producer.send(record.clone()).await.unwrap().await.unwrap();
+    drop(broker);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let err = producer
+        .send(record.clone())
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_retriable(),
+        "the last error is the connection's: {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The idempotent producer has a gap now: it refuses more work, saying why.
+    let later = producer.send(record).await.unwrap().await.unwrap_err();
+    assert!(
+        matches!(
+            later,
+            weir_client::ClientError::ProducerClosed { reason: Some(_) }
+        ),
+        "{later}"
+    );
+}

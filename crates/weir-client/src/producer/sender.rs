@@ -354,18 +354,33 @@ impl Sender {
             for (topic, partition) in keys {
                 let leader = match self.client.leader(&topic, partition).await {
                     Ok(leader) => leader,
-                    Err(e) if e.is_retriable() => {
-                        self.retry_at.get_or_insert(
-                            now + Duration::from_millis(self.config.retry_backoff_ms),
-                        );
-                        continue;
-                    }
                     Err(e) => {
-                        if let Some(st) = self.parts.get_mut(&(topic.clone(), partition)) {
-                            let ids = st.fail_queued(&e);
-                            for id in ids {
-                                self.outstanding.remove(&id);
-                            }
+                        let delivery_timeout =
+                            Duration::from_millis(self.config.delivery_timeout_ms);
+                        let Some(st) = self.parts.get_mut(&(topic.clone(), partition)) else {
+                            continue;
+                        };
+                        // Retriable (no leader yet): wait, but not past the delivery timeout.
+                        let oldest = st
+                            .ready
+                            .iter()
+                            .chain(st.retry.values())
+                            .map(|b| b.created)
+                            .min();
+                        let expired = oldest.is_some_and(|t| t.elapsed() >= delivery_timeout);
+                        if e.is_retriable() && !expired {
+                            self.retry_at.get_or_insert(
+                                now + Duration::from_millis(self.config.retry_backoff_ms),
+                            );
+                            continue;
+                        }
+                        // Batches already given a sequence leave a gap if they fail.
+                        let sequenced = !st.retry.is_empty();
+                        for id in st.fail_queued(&e) {
+                            self.outstanding.remove(&id);
+                        }
+                        if self.config.idempotent && sequenced {
+                            self.fail_producer(e);
                         }
                         continue;
                     }
