@@ -316,6 +316,10 @@ fn produce_and_consume_from_offsets_times_and_bounds() {
     assert_eq!(bounded.len(), 3);
     let counted = s.json_lines(&["consume", "ev", "-c", "5", "--json"]);
     assert_eq!(counted.len(), 5);
+    assert_one_line_error(
+        &s.run(&["consume", "ev", "-p", "1", "-o", "99", "-e"], ""),
+        "offset 99 is out of range for ev-1",
+    );
     // From the end, stopping at the end: nothing.
     let latest = s.json_lines(&["consume", "ev", "-p", "1", "-o", "latest", "-e", "--json"]);
     assert!(latest.is_empty());

@@ -238,7 +238,9 @@ async fn plan(
     for &p in partitions {
         let (earliest, latest) = bounds[&p];
         let start = if let Some(&c) = committed.get(&p) {
-            c
+            // A commit retention has since passed (or past the end): start from what exists,
+            // as a consumer with auto.offset.reset=earliest/latest would.
+            c.clamp(earliest, latest.max(earliest))
         } else if let Some(t) = &by_time {
             t[&p]
         } else {
@@ -251,6 +253,11 @@ async fn plan(
                     })?;
                     if n < 0 {
                         latest.saturating_add(n).max(earliest)
+                    } else if n < earliest || n > latest {
+                        bail!(
+                            "offset {n} is out of range for {}-{p} (log start {earliest}, end {latest})",
+                            args.topic
+                        );
                     } else {
                         n
                     }
