@@ -47,6 +47,8 @@ pub struct Fetcher {
     busy_nodes: HashSet<i32>,
     busy: HashSet<Tp>,
     connections: HashMap<i32, Arc<Connection>>,
+    /// Records decoded but not yet returned (kept across a cancelled `poll`).
+    ready: Vec<ConsumedRecord>,
     failures: u32,
 }
 
@@ -65,12 +67,15 @@ impl Fetcher {
             busy_nodes: HashSet::new(),
             busy: HashSet::new(),
             connections: HashMap::new(),
+            ready: Vec::new(),
             failures: 0,
         }
     }
 
     /// Starts (or moves) reading `topic`-`partition` at `offset`.
     pub fn assign(&mut self, topic: &str, partition: i32, offset: i64) {
+        self.ready
+            .retain(|r| !(r.partition == partition && r.topic == topic));
         self.positions
             .insert((topic.to_string(), partition), offset);
     }
@@ -78,6 +83,8 @@ impl Fetcher {
     /// Stops reading a partition (answers already in flight for it are dropped).
     pub fn remove(&mut self, topic: &str, partition: i32) {
         self.positions.remove(&(topic.to_string(), partition));
+        self.ready
+            .retain(|r| !(r.partition == partition && r.topic == topic));
     }
 
     /// The next offset to be returned for a partition.
@@ -152,7 +159,12 @@ impl Fetcher {
     /// returns. Errors: OFFSET_OUT_OF_RANGE ([`ClientError::OffsetOutOfRange`]), corrupt
     /// batches, non-retriable partition errors, or retriable ones persisting for
     /// [`FETCH_RETRIES_MAX`] rounds.
+    ///
+    /// Cancel-safe: records decoded before the future is dropped are returned by the next call.
     pub async fn poll(&mut self) -> Result<Vec<ConsumedRecord>, ClientError> {
+        if !self.ready.is_empty() {
+            return Ok(std::mem::take(&mut self.ready));
+        }
         loop {
             self.launch().await?;
             let Some(joined) = self.in_flight.join_next().await else {
@@ -196,7 +208,6 @@ impl Fetcher {
                 }
                 Err(e) => return Err(e),
             };
-            let mut records = Vec::new();
             let mut retriable = None;
             for part in parts {
                 let tp = (part.topic.clone(), part.partition);
@@ -215,15 +226,15 @@ impl Fetcher {
                 self.high_watermarks.insert(tp.clone(), part.high_watermark);
                 let decoded = part.decode(&self.config)?;
                 self.positions.insert(tp, decoded.next_offset);
-                records.extend(decoded.records);
+                self.ready.extend(decoded.records);
             }
             // Pipelining: the next fetch goes out before the caller handles these records.
             self.launch().await?;
             match retriable {
-                Some(e) if records.is_empty() => self.note_failure(e).await?,
+                Some(e) if self.ready.is_empty() => self.note_failure(e).await?,
                 _ => self.failures = 0,
             }
-            return Ok(records);
+            return Ok(std::mem::take(&mut self.ready));
         }
     }
 

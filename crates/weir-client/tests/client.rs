@@ -584,3 +584,63 @@ async fn a_lost_broker_fails_deliveries_within_the_delivery_timeout() {
         "{later}"
     );
 }
+
+#[tokio::test]
+async fn a_cancelled_poll_loses_no_records() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "cancel", 2).await;
+    let producer = Producer::new(
+        client.clone(),
+        ProducerConfig {
+            batch_bytes: 256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for i in 0..400 {
+        producer
+            .send(ProducerRecord {
+                topic: "cancel".into(),
+                partition: Some(i % 2),
+                value: Some(Bytes::from(format!("{i}"))),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    producer.close().await.unwrap();
+    let mut fetcher = Fetcher::new(
+        client.clone(),
+        FetchConfig {
+            max_wait_ms: 20,
+            partition_max_bytes: 1024,
+            ..Default::default()
+        },
+    );
+    fetcher.assign("cancel", 0, 0);
+    fetcher.assign("cancel", 1, 0);
+    let mut got: Vec<ConsumedRecord> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < 400 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} records",
+            got.len()
+        );
+        // Polls cut short at every possible point.
+        tokio::select! {
+            r = fetcher.poll() => got.extend(r.unwrap()),
+            _ = tokio::time::sleep(Duration::from_micros(300)) => {}
+        }
+    }
+    assert_eq!(got.len(), 400);
+    for p in 0..2 {
+        let offsets: Vec<i64> = got
+            .iter()
+            .filter(|r| r.partition == p)
+            .map(|r| r.offset)
+            .collect();
+        assert_eq!(offsets, (0..200).collect::<Vec<i64>>(), "partition {p}");
+    }
+}
