@@ -501,3 +501,114 @@ fn group_consume_commits_and_describe_shows_lag() {
     assert_eq!(d["partitions"][0]["member_id"], members[0]["member_id"]);
     assert_eq!(d["partitions"][0]["log_end_offset"], 10);
 }
+
+/// Two following `weir consume -G` processes share a topic's partitions (the second join
+/// rebalances the first), and together print every record once.
+#[test]
+fn two_group_consumers_split_the_partitions() {
+    let s = Server::start();
+    s.ok(&["topic", "create", "duo", "-p", "2"], "");
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = |name: &str| {
+        let out = std::fs::File::create(dir.path().join(name)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args([
+                "consume",
+                "duo",
+                "-G",
+                "pair",
+                "--json",
+                "--max-wait-ms",
+                "100",
+            ])
+            .args(["--bootstrap", &s.addr])
+            .env("WEIR_LOG", "warn")
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let describe = || -> Value {
+        serde_json::from_str(&s.ok(&["group", "describe", "pair", "--json"], "")).unwrap()
+    };
+    let wait_for = |what: &str, ok: &dyn Fn(&Value) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let d = describe();
+            if ok(&d) {
+                return d;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {d}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let mut a = spawn("a.json");
+    wait_for("first member", &|d| {
+        d["state"] == "Stable" && d["members"].as_array().unwrap().len() == 1
+    });
+    let mut b = spawn("b.json");
+    let d = wait_for("second member", &|d| {
+        d["state"] == "Stable" && d["members"].as_array().unwrap().len() == 2
+    });
+    let mut owned: Vec<Value> = d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["assignment"]["duo"].clone())
+        .collect();
+    owned.sort_by_key(|v| v.to_string());
+    assert_eq!(owned, vec![json!([0]), json!([1])]);
+
+    let lines: String = (0..20)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"value": format!("m{i}"), "partition": i % 2})
+            )
+        })
+        .collect();
+    s.ok(&["produce", "duo", "--json"], &lines);
+    wait_for("both caught up", &|d| {
+        d["total_lag"] == 0
+            && d["partitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["committed_offset"] == 10)
+    });
+    for child in [&mut a, &mut b] {
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        assert!(child.wait().unwrap().success());
+    }
+    let mut seen = Vec::new();
+    for name in ["a.json", "b.json"] {
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        let records: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let partitions: std::collections::BTreeSet<i64> = records
+            .iter()
+            .map(|r| r["partition"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            partitions.len(),
+            1,
+            "{name} read one partition: {partitions:?}"
+        );
+        seen.extend(
+            records
+                .iter()
+                .map(|r| r["value"].as_str().unwrap().to_string()),
+        );
+    }
+    seen.sort();
+    let mut expected: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert_eq!(describe()["state"], "Empty");
+}

@@ -49,7 +49,7 @@ pub use fetch::{
 };
 pub use membership::{
     GroupConfig, GroupMember, HEARTBEAT_INTERVAL_MS_DEFAULT, RANGE_ASSIGNOR,
-    REBALANCE_TIMEOUT_MS_DEFAULT, SESSION_TIMEOUT_MS_DEFAULT, range_assign,
+    REBALANCE_TIMEOUT_MS_DEFAULT, SESSION_TIMEOUT_MS_DEFAULT, is_rebalance, range_assign,
 };
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use offsets::{ListedOffset, OffsetSpec};

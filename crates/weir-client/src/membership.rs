@@ -82,6 +82,18 @@ pub struct GroupMember {
     heartbeat: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// True for the errors that mean this member's generation is over: rejoin.
+pub fn is_rebalance(e: &ClientError) -> bool {
+    matches!(
+        e.code(),
+        Some(
+            ErrorCode::REBALANCE_IN_PROGRESS
+                | ErrorCode::ILLEGAL_GENERATION
+                | ErrorCode::UNKNOWN_MEMBER_ID
+        )
+    )
+}
+
 /// Kafka's range assignor: per topic, members sorted by id each take a contiguous range,
 /// the first `partitions % members` one partition more.
 pub fn range_assign(
@@ -424,15 +436,23 @@ impl GroupMember {
     }
 
     /// Commits offsets (the next offset to read per partition) with this member's generation.
+    /// A refusal that means the group moved on (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
+    /// UNKNOWN_MEMBER_ID) also sets [`GroupMember::needs_rejoin`].
     pub async fn commit(&self, offsets: &[(String, i32, i64)]) -> Result<(), ClientError> {
-        commit_on(
+        let result = commit_on(
             &self.conn,
             &self.group_id,
             self.generation,
             &self.member_id,
             offsets,
         )
-        .await
+        .await;
+        if let Err(e) = &result
+            && is_rebalance(e)
+        {
+            self.rejoin.store(true, Ordering::Release);
+        }
+        result
     }
 
     /// Leaves the group (its partitions go to the other members at once).

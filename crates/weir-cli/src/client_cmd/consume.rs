@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use anyhow::{Context as _, bail};
-use weir_client::{Client, FetchConfig, Fetcher, GroupConfig, GroupMember, Isolation, OffsetSpec};
+use weir_client::{
+    Client, FetchConfig, Fetcher, GroupConfig, GroupMember, Isolation, OffsetSpec, is_rebalance,
+};
 use weir_protocol::ErrorCode;
 
 use super::format::{Output, parse_template, write_record};
@@ -305,7 +307,15 @@ impl Committer {
                 .with_context(|| {
                     format!("committing for group {g} (a group with active members refuses a standalone commit; drop --partition to join it)")
                 }),
-            Committer::Member(m) => m.commit(&list).await.context("committing"),
+            Committer::Member(m) => match m.commit(&list).await {
+                // The group is rebalancing: the member rejoins on the next round; whoever
+                // gets these partitions re-reads from the last commit (at-least-once).
+                Err(e) if is_rebalance(&e) => {
+                    tracing::debug!(error = %e, "commit refused during a rebalance");
+                    Ok(())
+                }
+                other => other.context("committing"),
+            },
         }
     }
 }
