@@ -102,6 +102,12 @@ CLIENT_STEPS = {
 }
 
 
+# Log compaction (issue #8): compaction_common.py.
+COMPACTION_STEPS = ("compaction-produce", "compaction-consume", RESTART, "compaction-seek")
+CLIENT_STEPS["confluent-compaction"] = COMPACTION_STEPS
+CLIENT_STEPS["kafka-python-compaction"] = COMPACTION_STEPS
+
+
 # Run only when named with --only: kafka-python-groups' split step fails (see README: the group
 # keeps rebalancing after a member leaves); its other steps pass.
 OPT_IN = {"kafka-python-groups"}
@@ -119,6 +125,9 @@ def client_commands(python):
         "aiokafka": [python, os.path.join(HERE, "test_aiokafka.py")],
         "kafkajs": ["node", os.path.join(HERE, "test_kafkajs.js")],
         "kcat": ["bash", os.path.join(HERE, "test_kcat.sh")],
+        "confluent-compaction": [python, os.path.join(HERE, "test_compaction_confluent.py")],
+        "kafka-python-compaction": [python,
+                                    os.path.join(HERE, "test_compaction_kafka_python.py")],
     }
 
 
@@ -166,6 +175,9 @@ class Broker:
         # Groups form at once, as in Kafka's own tests (the default delay is 3 s).
         cmd = [self.weir, "serve", "--listen", "127.0.0.1:%d" % self.port,
                "--data-dir", self.data_dir, "--set", "group_initial_rebalance_delay_ms=0"]
+        # The log cleaner looks for dirty logs every 100 ms (Kafka's default is 15 s), so the
+        # compaction scenarios see their topics compacted at once.
+        cmd += ["--set", "log_cleaner_backoff_ms=100"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      start_new_session=True)
         log.close()
