@@ -563,17 +563,6 @@ pub(crate) fn load_cleaned(
     let size = file.len().map_err(io_err("stat", &log_path))?;
     let size_usize = usize::try_from(size)
         .map_err(|_| LogError::io("map", &log_path, io::Error::other("too large")))?;
-    let (idx, _) = open_or_create_indexes(dir, base, config, true)?;
-    let seg = Segment::assemble(
-        base,
-        log_path.clone(),
-        Arc::clone(&file),
-        0,
-        base,
-        idx,
-        wall_clock_ms(),
-        size,
-    );
     let plan = {
         let bytes = map_segment(file.std_file(), size_usize).map_err(io_err("map", &log_path))?;
         Segment::plan_indexes(&bytes, base, config.index_interval_bytes, false)
@@ -588,6 +577,26 @@ pub(crate) fn load_cleaned(
             ),
         ));
     }
+    // Index files sized to their entries: a closed segment's indexes never grow (and a
+    // preallocated 10 MiB index would be zeroed page by page by the rebuild).
+    let op = segment_path(dir, base, "index");
+    let tp = segment_path(dir, base, "timeindex");
+    let idx = Indexes {
+        offset: OffsetIndex::create(&op, (plan.offsets.len() * crate::OFFSET_ENTRY_BYTES) as u64)
+            .map_err(io_err("create", &op))?,
+        time: TimeIndex::create(&tp, (plan.times.len() * crate::TIME_ENTRY_BYTES) as u64)
+            .map_err(io_err("create", &tp))?,
+    };
+    let seg = Segment::assemble(
+        base,
+        log_path.clone(),
+        Arc::clone(&file),
+        0,
+        base,
+        idx,
+        wall_clock_ms(),
+        size,
+    );
     seg.apply_plan(&plan, true)
         .map_err(io_err("build indexes of", &log_path))?;
     seg.publish(size, end);

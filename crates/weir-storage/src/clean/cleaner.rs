@@ -347,6 +347,7 @@ impl Log {
         };
 
         // Pass 1: the offset map of the dirty range.
+        let started = std::time::Instant::now();
         let mut map = OffsetMap::new(cc.dedupe_buffer_bytes);
         let mut end = first_dirty.max(segs[k].base_offset);
         let mut full = false;
@@ -384,6 +385,8 @@ impl Log {
             });
         }
         out.keys_mapped = map.len();
+        out.map_ms = started.elapsed().as_millis() as u64;
+        let started = std::time::Instant::now();
 
         // The last batch of every idempotent producer, over the whole log.
         let mut last_batch_of_producer = HashMap::new();
@@ -448,12 +451,15 @@ impl Log {
             return Err(e);
         }
         out.records_removed = pass.removed;
+        out.rewrite_ms = started.elapsed().as_millis() as u64;
+        let started = std::time::Instant::now();
         let next_horizon_ms = pass.next_horizon_ms;
         out.clean_offset = end;
         let swap_groups: Vec<SwapGroup> = groups.iter().map(|(g, _)| *g).collect();
         self.swap_in(&swap_groups, &cfg, end, now_ms)?;
+        out.swap_ms = started.elapsed().as_millis() as u64;
         lock(&self.cleaner).next_horizon_ms = next_horizon_ms;
-        tracing::info!(dir = %self.dir.display(), first_dirty, clean_offset = end, segments_in = out.segments_in, segments_out = out.segments_out, bytes_in = out.bytes_in, bytes_out = out.bytes_out, removed = out.records_removed, "cleaned");
+        tracing::info!(dir = %self.dir.display(), first_dirty, clean_offset = end, segments_in = out.segments_in, segments_out = out.segments_out, bytes_in = out.bytes_in, bytes_out = out.bytes_out, removed = out.records_removed, map_ms = out.map_ms, rewrite_ms = out.rewrite_ms, swap_ms = out.swap_ms, "cleaned");
         Ok(Some(out))
     }
 

@@ -77,6 +77,12 @@ pub struct CleanOutcome {
     pub records_removed: u64,
     /// Distinct keys in the offset map.
     pub keys_mapped: usize,
+    /// Time of pass 1 (the offset map), ms.
+    pub map_ms: u64,
+    /// Time of pass 2 (writing, fsyncing and checking the `.cleaned` files), ms.
+    pub rewrite_ms: u64,
+    /// Time of the swap (checkpoints, manifest, renames, new segments), ms.
+    pub swap_ms: u64,
 }
 
 /// Why a cleaning run failed. Before the swap commits, the log is untouched; after
