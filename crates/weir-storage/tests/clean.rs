@@ -533,3 +533,59 @@ fn readers_of_old_segments_keep_their_bytes_across_a_swap() {
         "old mapping still readable"
     );
 }
+
+#[test]
+fn a_failed_clean_without_a_crash_leaves_a_usable_log() {
+    let now = 3000;
+    let reference = tempfile::tempdir().unwrap();
+    let (old, new) = {
+        let log = build_crash_log(reference.path(), Arc::new(RealFs));
+        let old = read_records(&log);
+        log.clean(now, &big_cleaner()).unwrap().unwrap();
+        (old, read_records(&log))
+    };
+    for step in 0.. {
+        assert!(step < 10_000, "the clean never completes");
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FaultFs::new();
+        let log = build_crash_log(dir.path(), Arc::new(fs.clone()));
+        fs.fail_ops_from(Some(fs.ops() + step));
+        let failed = log.clean(now, &big_cleaner()).is_err();
+        fs.fail_ops_from(None);
+        if !failed {
+            break;
+        }
+        if log.is_poisoned() {
+            // An fsync failed or the swap committed: writes are refused until reopened,
+            // reads still serve the old segments' mappings.
+            assert_eq!(
+                read_records(&log),
+                old,
+                "step {step}: reads of a poisoned log"
+            );
+            assert!(log.clean(now, &big_cleaner()).is_err());
+            drop(log);
+            let log = open(dir.path(), cfg(300), Arc::new(RealFs));
+            let got = read_records(&log);
+            assert!(got == old || got == new, "step {step}: reopened to a mix");
+            continue;
+        }
+        // Not committed: the old log, intact and writable (or, when only the final cleaner
+        // checkpoint failed, the new one); cleaning again works and leaves nothing of the
+        // failed attempt behind.
+        let got = read_records(&log);
+        assert!(got == old || got == new, "step {step}: a mix in memory");
+        log.clean(now, &big_cleaner()).unwrap().unwrap();
+        assert_eq!(read_records(&log), new, "step {step}: a second clean");
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name().into_string().unwrap();
+                n.ends_with(".cleaned") || n.starts_with("weir-clean-swap")
+            })
+            .count();
+        assert_eq!(leftovers, 0, "step {step}");
+        let end = log.log_end();
+        assert_eq!(append(&log, vec![rec("after", Some("x"))], now, 0), end);
+    }
+}

@@ -332,6 +332,9 @@ impl Log {
         if !cfg.cleanup_policy.compacts() {
             return Ok(None);
         }
+        // Leftovers of a clean that failed in this process (its cleanup may have failed too).
+        swap::remove_cleaned(&*self.fs, &self.dir)
+            .map_err(|e| LogError::io("remove cleaned files in", &self.dir, e))?;
         // Everything the clean reads must be durable, and below the recovery point,
         // before new files replace it.
         self.sync_to_inner(self.log_end()).map_err(LogError::from)?;
