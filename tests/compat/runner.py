@@ -102,6 +102,12 @@ CLIENT_STEPS = {
 }
 
 
+# Log compaction (issue #8): compaction_common.py.
+COMPACTION_STEPS = ("compaction-produce", "compaction-consume", RESTART, "compaction-seek")
+CLIENT_STEPS["confluent-compaction"] = COMPACTION_STEPS
+CLIENT_STEPS["kafka-python-compaction"] = COMPACTION_STEPS
+
+
 # Clients run only when named with --only (none at present).
 OPT_IN = set()
 
@@ -118,6 +124,9 @@ def client_commands(python):
         "aiokafka": [python, os.path.join(HERE, "test_aiokafka.py")],
         "kafkajs": ["node", os.path.join(HERE, "test_kafkajs.js")],
         "kcat": ["bash", os.path.join(HERE, "test_kcat.sh")],
+        "confluent-compaction": [python, os.path.join(HERE, "test_compaction_confluent.py")],
+        "kafka-python-compaction": [python,
+                                    os.path.join(HERE, "test_compaction_kafka_python.py")],
     }
 
 
@@ -165,6 +174,9 @@ class Broker:
         # Groups form at once, as in Kafka's own tests (the default delay is 3 s).
         cmd = [self.weir, "serve", "--listen", "127.0.0.1:%d" % self.port,
                "--data-dir", self.data_dir, "--set", "group_initial_rebalance_delay_ms=0"]
+        # The log cleaner looks for dirty logs every 100 ms (Kafka's default is 15 s), so the
+        # compaction scenarios see their topics compacted at once.
+        cmd += ["--set", "log_cleaner_backoff_ms=100"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      start_new_session=True)
         log.close()

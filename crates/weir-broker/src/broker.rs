@@ -137,6 +137,7 @@ impl Broker {
             idle_ms: self.config.connections_max_idle_ms,
         };
         let background = spawn_background(Arc::clone(&self));
+        let cleaners = crate::cleaner::Cleaners::start(&self);
         let service = Arc::new(crate::dispatch::Dispatcher::new(Arc::clone(&self)));
         crate::server::run(
             listener,
@@ -147,6 +148,7 @@ impl Broker {
         )
         .await;
         background.abort();
+        let _ = tokio::task::spawn_blocking(move || cleaners.stop()).await;
         let broker = Arc::clone(&self);
         tokio::task::spawn_blocking(move || broker.topics.close())
             .await

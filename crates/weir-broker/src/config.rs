@@ -57,6 +57,12 @@ pub struct BrokerConfig {
     pub flush: FlushPolicy,
     /// How often retention runs (`log_retention_check_interval_ms`).
     pub log_retention_check_interval_ms: u64,
+    /// Background log cleaner threads; 0 disables compaction (`log_cleaner_threads`).
+    pub log_cleaner_threads: u32,
+    /// Offset-map memory of all cleaner threads together, bytes (`log_cleaner_dedupe_buffer_size`).
+    pub log_cleaner_dedupe_buffer_size: u64,
+    /// A cleaner thread with nothing to clean sleeps this long (`log_cleaner_backoff_ms`).
+    pub log_cleaner_backoff_ms: u64,
     /// Largest request frame accepted (`frame_bytes_max`, Kafka's `socket.request.max.bytes`).
     pub frame_bytes_max: u32,
     /// Open client connections at most (`connections_max`, Kafka's `max.connections`).
@@ -167,6 +173,9 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec { name: "connections_max", default: "10000", bounds: "1..=1000000", doc: "open client connections at most; more wait in the accept queue", apply: |b, v| { b.c.connections_max = int_in(v, 1, 1_000_000)? as u32; Ok(()) } },
     KeySpec { name: "connection_requests_in_flight_max", default: "100", bounds: "1..=10000", doc: "pipelined requests read ahead of their responses on one connection", apply: |b, v| { b.c.connection_requests_in_flight_max = int_in(v, 1, 10_000)? as u32; Ok(()) } },
     KeySpec { name: "connections_max_idle_ms", default: "600000", bounds: "1..", doc: "a connection with no request for this long is closed", apply: |b, v| { b.c.connections_max_idle_ms = int_in(v, 1, i64::MAX)? as u64; Ok(()) } },
+    KeySpec { name: "log_cleaner_threads", default: "1", bounds: "0..=16 (0: no compaction)", doc: "background threads compacting cleanup.policy=compact topics", apply: |b, v| { b.c.log_cleaner_threads = int_in(v, 0, 16)? as u32; Ok(()) } },
+    KeySpec { name: "log_cleaner_dedupe_buffer_size", default: "134217728", bounds: "65536..=17179869184 (128 MiB default)", doc: "offset-map memory shared by the cleaner threads (each gets its share)", apply: |b, v| { b.c.log_cleaner_dedupe_buffer_size = int_in(v, 65_536, 16 << 30)? as u64; Ok(()) } },
+    KeySpec { name: "log_cleaner_backoff_ms", default: "15000", bounds: "1..=86400000", doc: "how long a cleaner thread sleeps when no log is due", apply: |b, v| { b.c.log_cleaner_backoff_ms = int_in(v, 1, 86_400_000)? as u64; Ok(()) } },
     KeySpec { name: "group_initial_rebalance_delay_ms", default: "3000", bounds: "0..=300000", doc: "a new group waits this long for more members before its first rebalance", apply: |b, v| { b.c.group_initial_rebalance_delay_ms = int_in(v, 0, 300_000)? as u64; Ok(()) } },
 ];
 
@@ -359,6 +368,9 @@ fn placeholder() -> BrokerConfig {
         connection_requests_in_flight_max: 0,
         connections_max_idle_ms: 0,
         group_initial_rebalance_delay_ms: 0,
+        log_cleaner_threads: 0,
+        log_cleaner_dedupe_buffer_size: 0,
+        log_cleaner_backoff_ms: 0,
     }
 }
 

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod broker;
+pub mod cleaner;
 pub mod config;
 pub mod connection;
 pub mod dispatch;

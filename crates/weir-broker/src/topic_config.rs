@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use weir_storage::LogConfig;
+use weir_storage::{LogConfig, Ratio};
 
 use crate::config::{LogDefaults, TimestampType};
 
@@ -13,8 +13,7 @@ use crate::config::{LogDefaults, TimestampType};
 pub enum CleanupPolicy {
     /// Delete old segments by time and size.
     Delete,
-    /// Keep the latest record per key (the cleaner arrives with the compaction issue; until
-    /// then a compacted topic keeps everything and time/size retention does not apply).
+    /// Keep the latest record per key (the log cleaner); no time or size retention.
     Compact,
     /// Both.
     CompactDelete,
@@ -23,9 +22,13 @@ pub enum CleanupPolicy {
 /// Every topic config weir knows, in the order DescribeConfigs lists them.
 pub const TOPIC_CONFIG_NAMES: &[&str] = &[
     "cleanup.policy",
+    "delete.retention.ms",
     "index.interval.bytes",
+    "max.compaction.lag.ms",
     "max.message.bytes",
     "message.timestamp.type",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
     "retention.bytes",
     "retention.ms",
     "segment.bytes",
@@ -50,6 +53,12 @@ pub struct TopicSettings {
 pub fn default_value(defaults: &LogDefaults, name: &str) -> Option<String> {
     Some(match name {
         "cleanup.policy" => "delete".into(),
+        "delete.retention.ms" => weir_storage::config::DELETE_RETENTION_MS_DEFAULT.to_string(),
+        "max.compaction.lag.ms" => weir_storage::config::MAX_COMPACTION_LAG_MS_DEFAULT.to_string(),
+        "min.cleanable.dirty.ratio" => weir_storage::config::MIN_CLEANABLE_DIRTY_RATIO_DEFAULT
+            .as_f64()
+            .to_string(),
+        "min.compaction.lag.ms" => weir_storage::config::MIN_COMPACTION_LAG_MS_DEFAULT.to_string(),
         "index.interval.bytes" => defaults.index_interval_bytes.to_string(),
         "max.message.bytes" => defaults.max_message_bytes.to_string(),
         "message.timestamp.type" => match defaults.message_timestamp_type {
@@ -90,6 +99,7 @@ impl TopicSettings {
             retention_ms: defaults.retention_ms,
             retention_bytes: defaults.retention_bytes,
             max_message_bytes: u64::from(defaults.max_message_bytes),
+            ..LogConfig::default()
         };
         let mut timestamp_type = defaults.message_timestamp_type;
         let mut cleanup_policy = CleanupPolicy::Delete;
@@ -109,6 +119,17 @@ impl TopicSettings {
                             ));
                         }
                     };
+                }
+                "delete.retention.ms" => log.delete_retention_ms = int(name, value)?,
+                "max.compaction.lag.ms" => log.max_compaction_lag_ms = int(name, value)?,
+                "min.compaction.lag.ms" => log.min_compaction_lag_ms = int(name, value)?,
+                "min.cleanable.dirty.ratio" => {
+                    log.min_cleanable_dirty_ratio = value
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(Ratio::from_f64)
+                        .ok_or_else(|| format!("{name}: `{value}` is not a number in [0, 1]"))?;
                 }
                 "index.interval.bytes" => log.index_interval_bytes = non_negative(name, value)?,
                 "max.message.bytes" => log.max_message_bytes = non_negative(name, value)?,
@@ -131,6 +152,11 @@ impl TopicSettings {
                 _ => return Err(format!("unknown topic config `{name}`")),
             }
         }
+        log.cleanup_policy = match cleanup_policy {
+            CleanupPolicy::Delete => weir_storage::CleanupPolicy::Delete,
+            CleanupPolicy::Compact => weir_storage::CleanupPolicy::Compact,
+            CleanupPolicy::CompactDelete => weir_storage::CleanupPolicy::CompactDelete,
+        };
         log.validate().map_err(|e| e.to_string())?;
         if log.retention_ms < -1 || log.retention_bytes < -1 {
             return Err("retention.ms and retention.bytes take -1 or a non-negative value".into());
@@ -143,15 +169,15 @@ impl TopicSettings {
         })
     }
 
-    /// The storage config actually applied: until the cleaner exists, a compact-only topic
-    /// must keep everything, so time and size retention are switched off for it.
+    /// The storage config applied (`cleanup.policy` travels in it: the storage engine skips
+    /// time and size retention of a compact-only log, and its cleaner compacts).
     pub fn applied_log_config(&self) -> LogConfig {
-        let mut log = self.log;
-        if self.cleanup_policy == CleanupPolicy::Compact {
-            log.retention_ms = -1;
-            log.retention_bytes = -1;
-        }
-        log
+        self.log
+    }
+
+    /// Whether the log cleaner compacts this topic.
+    pub fn compacted(&self) -> bool {
+        self.cleanup_policy != CleanupPolicy::Delete
     }
 
     /// Every config with its value and whether it is the broker default.
@@ -210,13 +236,49 @@ mod tests {
     }
 
     #[test]
-    fn compact_only_topics_keep_everything_until_the_cleaner_exists() {
+    fn compaction_configs_reach_the_storage_config() {
         let s = TopicSettings::new(
             &defaults(),
-            o(&[("cleanup.policy", "compact"), ("retention.ms", "1")]),
+            o(&[
+                ("cleanup.policy", "compact"),
+                ("retention.ms", "1"),
+                ("min.cleanable.dirty.ratio", "0.01"),
+                ("min.compaction.lag.ms", "5"),
+                ("max.compaction.lag.ms", "600000"),
+                ("delete.retention.ms", "0"),
+            ]),
         )
         .unwrap();
-        assert_eq!(s.applied_log_config().retention_ms, -1);
+        let l = s.applied_log_config();
+        assert_eq!(l.cleanup_policy, weir_storage::CleanupPolicy::Compact);
+        assert!(!l.cleanup_policy.deletes() && s.compacted());
+        assert_eq!(l.min_cleanable_dirty_ratio, Ratio::from_f64(0.01).unwrap());
+        assert_eq!(
+            (
+                l.min_compaction_lag_ms,
+                l.max_compaction_lag_ms,
+                l.delete_retention_ms
+            ),
+            (5, 600_000, 0)
+        );
+        for bad in [
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("min.cleanable.dirty.ratio", "x"),
+            ("min.compaction.lag.ms", "-1"),
+            ("max.compaction.lag.ms", "0"),
+            ("delete.retention.ms", "-5"),
+        ] {
+            assert!(
+                TopicSettings::new(&defaults(), o(&[bad])).is_err(),
+                "{bad:?}"
+            );
+        }
+        let d = TopicSettings::new(&defaults(), o(&[])).unwrap();
+        assert!(d.describe(&defaults()).contains(&(
+            "min.cleanable.dirty.ratio".into(),
+            "0.5".into(),
+            true
+        )));
     }
 
     #[test]

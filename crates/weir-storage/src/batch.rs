@@ -242,6 +242,39 @@ pub fn validate_batch(bytes: &[u8], max_bytes: Option<usize>) -> Result<BatchHea
     Ok(header)
 }
 
+/// Validates a batch read back from a segment: as [`validate_batch`] without a size
+/// limit, except that the cleaner may have removed records, so `recordCount` may be
+/// anything from 0 to `lastOffsetDelta + 1` (base and last offsets are kept).
+pub fn validate_stored_batch(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = BatchHeader::parse(bytes)?;
+    if header.total_bytes() != Some(bytes.len()) {
+        return Err(BatchError::LengthMismatch {
+            declared: header.batch_length,
+            actual: bytes.len(),
+        });
+    }
+    if header.magic != MAGIC_V2 {
+        return Err(BatchError::UnsupportedMagic(header.magic));
+    }
+    let computed = crc32c::crc32c(&bytes[OFF_ATTRIBUTES..]);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch {
+            stored: header.crc,
+            computed,
+        });
+    }
+    if header.last_offset_delta < 0
+        || header.record_count < 0
+        || i64::from(header.record_count) > i64::from(header.last_offset_delta) + 1
+    {
+        return Err(BatchError::CountMismatch {
+            record_count: header.record_count,
+            last_offset_delta: header.last_offset_delta,
+        });
+    }
+    Ok(header)
+}
+
 /// The 61 header bytes as they will be written: base offset and leader epoch
 /// patched, and for log-append time the attributes, max timestamp and CRC
 /// rewritten. The record bytes after the header are never touched.

@@ -29,6 +29,58 @@ pub const MAX_MESSAGE_BYTES_DEFAULT: u64 = 1024 * 1024 + 12;
 /// Largest `max_message_bytes` (Kafka: Int.MaxValue; we also need it to fit a segment).
 pub const MAX_MESSAGE_BYTES_MAX: u64 = i32::MAX as u64;
 
+/// Kafka `min.cleanable.dirty.ratio` default: 0.5.
+pub const MIN_CLEANABLE_DIRTY_RATIO_DEFAULT: Ratio = Ratio(500_000);
+/// Kafka `min.compaction.lag.ms` default: 0.
+pub const MIN_COMPACTION_LAG_MS_DEFAULT: i64 = 0;
+/// Kafka `max.compaction.lag.ms` default: `i64::MAX` (never forces a clean).
+pub const MAX_COMPACTION_LAG_MS_DEFAULT: i64 = i64::MAX;
+/// Kafka `delete.retention.ms` default: 24 hours.
+pub const DELETE_RETENTION_MS_DEFAULT: i64 = 24 * 60 * 60 * 1000;
+
+/// Kafka's `cleanup.policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CleanupPolicy {
+    /// Time and size retention delete old segments (Kafka's default).
+    #[default]
+    Delete,
+    /// The cleaner keeps the latest record per key; no time or size retention.
+    Compact,
+    /// Both.
+    CompactDelete,
+}
+
+impl CleanupPolicy {
+    /// Whether the cleaner compacts the log.
+    pub fn compacts(self) -> bool {
+        matches!(self, CleanupPolicy::Compact | CleanupPolicy::CompactDelete)
+    }
+    /// Whether time and size retention apply.
+    pub fn deletes(self) -> bool {
+        matches!(self, CleanupPolicy::Delete | CleanupPolicy::CompactDelete)
+    }
+}
+
+/// A ratio in [0, 1], kept in millionths so configs stay `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ratio(u32);
+
+/// Millionths in 1.0.
+const RATIO_ONE: u32 = 1_000_000;
+
+impl Ratio {
+    /// The ratio nearest `v`; `None` outside [0, 1] or not a number.
+    pub fn from_f64(v: f64) -> Option<Ratio> {
+        (0.0..=1.0)
+            .contains(&v)
+            .then(|| Ratio((v * f64::from(RATIO_ONE)).round() as u32))
+    }
+    /// As a float.
+    pub fn as_f64(self) -> f64 {
+        f64::from(self.0) / f64::from(RATIO_ONE)
+    }
+}
+
 /// A config value out of its bounds.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{field} = {value} is out of bounds ({bounds})")]
@@ -67,6 +119,22 @@ pub struct LogConfig {
     /// Largest batch accepted, header included. Default [`MAX_MESSAGE_BYTES_DEFAULT`]
     /// (1 MiB + 12); bounds [61, 2^31-1].
     pub max_message_bytes: u64,
+    /// Kafka `cleanup.policy`: whether retention deletes and whether the cleaner
+    /// compacts. Default [`CleanupPolicy::Delete`].
+    pub cleanup_policy: CleanupPolicy,
+    /// The cleaner picks a log when its dirty bytes are at least this share of its
+    /// cleanable bytes. Default [`MIN_CLEANABLE_DIRTY_RATIO_DEFAULT`] (0.5); bounds [0, 1].
+    pub min_cleanable_dirty_ratio: Ratio,
+    /// Segments with a record newer than this are not cleaned. Default
+    /// [`MIN_COMPACTION_LAG_MS_DEFAULT`] (0); bounds [0, i64::MAX].
+    pub min_compaction_lag_ms: i64,
+    /// A dirty segment older than this makes the log due whatever its ratio. Default
+    /// [`MAX_COMPACTION_LAG_MS_DEFAULT`] (never); bounds [1, i64::MAX].
+    pub max_compaction_lag_ms: i64,
+    /// Tombstones stay readable this long after the cleaner first sees them (their
+    /// batch's delete horizon). Default [`DELETE_RETENTION_MS_DEFAULT`] (24 h); bounds
+    /// [0, i64::MAX].
+    pub delete_retention_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -79,6 +147,11 @@ impl Default for LogConfig {
             retention_ms: RETENTION_MS_DEFAULT,
             retention_bytes: RETENTION_BYTES_DEFAULT,
             max_message_bytes: MAX_MESSAGE_BYTES_DEFAULT,
+            cleanup_policy: CleanupPolicy::Delete,
+            min_cleanable_dirty_ratio: MIN_CLEANABLE_DIRTY_RATIO_DEFAULT,
+            min_compaction_lag_ms: MIN_COMPACTION_LAG_MS_DEFAULT,
+            max_compaction_lag_ms: MAX_COMPACTION_LAG_MS_DEFAULT,
+            delete_retention_ms: DELETE_RETENTION_MS_DEFAULT,
         }
     }
 }
@@ -152,6 +225,34 @@ impl LogConfig {
             MAX_MESSAGE_BYTES_MAX,
             "[61, 2147483647]",
         )?;
+        for (field, value, min, bounds) in [
+            (
+                "min_compaction_lag_ms",
+                self.min_compaction_lag_ms,
+                0,
+                "[0, i64::MAX]",
+            ),
+            (
+                "max_compaction_lag_ms",
+                self.max_compaction_lag_ms,
+                1,
+                "[1, i64::MAX]",
+            ),
+            (
+                "delete_retention_ms",
+                self.delete_retention_ms,
+                0,
+                "[0, i64::MAX]",
+            ),
+        ] {
+            if value < min {
+                return Err(ConfigError {
+                    field,
+                    value,
+                    bounds,
+                });
+            }
+        }
         Ok(())
     }
 }

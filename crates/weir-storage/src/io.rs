@@ -166,6 +166,22 @@ struct FaultState {
     sync_delay: Duration,
     /// Files created since their directory was last fsynced: power loss removes them.
     unsynced_creates: HashSet<PathBuf>,
+    /// Mutating operations so far (creates, writes, truncations, fsyncs, renames, removals).
+    ops: u64,
+    /// Operations with this index or later fail with `EIO` (a process dying there).
+    fail_ops_from: Option<u64>,
+}
+
+impl FaultState {
+    /// Counts one mutating operation; `Err` if it is to fail.
+    fn op(&mut self) -> io::Result<()> {
+        let n = self.ops;
+        self.ops += 1;
+        if self.fail_ops_from.is_some_and(|from| n >= from) {
+            return Err(io::Error::from_raw_os_error(libc_eio()));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -195,6 +211,16 @@ impl FaultFs {
     /// Every file fsync takes at least `delay` (to make fsyncs overlap in tests).
     pub fn set_sync_delay(&self, delay: Duration) {
         lock(&self.state).sync_delay = delay;
+    }
+    /// Mutating operations (creates, writes, truncations, fsyncs, renames, removals)
+    /// run or attempted so far.
+    pub fn ops(&self) -> u64 {
+        lock(&self.state).ops
+    }
+    /// From the `n`-th mutating operation on (counting from [`FaultFs::ops`]' origin),
+    /// every one fails with `EIO`: the process "dies" there. `None` lifts it.
+    pub fn fail_ops_from(&self, n: Option<u64>) {
+        lock(&self.state).fail_ops_from = n;
     }
     /// Successful fsyncs so far.
     pub fn syncs_ok(&self) -> u64 {
@@ -246,6 +272,7 @@ impl StorageFile for FaultFile {
     }
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
         let mut st = lock(&self.state);
+        st.op()?;
         if let Some(d) = st.durable_len.get_mut(&self.path) {
             *d = (*d).min(pos);
         }
@@ -266,6 +293,7 @@ impl StorageFile for FaultFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         let mut st = lock(&self.state);
+        st.op()?;
         if st.fail_syncs > 0 {
             st.fail_syncs -= 1;
             return Err(io::Error::from_raw_os_error(libc_eio()));
@@ -281,6 +309,7 @@ impl StorageFile for FaultFile {
         Ok(())
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
+        lock(&self.state).op()?;
         self.inner.set_len(len)?;
         let mut st = lock(&self.state);
         if let Some(d) = st.durable_len.get_mut(&self.path) {
@@ -304,6 +333,9 @@ fn libc_eio() -> i32 {
 impl FileSystem for FaultFs {
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn StorageFile>> {
         let existed = path.exists();
+        if create && !existed {
+            lock(&self.state).op()?;
+        }
         let f = OpenOptions::new()
             .read(true)
             .write(true)
@@ -334,6 +366,7 @@ impl FileSystem for FaultFs {
         path.exists()
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
+        lock(&self.state).op()?;
         std::fs::remove_file(path)?;
         let mut st = lock(&self.state);
         st.durable_len.remove(path);
@@ -348,6 +381,7 @@ impl FileSystem for FaultFs {
         Ok(())
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        lock(&self.state).op()?;
         std::fs::rename(from, to)?;
         let mut st = lock(&self.state);
         if let Some(d) = st.durable_len.remove(from) {
@@ -360,6 +394,7 @@ impl FileSystem for FaultFs {
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         let mut st = lock(&self.state);
+        st.op()?;
         if st.fail_syncs > 0 {
             st.fail_syncs -= 1;
             return Err(io::Error::from_raw_os_error(libc_eio()));

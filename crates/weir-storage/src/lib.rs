@@ -13,6 +13,7 @@
 
 pub mod batch;
 mod checkpoint;
+mod clean;
 pub mod config;
 mod error;
 mod index;
@@ -29,7 +30,13 @@ pub mod testing;
 
 pub use batch::{BatchError, BatchErrorKind, BatchHeader};
 pub use checkpoint::{CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE};
-pub use config::{ConfigError, LogConfig};
+pub use clean::cleaner::ATTR_DELETE_HORIZON;
+pub use clean::{
+    CLEANED_SUFFIX, CLEANER_CHECKPOINT_FILE, CleanError, CleanOutcome, CleanerConfig, CleanerStats,
+    CodecError, DECOMPRESSED_BATCH_BYTES_MAX_DEFAULT, DEDUPE_BUFFER_BYTES_DEFAULT,
+    DEDUPE_BUFFER_BYTES_MIN, OFFSET_MAP_ENTRY_BYTES, RecordError, SWAP_MANIFEST_FILE,
+};
+pub use config::{CleanupPolicy, ConfigError, LogConfig, Ratio};
 pub use error::{AppendError, LogError, ReadError, StoreError, SyncError};
 pub use index::offset::OFFSET_ENTRY_BYTES;
 pub use index::time::TIME_ENTRY_BYTES;

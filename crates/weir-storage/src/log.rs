@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::batch::{BATCH_HEADER_BYTES, patched_header, validate_batch};
 use crate::checkpoint::{self, Checkpoint};
+use crate::clean::state::CleanerState;
 use crate::config::LogConfig;
 use crate::error::{AppendError, LogError};
 use crate::io::FileSystem;
@@ -96,6 +97,11 @@ pub struct Log {
     pub(crate) sync_cv: Condvar,
     /// The checkpoint last written (serialises checkpoint writes).
     pub(crate) checkpoint: Mutex<Checkpoint>,
+    /// Held by a clean, and by whatever deletes segments or closes the log: segments are
+    /// never deleted or closed under a running clean.
+    pub(crate) clean_lock: Mutex<()>,
+    /// The cleaner's state of this log.
+    pub(crate) cleaner: Mutex<CleanerState>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -331,6 +337,7 @@ impl Log {
 
     /// Removes closed segments whose every offset is below `offset`.
     pub(crate) fn delete_segments_below(&self, offset: i64) -> Result<(), LogError> {
+        let _no_clean = lock(&self.clean_lock);
         let w = lock(&self.writer);
         let doomed: Vec<Arc<Segment>> = {
             let mut segs = write_lock(&self.segments);
@@ -354,6 +361,7 @@ impl Log {
     /// Flushes everything, seals the active segment's indexes, writes the checkpoint and
     /// the clean-shutdown marker. The log refuses every operation afterwards.
     pub fn close(&self) -> Result<(), LogError> {
+        let _no_clean = lock(&self.clean_lock);
         {
             let _w = lock(&self.writer);
             if self.closed.swap(true, Ordering::AcqRel) {

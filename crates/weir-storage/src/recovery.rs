@@ -17,11 +17,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::clean::state::{CleanerCheckpoint, CleanerState};
 use crate::config::LogConfig;
 use crate::error::LogError;
 use crate::index::offset::OffsetIndex;
 use crate::index::time::TimeIndex;
-use crate::io::FileSystem;
+use crate::io::{FileSystem, StorageFile};
 use crate::log::{Log, Writer, wall_clock_ms};
 use crate::mmap::map_segment;
 use crate::segment::{IndexPlan, Indexes, Segment, parse_log_name, segment_path};
@@ -31,6 +32,8 @@ use crate::sync::SyncState;
 struct Loaded {
     seg: Segment,
     since_index: u64,
+    /// Whether recovery cut the segment at an invalid batch.
+    cut: bool,
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LogError + 'a {
@@ -52,6 +55,15 @@ impl Log {
     pub fn open(dir: &Path, config: LogConfig, fs: Arc<dyn FileSystem>) -> Result<Log, LogError> {
         config.validate()?;
         fs.create_dir_all(dir).map_err(io_err("create", dir))?;
+        // An interrupted clean first: completed if its swap committed, else undone.
+        crate::clean::swap::recover(&*fs, dir)?;
+        let cleaner_ckpt = crate::clean::state::read(&*fs, dir).unwrap_or(CleanerCheckpoint {
+            last_clean_ms: -1,
+            ..CleanerCheckpoint::default()
+        });
+        // Closed segments below this may end before the next one's base (the cleaner
+        // removed their last offsets); elsewhere that would be lost data.
+        let gap_ok = cleaner_ckpt.gap_ok_below;
         let marker = checkpoint::marker_path(dir);
         let clean = fs.exists(&marker);
         let ckpt = checkpoint::read(&*fs, dir);
@@ -86,7 +98,7 @@ impl Log {
             let trusted =
                 next_base.is_some_and(|nb| nb <= recovery_point) || (clean && next_base.is_none());
             let loaded = if trusted {
-                match load_trusted(&*fs, dir, base, next_base, &config)? {
+                match load_trusted(&*fs, dir, base, next_base, gap_ok, &config)? {
                     Some(l) => l,
                     None => {
                         tracing::warn!(dir = %dir.display(), base, "segment indexes in doubt; rescanning the segment");
@@ -98,7 +110,18 @@ impl Log {
                 rescanned = true;
                 recover_segment(&*fs, dir, base, &config)?
             };
-            let ends_early = next_base.is_some_and(|nb| loaded.seg.next_offset() != nb);
+            let mut ends_early = next_base.is_some_and(|nb| loaded.seg.next_offset() != nb);
+            if let Some(nb) = next_base
+                && ends_early
+                && !loaded.cut
+                && loaded.seg.next_offset() < nb
+                && nb <= gap_ok
+            {
+                // A cleaned segment whose last offsets were removed: it covers up to
+                // the next segment.
+                loaded.seg.publish(loaded.seg.size(), nb);
+                ends_early = false;
+            }
             since_index = loaded.since_index;
             segments.push(Arc::new(loaded.seg));
             if ends_early {
@@ -174,6 +197,11 @@ impl Log {
                 log_start: 0,
                 recovery_point: 0,
             })),
+            clean_lock: Mutex::new(()),
+            cleaner: Mutex::new(CleanerState {
+                ckpt: cleaner_ckpt,
+                ..CleanerState::default()
+            }),
         };
         log.delete_segments_below(log_start)?;
         // Make what recovery kept (and cut) durable before anything new is written,
@@ -295,6 +323,7 @@ fn recover_segment(
     Ok(Loaded {
         seg,
         since_index: plan.since,
+        cut: plan.end.stopped_early,
     })
 }
 
@@ -308,6 +337,7 @@ fn load_trusted(
     dir: &Path,
     base: i64,
     next_base: Option<i64>,
+    gap_ok: i64,
     config: &LogConfig,
 ) -> Result<Option<Loaded>, LogError> {
     let log_path = segment_path(dir, base, "log");
@@ -331,21 +361,23 @@ fn load_trusted(
         size,
     );
     let bytes = map_segment(file.std_file(), size_usize).map_err(io_err("map", &log_path))?;
-    if !fresh && let Some(fast) = quick_check(&seg, &bytes, next_base, size, config) {
+    if !fresh && let Some(fast) = quick_check(&seg, &bytes, next_base, gap_ok, size, config) {
         seg.set_max_timestamp(fast.max.0, fast.max.1);
         seg.first_ts.store(fast.first_ts, Ordering::Relaxed);
-        seg.publish(size, fast.next_offset);
+        seg.publish(size, next_base.unwrap_or(fast.next_offset));
         seg.synced_size.store(size, Ordering::Release);
         seg.indexes_flushed.store(true, Ordering::Release);
         return Ok(Some(Loaded {
             seg,
             since_index: fast.since,
+            cut: false,
         }));
     }
     let plan = Segment::plan_indexes(&bytes, base, config.index_interval_bytes, false);
     let next_offset = match next_base {
         Some(nb) => {
-            if plan.end.stopped_early || plan.end.next_offset != nb {
+            let gap = plan.end.next_offset < nb && nb <= gap_ok;
+            if plan.end.stopped_early || (plan.end.next_offset != nb && !gap) {
                 // Damage inside a closed segment: keep it (never cut the log below
                 // later segments); reads of the damaged part fail as corrupt.
                 tracing::error!(path = %log_path.display(), at = plan.end.valid_bytes, "closed segment is damaged; its reads past this byte will fail");
@@ -385,6 +417,7 @@ fn load_trusted(
     Ok(Some(Loaded {
         seg,
         since_index: plan.since,
+        cut: false,
     }))
 }
 
@@ -406,6 +439,7 @@ fn quick_check(
     seg: &Segment,
     bytes: &[u8],
     next_base: Option<i64>,
+    gap_ok: i64,
     size: u64,
     config: &LogConfig,
 ) -> Option<QuickLoad> {
@@ -454,7 +488,9 @@ fn quick_check(
     let end = Segment::scan(bytes, from, from_base, false, |_, h, _| {
         larger |= h.max_timestamp > ts
     });
-    if end.stopped_early || larger || next_base.is_some_and(|nb| nb != end.next_offset) {
+    let ends_right =
+        next_base.is_none_or(|nb| nb == end.next_offset || (end.next_offset < nb && nb <= gap_ok));
+    if end.stopped_early || larger || !ends_right {
         return None;
     }
     if next_base.is_none()
@@ -463,7 +499,7 @@ fn quick_check(
         return None;
     }
     let first_ts = match seg.header_at(bytes, 0, size) {
-        Ok((h, _)) if h.base_offset == base => h.max_timestamp,
+        Ok((h, _)) if h.base_offset >= base => h.max_timestamp,
         _ => return None,
     };
     Some(QuickLoad {
@@ -480,4 +516,92 @@ fn plan_tail_base(bytes: &[u8], plan: &IndexPlan, base: i64) -> i64 {
     }
     crate::batch::BatchHeader::parse(&bytes[plan.last_entry_pos as usize..])
         .map_or(base, |h| h.base_offset)
+}
+
+/// The cleaner's pair check of a `.cleaned` file before its swap commits: every batch
+/// valid (CRC-32C included), offsets increasing from `base`, all below `end`.
+pub(crate) fn check_cleaned(
+    file: &dyn StorageFile,
+    path: &Path,
+    base: i64,
+    end: i64,
+) -> Result<(), LogError> {
+    let len = file.len().map_err(io_err("stat", path))?;
+    let len = usize::try_from(len)
+        .map_err(|_| LogError::io("map", path, io::Error::other("too large")))?;
+    let bytes = map_segment(file.std_file(), len).map_err(io_err("map", path))?;
+    let scan = Segment::scan(&bytes, 0, base, true, |_, _, _| {});
+    if scan.stopped_early || scan.next_offset > end {
+        return Err(LogError::io(
+            "check",
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "cleaned segment does not read back (valid to byte {}, next offset {})",
+                    scan.valid_bytes, scan.next_offset
+                ),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens a segment the cleaner just swapped in (already checked by `check_cleaned`):
+/// fresh indexes from one header walk; it covers offsets up to `end`.
+pub(crate) fn load_cleaned(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    base: i64,
+    end: i64,
+    config: &LogConfig,
+) -> Result<Segment, LogError> {
+    let log_path = segment_path(dir, base, "log");
+    let file = fs
+        .open(&log_path, false)
+        .map_err(io_err("open", &log_path))?;
+    let size = file.len().map_err(io_err("stat", &log_path))?;
+    let size_usize = usize::try_from(size)
+        .map_err(|_| LogError::io("map", &log_path, io::Error::other("too large")))?;
+    let plan = {
+        let bytes = map_segment(file.std_file(), size_usize).map_err(io_err("map", &log_path))?;
+        Segment::plan_indexes(&bytes, base, config.index_interval_bytes, false)
+    };
+    if plan.end.stopped_early || plan.end.next_offset > end {
+        return Err(LogError::io(
+            "load cleaned segment",
+            &log_path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "cleaned segment changed on disk",
+            ),
+        ));
+    }
+    // Index files sized to their entries: a closed segment's indexes never grow (and a
+    // preallocated 10 MiB index would be zeroed page by page by the rebuild).
+    let op = segment_path(dir, base, "index");
+    let tp = segment_path(dir, base, "timeindex");
+    let idx = Indexes {
+        offset: OffsetIndex::create(&op, (plan.offsets.len() * crate::OFFSET_ENTRY_BYTES) as u64)
+            .map_err(io_err("create", &op))?,
+        time: TimeIndex::create(&tp, (plan.times.len() * crate::TIME_ENTRY_BYTES) as u64)
+            .map_err(io_err("create", &tp))?,
+    };
+    let seg = Segment::assemble(
+        base,
+        log_path.clone(),
+        Arc::clone(&file),
+        0,
+        base,
+        idx,
+        wall_clock_ms(),
+        size,
+    );
+    seg.apply_plan(&plan, true)
+        .map_err(io_err("build indexes of", &log_path))?;
+    seg.publish(size, end);
+    seg.seal_indexes()
+        .map_err(io_err("seal indexes of", &log_path))?;
+    seg.synced_size.store(size, Ordering::Release);
+    Ok(seg)
 }

@@ -47,6 +47,12 @@ impl Log {
             return Err(LogError::Closed);
         }
         let cfg = self.config();
+        if !cfg.cleanup_policy.deletes() {
+            return Ok(RetentionOutcome {
+                log_start: self.log_start(),
+                ..RetentionOutcome::default()
+            });
+        }
         let segs: Vec<Arc<Segment>> = read_lock(&self.segments).clone();
         let total: u64 = segs.iter().map(|s| s.size()).sum();
         let mut remaining = i128::from(total);

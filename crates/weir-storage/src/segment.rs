@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 
-use crate::batch::{BATCH_HEADER_BYTES, BatchHeader, validate_batch};
+use crate::batch::{BATCH_HEADER_BYTES, BatchHeader, validate_stored_batch};
 use crate::error::ReadError;
 use crate::index::offset::OffsetIndex;
 use crate::index::time::TimeIndex;
@@ -280,8 +280,9 @@ impl Segment {
         Ok(None)
     }
 
-    /// Scans `bytes[from..]` checking every batch (length, offset continuity from
-    /// `expected_base`, and with `check_crc` also magic, CRC-32C and counts), calling
+    /// Scans `bytes[from..]` checking every batch (length, offsets increasing from
+    /// `expected_base` — gaps are where the cleaner removed records — and with
+    /// `check_crc` also magic, CRC-32C and counts), calling
     /// `on_batch(pos, header, total)` for each valid one; stops at the first invalid or
     /// partial batch.
     pub(crate) fn scan(
@@ -300,10 +301,10 @@ impl Segment {
                 break;
             };
             let Some(total) = h.total_bytes() else { break };
-            if total > rest.len() || h.base_offset != next || h.last_offset_delta < 0 {
+            if total > rest.len() || h.base_offset < next || h.last_offset_delta < 0 {
                 break;
             }
-            if check_crc && validate_batch(&rest[..total], None).is_err() {
+            if check_crc && validate_stored_batch(&rest[..total]).is_err() {
                 break;
             }
             let Some(last) = h.last_offset() else { break };

@@ -23,6 +23,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{CodecError, GroupValue, Key, OffsetValue};
 pub use member::GroupState;
 pub use offsets::{OFFSETS_TOPIC, OffsetStore, Replayed, Write};
+
+/// `segment.bytes` of a new `__consumer_offsets` (Kafka's `offsets.topic.segment.bytes`,
+/// 100 MiB).
+pub const OFFSETS_SEGMENT_BYTES: u64 = 100 * 1024 * 1024;
 pub use state::{Groups, JoinArgs, SyncArgs};
 
 use crate::broker::Broker;
@@ -166,6 +170,12 @@ impl Coordinator {
                     ("retention.ms".to_string(), "-1".to_string()),
                     ("retention.bytes".to_string(), "-1".to_string()),
                     ("cleanup.policy".to_string(), "compact".to_string()),
+                    // Kafka's offsets.topic.segment.bytes: small segments so the cleaner,
+                    // which never touches the active segment, keeps the topic small.
+                    (
+                        "segment.bytes".to_string(),
+                        OFFSETS_SEGMENT_BYTES.to_string(),
+                    ),
                 ]);
                 topics
                     .create(OFFSETS_TOPIC, 1, configs)

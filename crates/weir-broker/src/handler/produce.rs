@@ -81,8 +81,14 @@ pub(crate) async fn handle(
                 ));
                 continue;
             };
-            let timestamp_type = topic.settings().timestamp_type;
-            match p.append(&records, timestamp_type, now) {
+            let settings = topic.settings();
+            if settings.compacted()
+                && let Err(e) = crate::cleaner::check_keys(&records)
+            {
+                parts.push(error(pd.index, e.code(), Some(e.to_string())));
+                continue;
+            }
+            match p.append(&records, settings.timestamp_type, now) {
                 Ok(a) => {
                     if acks == -1 && b.config.flush == FlushPolicy::Fsync {
                         waits.push((ti, pi, Arc::clone(&p), a.last_offset + 1));

@@ -1,0 +1,157 @@
+//! Log cleaner throughput beside its ceiling, measured in the same run on the same directory:
+//! - `clean`: one full clean of a log of keyed batches (16 MiB in 1 MiB segments, 64 records
+//!   of 200-byte values per batch, 4,096 keys each overwritten about 4 times; lz4 and
+//!   uncompressed), throughput in bytes of log cleaned per second (the cleaner reads the dirty
+//!   range twice: once to map keys, once to rewrite);
+//! - `read`: a plain sequential `read()` of the same segment files, cached: the ceiling.
+//!
+//! Each iteration cleans a fresh copy of the same log (the copy is not timed).
+//! Set `WEIR_BENCH_DIR` to measure on another disk (default: the system temp dir).
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use weir_storage::testing::KeyedSpec;
+use weir_storage::{
+    AppendOptions, CleanerConfig, CleanupPolicy, FileSystem, Log, LogConfig, RealFs,
+};
+
+const LOG_BYTES: u64 = 16 << 20;
+const SEGMENT_BYTES: u64 = 1 << 20;
+const RECORDS_PER_BATCH: usize = 64;
+const VALUE_BYTES: usize = 200;
+const KEYS: usize = 4096;
+const NOW_MS: i64 = 1_800_000_000_000;
+
+fn bench_dir() -> tempfile::TempDir {
+    let base = std::env::var_os("WEIR_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    tempfile::tempdir_in(base).expect("bench temp dir")
+}
+
+fn config() -> LogConfig {
+    LogConfig {
+        segment_bytes: SEGMENT_BYTES,
+        cleanup_policy: CleanupPolicy::Compact,
+        retention_ms: -1,
+        ..LogConfig::default()
+    }
+}
+
+fn open(dir: &Path) -> Log {
+    Log::open(dir, config(), Arc::new(RealFs) as Arc<dyn FileSystem>).expect("open log")
+}
+
+/// Builds the pristine log; returns the bytes of its closed (cleanable) segments.
+fn build(dir: &Path, codec: u8) -> u64 {
+    let log = open(dir);
+    let mut n = 0usize;
+    while log.size_bytes() < LOG_BYTES {
+        let records = (0..RECORDS_PER_BATCH)
+            .map(|i| {
+                let k = (n * 7919 + i * 104_729) % KEYS;
+                let v: Vec<u8> = (0..VALUE_BYTES)
+                    .map(|j| ((n + i + j) % 251) as u8)
+                    .collect();
+                (Some(format!("key-{k:06}").into_bytes()), Some(v))
+            })
+            .collect();
+        let mut spec = KeyedSpec::new(records, NOW_MS - 3_600_000);
+        spec.codec = codec;
+        log.append(&spec.build(), AppendOptions::default())
+            .expect("append");
+        n += 1;
+    }
+    // A last batch larger than a segment rolls: everything before it is cleanable.
+    let mut big = KeyedSpec::new(
+        vec![(
+            Some(b"sentinel".to_vec()),
+            Some(vec![7u8; SEGMENT_BYTES as usize - 1024]),
+        )],
+        NOW_MS,
+    );
+    big.codec = 0;
+    log.append(&big.build(), AppendOptions::default())
+        .expect("append");
+    log.close().expect("close");
+    segment_files(dir)
+        .iter()
+        .map(|p| std::fs::metadata(p).expect("stat").len())
+        .sum()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("list") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+    }
+}
+
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    v.sort();
+    v.pop(); // the active segment is never read by the cleaner
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let root = bench_dir();
+    for (name, codec) in [("none", 0u8), ("lz4", 3u8)] {
+        let pristine = root.path().join(format!("pristine-{name}"));
+        let bytes = build(&pristine, codec);
+        let mut g = c.benchmark_group(format!("cleaner-{name}"));
+        g.sample_size(10);
+        g.throughput(Throughput::Bytes(bytes));
+        let mut n = 0;
+        g.bench_function("clean", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    n += 1;
+                    let dir = root.path().join(format!("copy-{name}-{n}"));
+                    copy_dir(&pristine, &dir);
+                    let log = open(&dir);
+                    let t = Instant::now();
+                    let out = log
+                        .clean(NOW_MS, &CleanerConfig::default())
+                        .expect("clean")
+                        .expect("something to clean");
+                    total += t.elapsed();
+                    assert!(out.bytes_out < out.bytes_in / 2, "{out:?}");
+                    if n <= 2 {
+                        eprintln!("{name}: {out:?}");
+                    }
+                    black_box(out);
+                    drop(log);
+                    std::fs::remove_dir_all(&dir).expect("cleanup");
+                }
+                total
+            })
+        });
+        let files = segment_files(&pristine);
+        let mut buf = vec![0u8; 1 << 20];
+        g.bench_function("read-ceiling", |b| {
+            b.iter(|| {
+                for p in &files {
+                    let mut f = File::open(p).expect("open");
+                    while f.read(&mut buf).expect("read") > 0 {
+                        black_box(&buf);
+                    }
+                }
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

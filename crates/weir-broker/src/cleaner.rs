@@ -1,0 +1,170 @@
+//! Log compaction in the broker: the keyed-record check on produce for compacted topics,
+//! per-partition cleaner figures, and the background cleaner threads.
+//!
+//! `log_cleaner_threads` blocking threads (never tokio workers: a clean reads and writes
+//! whole segments) each loop: pick the compacted partition whose dirty ratio is highest
+//! among those due (ratio at least `min.cleanable.dirty.ratio`, `max.compaction.lag.ms`
+//! exceeded, or a tombstone horizon passed), clean it with an offset map of
+//! `log_cleaner_dedupe_buffer_size / log_cleaner_threads` bytes, and sleep
+//! `log_cleaner_backoff_ms` when nothing is due. Topic config changes apply to the next pick.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tracing::{info, warn};
+use weir_protocol::records::{DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch};
+use weir_storage::{CleanError, CleanerConfig, CleanerStats, DEDUPE_BUFFER_BYTES_MIN};
+
+use crate::broker::{Broker, now_ms};
+use crate::errors::PartitionError;
+use crate::topics::{Partition, Topics};
+
+/// Kafka's rule for compacted topics: every record has a key (INVALID_RECORD otherwise).
+/// Reads the records in place (a compressed batch is decompressed within the protocol
+/// crate's budget); the batch bytes appended stay the request's.
+pub fn check_keys(batch: &Bytes) -> Result<(), PartitionError> {
+    let batch = RecordBatch::parse_exact(batch.clone())
+        .map_err(|e| PartitionError::BadRecords(e.to_string()))?;
+    let records = batch
+        .records(DECOMPRESSED_BYTES_MAX_DEFAULT)
+        .map_err(|e| PartitionError::BadRecords(e.to_string()))?;
+    for r in records {
+        let r = r.map_err(|e| PartitionError::BadRecords(e.to_string()))?;
+        if r.key.is_none() {
+            return Err(PartitionError::KeylessRecord);
+        }
+    }
+    Ok(())
+}
+
+impl Topics {
+    /// Cleaner figures of one partition at `now_ms` (dirty ratio, last clean time), for
+    /// `weir topic describe`; `None` for an unknown partition.
+    pub fn cleaner_stats(&self, topic: &str, partition: i32, now_ms: i64) -> Option<CleanerStats> {
+        let t = self.get(topic)?;
+        Some(t.partition(partition)?.log.cleaner_stats(now_ms))
+    }
+
+    /// The due compacted partition with the highest dirty ratio, not in `busy`.
+    fn dirtiest(
+        &self,
+        now_ms: i64,
+        busy: &HashSet<(String, i32)>,
+    ) -> Option<(String, Arc<Partition>)> {
+        let mut best: Option<(f64, String, Arc<Partition>)> = None;
+        for t in self.all() {
+            if !t.settings().compacted() {
+                continue;
+            }
+            for p in &t.partitions {
+                if busy.contains(&(t.name.clone(), p.index)) {
+                    continue;
+                }
+                let s = p.log.cleaner_stats(now_ms);
+                if s.due && best.as_ref().is_none_or(|(r, _, _)| s.dirty_ratio > *r) {
+                    best = Some((s.dirty_ratio, t.name.clone(), Arc::clone(p)));
+                }
+            }
+        }
+        best.map(|(_, n, p)| (n, p))
+    }
+}
+
+/// The running cleaner threads; [`Cleaners::stop`] ends them.
+#[derive(Debug)]
+pub struct Cleaners {
+    shared: Arc<Shared>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    stop: AtomicBool,
+    busy: Mutex<HashSet<(String, i32)>>,
+    wake: Condvar,
+    sleep: Mutex<()>,
+}
+
+impl Cleaners {
+    /// Starts `log_cleaner_threads` threads (none if 0).
+    pub fn start(broker: &Arc<Broker>) -> Cleaners {
+        let shared = Arc::new(Shared::default());
+        let n = broker.config.log_cleaner_threads;
+        let per_thread =
+            usize::try_from(broker.config.log_cleaner_dedupe_buffer_size / u64::from(n.max(1)))
+                .unwrap_or(usize::MAX)
+                .max(DEDUPE_BUFFER_BYTES_MIN);
+        let cc = CleanerConfig {
+            dedupe_buffer_bytes: per_thread,
+            ..CleanerConfig::default()
+        };
+        let backoff = Duration::from_millis(broker.config.log_cleaner_backoff_ms);
+        let threads = (0..n)
+            .filter_map(|i| {
+                let (b, s) = (Arc::clone(broker), Arc::clone(&shared));
+                std::thread::Builder::new()
+                    .name(format!("weir-cleaner-{i}"))
+                    .spawn(move || run(&b, &s, &cc, backoff))
+                    .map_err(|e| warn!(error = %e, "cannot start a cleaner thread"))
+                    .ok()
+            })
+            .collect();
+        Cleaners { shared, threads }
+    }
+
+    /// Stops the threads, waiting for a clean in progress to finish.
+    pub fn stop(self) {
+        self.shared.stop.store(true, Ordering::Release);
+        {
+            let _g = self.shared.sleep.lock().unwrap_or_else(|p| p.into_inner());
+            self.shared.wake.notify_all();
+        }
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(broker: &Broker, shared: &Shared, cc: &CleanerConfig, backoff: Duration) {
+    while !shared.stop.load(Ordering::Acquire) {
+        let now = now_ms();
+        let picked = {
+            let mut busy = shared.busy.lock().unwrap_or_else(|p| p.into_inner());
+            let pick = broker.topics.dirtiest(now, &busy);
+            if let Some((t, p)) = &pick {
+                busy.insert((t.clone(), p.index));
+            }
+            pick
+        };
+        let Some((topic, p)) = picked else {
+            let g = shared.sleep.lock().unwrap_or_else(|p| p.into_inner());
+            if !shared.stop.load(Ordering::Acquire) {
+                let _ = shared.wake.wait_timeout(g, backoff);
+            }
+            continue;
+        };
+        match p.log.clean(now, cc) {
+            Ok(Some(o)) => {
+                info!(topic = %topic, partition = p.index, removed = o.records_removed, bytes_in = o.bytes_in, bytes_out = o.bytes_out, "compacted")
+            }
+            Ok(None) => {}
+            Err(CleanError::Closed) => {}
+            Err(e) => {
+                warn!(topic = %topic, partition = p.index, error = %e, "cleaning failed");
+                // Do not spin on a failing log.
+                let g = shared.sleep.lock().unwrap_or_else(|p| p.into_inner());
+                if !shared.stop.load(Ordering::Acquire) {
+                    let _ = shared.wake.wait_timeout(g, backoff);
+                }
+            }
+        }
+        shared
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(topic, p.index));
+    }
+}

@@ -1,0 +1,613 @@
+//! The two passes of a clean (Kafka's `Cleaner`), and the choice of what to clean.
+//!
+//! Pass 1 maps every key of the dirty range `[clean_offset, end)` to its latest offset,
+//! stopping early if the map is full. Pass 2 rewrites the closed segments below `end`,
+//! from the start of the log, in groups (consecutive segments whose bytes fit one
+//! segment): a record is dropped if the map holds a later offset for its key, if it has
+//! no key, or if it is a tombstone whose batch's delete horizon has passed. Batches keep
+//! their base and last offsets; an emptied batch is kept (uncompressed, no records) only if
+//! it is its producer's last batch in the log. Unchanged batches are copied byte for byte.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::batch::{
+    ATTR_TIMESTAMP_TYPE_LOG_APPEND, BATCH_HEADER_BYTES, BatchHeader, MAGIC_V2,
+    validate_stored_batch,
+};
+use crate::config::{LogConfig, SEGMENT_BYTES_MAX};
+use crate::error::LogError;
+use crate::io::StorageFile;
+use crate::log::{Log, RELATIVE_OFFSET_MAX, lock};
+use crate::segment::{Segment, read_lock, write_lock};
+
+use super::codec::{ATTR_COMPRESSION_MASK, Codec, compress, decompress};
+use super::offset_map::{Latest, OffsetMap};
+use super::records::{Records, encode_with_timestamp_delta};
+use super::state::{self, CleanerStats};
+use super::swap::{self, SwapGroup, cleaned_path};
+use super::{CLEAN_WRITE_BUFFER_BYTES, CleanError, CleanOutcome, CleanerConfig};
+
+/// Attribute bit 6: the base timestamp holds the batch's delete horizon (KIP-534).
+pub const ATTR_DELETE_HORIZON: i16 = 1 << 6;
+
+/// Index of the first segment the cleaner must not touch: the active one, or the first
+/// whose newest timestamp is younger than `min_compaction_lag_ms`.
+fn first_uncleanable(segs: &[Arc<Segment>], cfg: &LogConfig, now_ms: i64) -> usize {
+    let closed = segs.len().saturating_sub(1);
+    if cfg.min_compaction_lag_ms > 0 {
+        let horizon = now_ms.saturating_sub(cfg.min_compaction_lag_ms);
+        if let Some(i) = segs[..closed]
+            .iter()
+            .position(|s| s.max_timestamp().0 > horizon)
+        {
+            return i;
+        }
+    }
+    closed
+}
+
+/// Calls `f` for every batch of `seg` (each CRC-checked) until it returns `false`.
+fn for_each_batch(
+    seg: &Segment,
+    mut f: impl FnMut(&BatchHeader, &[u8]) -> Result<bool, CleanError>,
+) -> Result<u64, CleanError> {
+    let size = seg.size();
+    let view = seg.view(size)?;
+    let mut pos = 0u64;
+    while pos < size {
+        let (h, total) = seg.header_at(&view, pos, size)?;
+        let bytes = &view[pos as usize..(pos + total) as usize];
+        validate_stored_batch(bytes).map_err(|e| seg.corrupt(pos, e.to_string()))?;
+        pos += total;
+        if !f(&h, bytes)? {
+            break;
+        }
+    }
+    Ok(pos)
+}
+
+/// The records section of a batch, decompressed (`None`: keep the batch as it is).
+fn records_of(h: &BatchHeader, bytes: &[u8], cc: &CleanerConfig) -> Option<(Codec, Vec<u8>)> {
+    if h.is_control() || h.is_transactional() {
+        return None;
+    }
+    let raw = &bytes[BATCH_HEADER_BYTES..];
+    let codec = Codec::from_attributes(h.attributes).ok()?;
+    match decompress(codec, raw, cc.decompressed_batch_bytes_max) {
+        Ok(Some(v)) => Some((codec, v)),
+        Ok(None) => Some((codec, raw.to_vec())),
+        Err(e) => {
+            tracing::warn!(base_offset = h.base_offset, error = %e, "batch kept as is: its records cannot be decompressed");
+            None
+        }
+    }
+}
+
+/// What pass 2 does with one batch.
+enum Fate {
+    Keep,
+    Drop,
+    Write(Vec<u8>),
+}
+
+struct Pass2<'a> {
+    map: &'a OffsetMap,
+    now_ms: i64,
+    delete_retention_ms: i64,
+    last_batch_of_producer: &'a HashMap<i64, i64>,
+    cc: &'a CleanerConfig,
+    removed: u64,
+    next_horizon_ms: Option<i64>,
+}
+
+fn build_batch(
+    h: &BatchHeader,
+    attributes: i16,
+    base_ts: i64,
+    max_ts: i64,
+    count: usize,
+    records: &[u8],
+) -> Option<Vec<u8>> {
+    let length = i32::try_from(BATCH_HEADER_BYTES - 12 + records.len()).ok()?;
+    let count = i32::try_from(count).ok()?;
+    let mut b = Vec::with_capacity(BATCH_HEADER_BYTES + records.len());
+    b.extend_from_slice(&h.base_offset.to_be_bytes());
+    b.extend_from_slice(&length.to_be_bytes());
+    b.extend_from_slice(&h.partition_leader_epoch.to_be_bytes());
+    b.push(MAGIC_V2 as u8);
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&attributes.to_be_bytes());
+    b.extend_from_slice(&h.last_offset_delta.to_be_bytes());
+    b.extend_from_slice(&base_ts.to_be_bytes());
+    b.extend_from_slice(&max_ts.to_be_bytes());
+    b.extend_from_slice(&h.producer_id.to_be_bytes());
+    b.extend_from_slice(&h.producer_epoch.to_be_bytes());
+    b.extend_from_slice(&h.base_sequence.to_be_bytes());
+    b.extend_from_slice(&count.to_be_bytes());
+    b.extend_from_slice(records);
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    Some(b)
+}
+
+impl Pass2<'_> {
+    fn fate(&mut self, h: &BatchHeader, bytes: &[u8]) -> Fate {
+        let Some((codec, section)) = records_of(h, bytes, self.cc) else {
+            return Fate::Keep;
+        };
+        let horizon = (h.attributes & ATTR_DELETE_HORIZON != 0).then_some(h.base_timestamp);
+        let mut kept = Vec::new();
+        let mut removed = 0u64;
+        let mut tombstones = false;
+        for r in Records::new(&section) {
+            let Ok(r) = r else {
+                tracing::warn!(
+                    base_offset = h.base_offset,
+                    "batch kept as is: a record does not parse"
+                );
+                return Fate::Keep;
+            };
+            if r.offset_delta < 0 || r.offset_delta > h.last_offset_delta {
+                return Fate::Keep;
+            }
+            let offset = h.base_offset + i64::from(r.offset_delta);
+            let live = match r.key {
+                // Kafka's cleaner drops keyless records of a compacted log too.
+                None => false,
+                Some(k) => match self.map.latest(k) {
+                    Latest::At(latest) => latest <= offset,
+                    Latest::Unknown | Latest::Collided => true,
+                },
+            };
+            let expired = r.value_is_null && horizon.is_some_and(|hz| hz <= self.now_ms);
+            if live && !expired {
+                tombstones |= r.value_is_null;
+                kept.push(r);
+            } else {
+                removed += 1;
+            }
+        }
+        if kept.len() as u64 + removed != u64::try_from(h.record_count).unwrap_or(0) {
+            return Fate::Keep;
+        }
+        let stamp = tombstones && horizon.is_none();
+        if tombstones {
+            let hz =
+                horizon.unwrap_or_else(|| self.now_ms.saturating_add(self.delete_retention_ms));
+            self.next_horizon_ms = Some(self.next_horizon_ms.map_or(hz, |n| n.min(hz)));
+        }
+        if removed == 0 && !stamp {
+            return Fate::Keep;
+        }
+        if kept.is_empty() {
+            self.removed += removed;
+            let last = self.last_batch_of_producer.get(&h.producer_id);
+            if h.producer_id >= 0 && last == Some(&h.base_offset) {
+                // Its producer's last batch: kept empty (uncompressed, as Kafka writes
+                // empty batches) so the producer's sequence state survives.
+                return match build_batch(
+                    h,
+                    h.attributes & !ATTR_COMPRESSION_MASK,
+                    h.base_timestamp,
+                    h.max_timestamp,
+                    0,
+                    &[],
+                ) {
+                    Some(b) => Fate::Write(b),
+                    None => Fate::Keep,
+                };
+            }
+            return Fate::Drop;
+        }
+        let (attributes, base_ts) = if stamp {
+            (
+                h.attributes | ATTR_DELETE_HORIZON,
+                self.now_ms.saturating_add(self.delete_retention_ms),
+            )
+        } else {
+            (h.attributes, h.base_timestamp)
+        };
+        let mut out = Vec::with_capacity(section.len());
+        let mut max_ts = i64::MIN;
+        for r in &kept {
+            let ts = h.base_timestamp.saturating_add(r.timestamp_delta);
+            max_ts = max_ts.max(ts);
+            if stamp {
+                encode_with_timestamp_delta(&mut out, r, ts.saturating_sub(base_ts));
+            } else {
+                out.extend_from_slice(r.raw);
+            }
+        }
+        if h.attributes & ATTR_TIMESTAMP_TYPE_LOG_APPEND != 0 {
+            max_ts = h.max_timestamp;
+        }
+        let records = match compress(codec, &out) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(base_offset = h.base_offset, error = %e, "batch kept as is: recompression failed");
+                return Fate::Keep;
+            }
+        };
+        match build_batch(h, attributes, base_ts, max_ts, kept.len(), &records) {
+            Some(b) => {
+                self.removed += removed;
+                Fate::Write(b)
+            }
+            None => Fate::Keep,
+        }
+    }
+}
+
+/// Buffered sequential writes to one `.cleaned` file.
+struct Output {
+    path: PathBuf,
+    file: Arc<dyn StorageFile>,
+    buf: Vec<u8>,
+    written: u64,
+}
+
+impl Output {
+    fn push(&mut self, bytes: &[u8]) -> Result<(), LogError> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CLEAN_WRITE_BUFFER_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), LogError> {
+        self.file
+            .write_all_at(&self.buf, self.written)
+            .map_err(|e| LogError::io("write", &self.path, e))?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+    fn len(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+}
+
+impl Log {
+    /// The cleaner figures of this log at `now_ms`.
+    pub fn cleaner_stats(&self, now_ms: i64) -> CleanerStats {
+        let cfg = self.config();
+        let st = lock(&self.cleaner);
+        let segs: Vec<Arc<Segment>> = read_lock(&self.segments).clone();
+        let k = first_uncleanable(&segs, &cfg, now_ms);
+        let first_dirty = st.ckpt.clean_offset.max(self.log_start());
+        let (mut clean, mut dirty) = (0u64, 0u64);
+        let mut first_dirty_ts = None;
+        for s in &segs[..k] {
+            if s.next_offset() <= first_dirty {
+                clean += s.size();
+            } else {
+                dirty += s.size();
+                first_dirty_ts.get_or_insert(s.first_ts.load(Ordering::Relaxed));
+            }
+        }
+        let total = clean + dirty;
+        let ratio = if total == 0 {
+            0.0
+        } else {
+            dirty as f64 / total as f64
+        };
+        let lagging = first_dirty_ts.is_some_and(|ts| {
+            ts >= 0
+                && cfg.max_compaction_lag_ms < i64::MAX
+                && now_ms.saturating_sub(ts) > cfg.max_compaction_lag_ms
+        });
+        let horizon = st.next_horizon_ms.is_some_and(|h| h <= now_ms);
+        CleanerStats {
+            clean_offset: st.ckpt.clean_offset,
+            clean_bytes: clean,
+            dirty_bytes: dirty,
+            dirty_ratio: ratio,
+            last_clean_ms: st.ckpt.last_clean_ms,
+            due: cfg.cleanup_policy.compacts()
+                && ((dirty > 0 && ratio >= cfg.min_cleanable_dirty_ratio.as_f64())
+                    || lagging
+                    || horizon),
+        }
+    }
+
+    /// Cleans the log once at `now_ms` (whatever its dirty ratio: the caller chooses
+    /// with [`Log::cleaner_stats`]). `None` if the log does not compact or has no
+    /// closed segment old enough. Concurrent calls on one log run one after the other.
+    pub fn clean(
+        &self,
+        now_ms: i64,
+        cc: &CleanerConfig,
+    ) -> Result<Option<CleanOutcome>, CleanError> {
+        let _serial = lock(&self.clean_lock);
+        if self.closed.load(Ordering::Acquire) {
+            return Err(CleanError::Closed);
+        }
+        if self.is_poisoned() || lock(&self.cleaner).swap_pending {
+            return Err(CleanError::Poisoned);
+        }
+        let cfg = self.config();
+        if !cfg.cleanup_policy.compacts() {
+            return Ok(None);
+        }
+        // Leftovers of a clean that failed in this process (its cleanup may have failed too).
+        swap::remove_cleaned(&*self.fs, &self.dir)
+            .map_err(|e| LogError::io("remove cleaned files in", &self.dir, e))?;
+        // Everything the clean reads must be durable, and below the recovery point,
+        // before new files replace it.
+        self.sync_to_inner(self.log_end()).map_err(LogError::from)?;
+        let segs: Vec<Arc<Segment>> = read_lock(&self.segments).clone();
+        let k = first_uncleanable(&segs, &cfg, now_ms);
+        if k == 0 {
+            return Ok(None);
+        }
+        let first_dirty = lock(&self.cleaner).ckpt.clean_offset.max(self.log_start());
+        let mut out = CleanOutcome {
+            first_dirty,
+            ..CleanOutcome::default()
+        };
+
+        // Pass 1: the offset map of the dirty range.
+        let started = std::time::Instant::now();
+        let mut map = OffsetMap::new(cc.dedupe_buffer_bytes);
+        let mut end = first_dirty.max(segs[k].base_offset);
+        let mut full = false;
+        for s in segs[..k].iter().filter(|s| s.next_offset() > first_dirty) {
+            out.bytes_scanned += for_each_batch(s, |h, bytes| {
+                let last = h.last_offset().unwrap_or(h.base_offset);
+                if last < first_dirty || h.is_control() {
+                    return Ok(true);
+                }
+                if let Some((_, section)) = records_of(h, bytes, cc) {
+                    for r in Records::new(&section) {
+                        let Ok(r) = r else { break };
+                        let offset = h.base_offset + i64::from(r.offset_delta);
+                        if let Some(key) = r.key
+                            && offset >= first_dirty
+                            && !map.put(key, offset)
+                        {
+                            // Clean up to the first record left unmapped: every
+                            // offset in the map is a real later record of its key.
+                            full = true;
+                            end = offset.max(first_dirty);
+                            return Ok(false);
+                        }
+                    }
+                }
+                Ok(true)
+            })?;
+            if full {
+                break;
+            }
+        }
+        if full && end <= first_dirty {
+            return Err(CleanError::DedupeBufferTooSmall {
+                bytes: cc.dedupe_buffer_bytes,
+            });
+        }
+        out.keys_mapped = map.len();
+        out.map_ms = started.elapsed().as_millis() as u64;
+        let started = std::time::Instant::now();
+
+        // The last batch of every idempotent producer, over the whole log.
+        let mut last_batch_of_producer = HashMap::new();
+        for s in &segs {
+            let size = s.size();
+            let view = s.view(size)?;
+            let mut pos = 0;
+            while pos < size {
+                let (h, total) = s.header_at(&view, pos, size)?;
+                if h.producer_id >= 0 {
+                    last_batch_of_producer.insert(h.producer_id, h.base_offset);
+                }
+                pos += total;
+            }
+        }
+
+        // Groups of the segments below `end`.
+        let mut groups: Vec<(SwapGroup, Vec<Arc<Segment>>)> = Vec::new();
+        for (i, s) in segs[..k].iter().enumerate() {
+            if s.base_offset >= end {
+                break;
+            }
+            let next_base = segs[i + 1].base_offset;
+            let fits = groups.last().is_some_and(|(g, members)| {
+                let bytes: u64 = members.iter().map(|m| m.size()).sum();
+                bytes.saturating_add(s.size()) <= cfg.segment_bytes
+                    && next_base.saturating_sub(1).saturating_sub(g.first_base)
+                        <= RELATIVE_OFFSET_MAX
+            });
+            if fits && let Some((g, members)) = groups.last_mut() {
+                g.end = next_base;
+                members.push(Arc::clone(s));
+            } else {
+                groups.push((
+                    SwapGroup {
+                        first_base: s.base_offset,
+                        end: next_base,
+                    },
+                    vec![Arc::clone(s)],
+                ));
+            }
+        }
+        if groups.is_empty() {
+            return Ok(None);
+        }
+
+        // Pass 2: write `.cleaned` files.
+        let mut pass = Pass2 {
+            map: &map,
+            now_ms,
+            delete_retention_ms: cfg.delete_retention_ms,
+            last_batch_of_producer: &last_batch_of_producer,
+            cc,
+            removed: 0,
+            next_horizon_ms: None,
+        };
+        let written = self.write_groups(&groups, &mut pass, &mut out);
+        if let Err(e) = written {
+            if let Err(r) = swap::remove_cleaned(&*self.fs, &self.dir) {
+                tracing::warn!(dir = %self.dir.display(), error = %r, "cannot remove cleaned files after a failed clean");
+            }
+            return Err(e);
+        }
+        out.records_removed = pass.removed;
+        out.rewrite_ms = started.elapsed().as_millis() as u64;
+        let started = std::time::Instant::now();
+        let next_horizon_ms = pass.next_horizon_ms;
+        out.clean_offset = end;
+        let swap_groups: Vec<SwapGroup> = groups.iter().map(|(g, _)| *g).collect();
+        self.swap_in(&swap_groups, &cfg, end, now_ms)?;
+        out.swap_ms = started.elapsed().as_millis() as u64;
+        lock(&self.cleaner).next_horizon_ms = next_horizon_ms;
+        tracing::info!(dir = %self.dir.display(), first_dirty, clean_offset = end, segments_in = out.segments_in, segments_out = out.segments_out, bytes_in = out.bytes_in, bytes_out = out.bytes_out, removed = out.records_removed, map_ms = out.map_ms, rewrite_ms = out.rewrite_ms, swap_ms = out.swap_ms, "cleaned");
+        Ok(Some(out))
+    }
+
+    fn write_groups(
+        &self,
+        groups: &[(SwapGroup, Vec<Arc<Segment>>)],
+        pass: &mut Pass2<'_>,
+        out: &mut CleanOutcome,
+    ) -> Result<(), CleanError> {
+        for (g, members) in groups {
+            let path = cleaned_path(&self.dir, g.first_base);
+            let file = self
+                .fs
+                .open(&path, true)
+                .map_err(|e| LogError::io("create", &path, e))?;
+            file.set_len(0)
+                .map_err(|e| LogError::io("truncate", &path, e))?;
+            let mut o = Output {
+                path: path.clone(),
+                file,
+                buf: Vec::with_capacity(CLEAN_WRITE_BUFFER_BYTES),
+                written: 0,
+            };
+            for s in members {
+                out.segments_in += 1;
+                out.bytes_in += s.size();
+                let mut err = None;
+                out.bytes_scanned += for_each_batch(s, |h, bytes| {
+                    let r = match pass.fate(h, bytes) {
+                        Fate::Keep => o.push(bytes),
+                        Fate::Drop => Ok(()),
+                        Fate::Write(b) => o.push(&b),
+                    };
+                    if let Err(e) = r {
+                        err = Some(e);
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                if let Some(e) = err {
+                    return Err(e.into());
+                }
+            }
+            o.flush()?;
+            if o.len() > SEGMENT_BYTES_MAX {
+                return Err(LogError::io(
+                    "clean into",
+                    &path,
+                    std::io::Error::other("cleaned segment would exceed 2 GiB"),
+                )
+                .into());
+            }
+            o.file
+                .sync_data()
+                .map_err(|e| LogError::io("fsync", &path, e))?;
+            // Pair check: the file reads back as valid batches inside the group's range
+            // before anything depends on it.
+            crate::recovery::check_cleaned(&*o.file, &path, g.first_base, g.end)?;
+            out.segments_out += 1;
+            out.bytes_out += o.len();
+        }
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|e| LogError::io("fsync", &self.dir, e))?;
+        Ok(())
+    }
+
+    /// Steps 2 and 3 of the swap protocol, then the in-memory segment list.
+    fn swap_in(
+        &self,
+        groups: &[SwapGroup],
+        cfg: &LogConfig,
+        clean_offset: i64,
+        now_ms: i64,
+    ) -> Result<(), CleanError> {
+        let gap_end = groups.last().map_or(0, |g| g.end);
+        let mut ckpt = lock(&self.cleaner).ckpt;
+        ckpt.gap_ok_below = ckpt.gap_ok_below.max(gap_end);
+        let pre = state::write(&*self.fs, &self.dir, ckpt)
+            .map_err(|e| LogError::io("write cleaner checkpoint in", &self.dir, e))
+            .and_then(|()| {
+                lock(&self.cleaner).ckpt = ckpt;
+                swap::commit(&*self.fs, &self.dir, groups)
+                    .map_err(|e| LogError::io("commit cleaner swap in", &self.dir, e))
+            });
+        if let Err(e) = pre {
+            // Not committed (or unknown: the manifest may have reached the disk, and
+            // recovery would then complete the swap — refuse writes until reopened).
+            let committed = self.fs.exists(&self.dir.join(swap::SWAP_MANIFEST_FILE));
+            if committed {
+                self.swap_failed();
+            } else if let Err(r) = swap::remove_cleaned(&*self.fs, &self.dir) {
+                tracing::warn!(dir = %self.dir.display(), error = %r, "cannot remove cleaned files after a failed commit");
+            }
+            return Err(e.into());
+        }
+        let applied = swap::apply(&*self.fs, &self.dir, groups)
+            .map_err(|e| LogError::io("apply cleaner swap in", &self.dir, e))
+            .and_then(|()| {
+                groups
+                    .iter()
+                    .map(|g| {
+                        crate::recovery::load_cleaned(
+                            &*self.fs,
+                            &self.dir,
+                            g.first_base,
+                            g.end,
+                            cfg,
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            });
+        let fresh = match applied {
+            Ok(f) => f,
+            Err(e) => {
+                self.swap_failed();
+                return Err(e.into());
+            }
+        };
+        {
+            let mut segs = write_lock(&self.segments);
+            for (g, seg) in groups.iter().zip(fresh) {
+                let from = segs.partition_point(|s| s.base_offset < g.first_base);
+                let to = segs.partition_point(|s| s.base_offset < g.end);
+                assert!(
+                    from < to && segs[from].base_offset == g.first_base,
+                    "the cleaner's group must still be in the segment list"
+                );
+                segs.splice(from..to, [Arc::new(seg)]);
+            }
+        }
+        self.dir_dirty.store(true, Ordering::Release);
+        ckpt.clean_offset = ckpt.clean_offset.max(clean_offset);
+        ckpt.last_clean_ms = now_ms;
+        state::write(&*self.fs, &self.dir, ckpt)
+            .map_err(|e| LogError::io("write cleaner checkpoint in", &self.dir, e))?;
+        lock(&self.cleaner).ckpt = ckpt;
+        Ok(())
+    }
+
+    /// The swap is committed on disk but not in memory: refuse writes until the log is
+    /// reopened (recovery completes the swap); readers keep the old segments' mappings.
+    fn swap_failed(&self) {
+        tracing::error!(dir = %self.dir.display(), "cleaner swap interrupted after its commit; the log refuses writes until reopened");
+        lock(&self.cleaner).swap_pending = true;
+        self.poisoned.store(true, Ordering::Release);
+    }
+}
