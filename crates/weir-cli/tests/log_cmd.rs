@@ -352,3 +352,54 @@ fn errors_are_one_line_and_a_non_zero_exit() {
             .contains("expected a .log, .index or .timeindex file")
     );
 }
+
+/// A compacted partition: batches keep their offset ranges with fewer records, and offsets
+/// have gaps. `verify` accepts that (as the storage engine does) and `dump` prints it.
+#[test]
+fn verify_accepts_a_compacted_partition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 2048,
+        index_interval_bytes: 300,
+        cleanup_policy: weir_storage::CleanupPolicy::Compact,
+        min_cleanable_dirty_ratio: weir_storage::Ratio::from_f64(0.0).unwrap(),
+        ..LogConfig::default()
+    };
+    let log = Log::open(tmp.path(), config, Arc::new(RealFs)).unwrap();
+    // Every batch rewrites the same 3 keys, so all but the latest of each key go.
+    for i in 0..BATCHES {
+        let mut b = BatchBuilder::new(BatchSettings::default());
+        for j in 0..RECORDS_PER_BATCH {
+            b.push(NewRecord {
+                timestamp: BASE_TS + (i * 10 + j) as i64,
+                key: Some(Bytes::from(format!("k{}", (i + j) % 4))),
+                value: Some(Bytes::from(format!("value {i}-{j} {}", "x".repeat(60)))),
+                ..NewRecord::default()
+            })
+            .unwrap();
+        }
+        log.append(&b.build().unwrap(), AppendOptions::default())
+            .unwrap();
+    }
+    let outcome = log
+        .clean(BASE_TS + 1_000_000, &weir_storage::CleanerConfig::default())
+        .unwrap()
+        .expect("the log is due for cleaning");
+    assert!(outcome.records_removed > 0, "{outcome:?}");
+    let end = log.log_end();
+    log.close().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let out = weir(&["log", "verify", dir, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["problems"].as_array().unwrap().len(), 0, "{r}");
+    assert_eq!(r["next_offset"], end);
+    assert!(r["records"].as_u64().unwrap() < (BATCHES * RECORDS_PER_BATCH) as u64);
+    let out = weir(&[
+        "log",
+        "dump",
+        &seg(tmp.path(), 0, "log").to_string_lossy(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+}
