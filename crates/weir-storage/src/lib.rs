@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod check;
 mod checkpoint;
 pub mod config;
 mod error;
