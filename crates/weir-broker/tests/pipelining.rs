@@ -7,6 +7,7 @@
 //! "sequence desynchronization" because the broker ran each pipelined request in its own
 //! task and appended them in whatever order the tasks were first polled.
 
+#[allow(dead_code)] // the shared helpers; this file uses only some
 mod support;
 
 use bytes::Bytes;
