@@ -201,8 +201,11 @@ def check(history, final_cycle=None):
             continue
         acked = [c["offset"] for c in commits[e["partition"]] if c["status"] == "ok" and c["t1"] <= at]
         base = max(acked) if acked else 0
+        # Any commit sent before the read counts, even one reported failed: a client retries
+        # a commit whose answer was lost, and the retry's refusal (say UNKNOWN_MEMBER_ID
+        # after a broker restart) hides that the first attempt was stored.
         later = {c["offset"] for c in commits[e["partition"]]
-                 if c["t0"] <= e["t"] and c["offset"] >= base and not (c["status"] == "fail")}
+                 if c["t0"] <= e["t"] and c["offset"] >= base}
         if e["offset"] != base and e["offset"] not in later:
             anomalies.append({"kind": "bad-resume", "member": e["member"],
                               "partition": e["partition"], "offset": e["offset"],

@@ -147,17 +147,26 @@ impl Log {
             if header.base_offset >= limit || (taken > 0 && taken + total > max_bytes as u64) {
                 break;
             }
-            if header.base_offset != expected {
-                return Err(seg.corrupt(
+            let bytes = &view[pos as usize..(pos + total) as usize];
+            let checked = if header.base_offset != expected {
+                Err(seg.corrupt(
                     pos,
                     format!(
                         "batch base offset {} where {expected} was expected",
                         header.base_offset
                     ),
-                ));
+                ))
+            } else {
+                validate_batch(bytes, None).map_err(|e| seg.corrupt(pos, e.to_string()))
+            };
+            // A damaged batch is never served; the intact batches before it are, so a
+            // reader gets up to the damage and the error names the damaged batch itself.
+            if let Err(e) = checked {
+                if taken == 0 {
+                    return Err(e);
+                }
+                break;
             }
-            let bytes = &view[pos as usize..(pos + total) as usize];
-            validate_batch(bytes, None).map_err(|e| seg.corrupt(pos, e.to_string()))?;
             expected = header
                 .last_offset()
                 .map_or(i64::MAX, |l| l.saturating_add(1));
@@ -166,7 +175,9 @@ impl Log {
             if pos >= size {
                 break;
             }
-            let (h, t) = seg.header_at(view, pos, size)?;
+            let Ok((h, t)) = seg.header_at(view, pos, size) else {
+                break; // served up to here; the next read reports the damage
+            };
             header = h;
             total = t;
         }
