@@ -71,7 +71,10 @@ impl Broker {
         let groups = Coordinator::open(
             &topics,
             Arc::new(SystemClock),
-            GroupLimits::with_initial_delay(config.group_initial_rebalance_delay_ms),
+            GroupLimits {
+                members_max: usize::try_from(config.group_max_size).unwrap_or(usize::MAX),
+                ..GroupLimits::with_initial_delay(config.group_initial_rebalance_delay_ms)
+            },
         )?;
         Ok(Self {
             config,

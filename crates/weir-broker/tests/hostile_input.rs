@@ -352,3 +352,32 @@ async fn slowloris_is_closed_by_the_idle_timeout_while_others_are_served() {
     assert!(took < Duration::from_secs(5), "closed only after {took:?}");
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decompression_budget_is_a_config_value() {
+    let broker = TestBroker::start(&[("produce_decompressed_bytes_max", "1048576")]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let R::CreateTopics(_) = c
+        .call(
+            5,
+            Q::CreateTopics(ct::CreateTopicsRequest {
+                topics: vec![ct::CreatableTopic {
+                    name: "t".into(),
+                    num_partitions: 1,
+                    replication_factor: 1,
+                    ..Default::default()
+                }],
+                timeout_ms: 5000,
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    let fits = one_record_batch(&vec![1u8; 512 << 10], Compression::Zstd);
+    assert_eq!(produce(&mut c, fits).await, (0, 0));
+    let too_big = one_record_batch(&vec![1u8; 2 << 20], Compression::Zstd);
+    assert_eq!(produce(&mut c, too_big).await.0, ErrorCode::CORRUPT_MESSAGE.0);
+    broker.stop().await;
+}

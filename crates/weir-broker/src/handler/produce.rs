@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use weir_protocol::ErrorCode;
-use weir_protocol::records::{DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch, RecordError};
+use weir_protocol::records::{RecordBatch, RecordError};
 // Produce v0-2 (message formats v0/v1) stay advertised for librdkafka but are refused.
 use weir_protocol::api::PRODUCE_VERSION_ACCEPTED_MIN;
 use weir_protocol::messages::produce::{
@@ -25,23 +25,18 @@ fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProdu
     }
 }
 
-/// Decompressed bytes one produced batch may inflate to while its records are checked
-/// (weir's decompression budget; Kafka streams without a bound). 100 MiB.
-pub const PRODUCE_DECOMPRESSED_BYTES_MAX: usize = DECOMPRESSED_BYTES_MAX_DEFAULT;
-
 /// Kafka's record-level validation of a produced batch (LogValidator): exactly one v2 batch
-/// whose records, decompressed within [`PRODUCE_DECOMPRESSED_BYTES_MAX`], parse, fill the
+/// whose records, decompressed within `budget` bytes (`produce_decompressed_bytes_max`;
+/// Kafka streams without a bound), parse, fill the
 /// records section exactly and number `recordCount`. The batch header and CRC are checked by
 /// the storage engine on append. A count mismatch is INVALID_RECORD, anything else
 /// CORRUPT_MESSAGE.
-fn validate_records(records: &bytes::Bytes) -> Result<(), (ErrorCode, String)> {
+fn validate_records(records: &bytes::Bytes, budget: usize) -> Result<(), (ErrorCode, String)> {
     let corrupt = |e: &dyn std::fmt::Display| (ErrorCode::CORRUPT_MESSAGE, e.to_string());
     let batch = RecordBatch::parse_exact(records.clone()).map_err(|e| corrupt(&e))?;
     // The CRC first: a corrupt batch is refused as corrupt before its records are read.
     batch.verify_crc().map_err(|e| corrupt(&e))?;
-    let iter = batch
-        .records(PRODUCE_DECOMPRESSED_BYTES_MAX)
-        .map_err(|e| corrupt(&e))?;
+    let iter = batch.records(budget).map_err(|e| corrupt(&e))?;
     for record in iter {
         if let Err(e) = record {
             let code = match e {
@@ -113,7 +108,9 @@ pub(crate) async fn handle(
                 ));
                 continue;
             };
-            if let Err((code, msg)) = validate_records(&records) {
+            let budget =
+                usize::try_from(b.config.produce_decompressed_bytes_max).unwrap_or(usize::MAX);
+            if let Err((code, msg)) = validate_records(&records, budget) {
                 tracing::debug!(topic = %t.name, partition = pd.index, error = %msg, "produce refused");
                 parts.push(error(pd.index, code, Some(msg)));
                 continue;
