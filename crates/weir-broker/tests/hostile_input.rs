@@ -378,6 +378,9 @@ async fn the_decompression_budget_is_a_config_value() {
     let fits = one_record_batch(&vec![1u8; 512 << 10], Compression::Zstd);
     assert_eq!(produce(&mut c, fits).await, (0, 0));
     let too_big = one_record_batch(&vec![1u8; 2 << 20], Compression::Zstd);
-    assert_eq!(produce(&mut c, too_big).await.0, ErrorCode::CORRUPT_MESSAGE.0);
+    assert_eq!(
+        produce(&mut c, too_big).await.0,
+        ErrorCode::CORRUPT_MESSAGE.0
+    );
     broker.stop().await;
 }
