@@ -210,6 +210,20 @@ def check(history, final_cycle=None):
             anomalies.append({"kind": "bad-resume", "member": e["member"],
                               "partition": e["partition"], "offset": e["offset"],
                               "committed": base})
+    # The group as a whole skips nothing: every offset below the highest acknowledged
+    # commit of a partition was delivered to some member.
+    consumed = defaultdict(set)
+    for e in history:
+        if e["type"] == "consume":
+            consumed[e["partition"]].add(e["offset"])
+    for p, cs in sorted(commits.items()):
+        acked = [c["offset"] for c in cs if c["status"] == "ok"]
+        if not acked:
+            continue
+        missing = [o for o in range(max(acked)) if o not in consumed[p]]
+        if missing:
+            anomalies.append({"kind": "consumer-skip", "partition": p, "member": None,
+                              "never_delivered": missing[:10], "count": len(missing)})
     return anomalies
 
 

@@ -141,6 +141,15 @@ class CheckerTest(unittest.TestCase):
                     lambda e: dict(e, offset=3))
         self.assertIn("consumer-skip", kinds(h))
 
+    def test_group_skip_below_the_committed_offset(self):
+        # m2 resumes at 2 but offset 1 was never delivered to anyone.
+        h = [e for e in clean() if not (e["type"] == "consume" and e["offset"] == 1)]
+        h = replace(h, lambda e: e["type"] == "commit" and e["member"] == "m1",
+                    lambda e: dict(e, offset=2))
+        found = [a for a in check(h) if a["kind"] == "consumer-skip"]
+        self.assertEqual(len(found), 1)
+        self.assertEqual(found[0]["never_delivered"], [1])
+
     def test_every_kind_is_covered(self):
         tested = {"lost-write", "duplicate", "reorder", "inconsistent-offset",
                   "nonmonotonic-offset", "offset-gap", "commit-backwards", "bad-resume",
