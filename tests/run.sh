@@ -22,3 +22,6 @@ fi
 rm -f "$selftest_log"
 cargo build --locked -p weir-cli
 bash tests/compat/run.sh --weir target/debug/weir
+
+echo "== crash suite: kill -9 cycles, SIGSTOP, Jepsen-style checker (tests/crash)"
+bash tests/crash/run.sh --weir target/debug/weir

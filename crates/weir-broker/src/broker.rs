@@ -56,12 +56,25 @@ pub fn now_ms() -> i64 {
 impl Broker {
     /// Opens the data directory (recovering every log).
     pub fn open(config: BrokerConfig) -> Result<Self, BrokerError> {
-        let topics = Topics::open(&config)?;
+        Self::open_with_fs(config, Arc::new(weir_storage::RealFs))
+    }
+
+    /// [`Broker::open`] with every partition log's file I/O (the `__consumer_offsets` log
+    /// included) going through `fs`: tests inject failed fsyncs, a full disk and power loss
+    /// with [`weir_storage::FaultFs`]. Topic metadata and producer ids stay on the real disk.
+    pub fn open_with_fs(
+        config: BrokerConfig,
+        fs: Arc<dyn weir_storage::FileSystem>,
+    ) -> Result<Self, BrokerError> {
+        let topics = Topics::open_with_fs(&config, fs)?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
         let groups = Coordinator::open(
             &topics,
             Arc::new(SystemClock),
-            GroupLimits::with_initial_delay(config.group_initial_rebalance_delay_ms),
+            GroupLimits {
+                members_max: usize::try_from(config.group_max_size).unwrap_or(usize::MAX),
+                ..GroupLimits::with_initial_delay(config.group_initial_rebalance_delay_ms)
+            },
         )?;
         Ok(Self {
             config,

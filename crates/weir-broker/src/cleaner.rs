@@ -116,15 +116,26 @@ impl Cleaners {
     }
 
     /// Stops the threads, waiting for a clean in progress to finish.
-    pub fn stop(self) {
-        self.shared.stop.store(true, Ordering::Release);
-        {
-            let _g = self.shared.sleep.lock().unwrap_or_else(|p| p.into_inner());
-            self.shared.wake.notify_all();
-        }
-        for t in self.threads {
+    pub fn stop(mut self) {
+        self.signal_stop();
+        for t in std::mem::take(&mut self.threads) {
             let _ = t.join();
         }
+    }
+
+    fn signal_stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        let _g = self.shared.sleep.lock().unwrap_or_else(|p| p.into_inner());
+        self.shared.wake.notify_all();
+    }
+}
+
+/// A broker whose serve future is dropped (its runtime shut down without a graceful stop)
+/// still ends its cleaner threads, which hold the broker and so the data directory's lock:
+/// they finish the clean in progress, if any, and exit.
+impl Drop for Cleaners {
+    fn drop(&mut self) {
+        self.signal_stop();
     }
 }
 

@@ -74,6 +74,11 @@ pub struct BrokerConfig {
     /// A new group waits this long for more members before its first rebalance
     /// (`group_initial_rebalance_delay_ms`).
     pub group_initial_rebalance_delay_ms: u64,
+    /// Members one group may have (`group_max_size`, Kafka's `group.max.size`).
+    pub group_max_size: u32,
+    /// Bytes a produced compressed batch may inflate to while its records are validated
+    /// (`produce_decompressed_bytes_max`).
+    pub produce_decompressed_bytes_max: u64,
 }
 
 /// Topic-level defaults, overridable per topic with Kafka's dotted names.
@@ -177,6 +182,8 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec { name: "log_cleaner_dedupe_buffer_size", default: "134217728", bounds: "65536..=17179869184 (128 MiB default)", doc: "offset-map memory shared by the cleaner threads (each gets its share)", apply: |b, v| { b.c.log_cleaner_dedupe_buffer_size = int_in(v, 65_536, 16 << 30)? as u64; Ok(()) } },
     KeySpec { name: "log_cleaner_backoff_ms", default: "15000", bounds: "1..=86400000", doc: "how long a cleaner thread sleeps when no log is due", apply: |b, v| { b.c.log_cleaner_backoff_ms = int_in(v, 1, 86_400_000)? as u64; Ok(()) } },
     KeySpec { name: "group_initial_rebalance_delay_ms", default: "3000", bounds: "0..=300000", doc: "a new group waits this long for more members before its first rebalance", apply: |b, v| { b.c.group_initial_rebalance_delay_ms = int_in(v, 0, 300_000)? as u64; Ok(()) } },
+    KeySpec { name: "group_max_size", default: "1000", bounds: "1..=1000000", doc: "members one consumer group may have; a join past it gets GROUP_MAX_SIZE_REACHED", apply: |b, v| { b.c.group_max_size = int_in(v, 1, 1_000_000)? as u32; Ok(()) } },
+    KeySpec { name: "produce_decompressed_bytes_max", default: "104857600", bounds: "1024..=2147483647 (100 MiB default)", doc: "bytes a produced compressed batch may inflate to while its records are checked; past it CORRUPT_MESSAGE", apply: |b, v| { b.c.produce_decompressed_bytes_max = int_in(v, 1024, i32::MAX as i64)? as u64; Ok(()) } },
 ];
 
 struct Builder {
@@ -371,6 +378,8 @@ fn placeholder() -> BrokerConfig {
         log_cleaner_threads: 0,
         log_cleaner_dedupe_buffer_size: 0,
         log_cleaner_backoff_ms: 0,
+        group_max_size: 0,
+        produce_decompressed_bytes_max: 0,
     }
 }
 

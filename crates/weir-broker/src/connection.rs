@@ -1,6 +1,10 @@
 //! One client connection: read size-prefixed request frames, hand each to the service,
 //! and write the responses back **in request order**, however the handlers interleave.
 //!
+//! Requests take effect in request order: each handler starts once the previous one has run to
+//! its first suspension point (Kafka handles one request of a connection at a time; weir lets
+//! the waits overlap but not the appends).
+//!
 //! Two halves share the socket: the reader reads a frame, spawns its handler and queues the
 //! handler's pending response on a bounded channel (its capacity is the in-flight cap, so a
 //! client that pipelines too far simply stops being read); the writer awaits the queued
@@ -91,6 +95,9 @@ where
     let writer = tokio::spawn(write_responses(wr, rx).in_current_span());
     let idle = Duration::from_millis(limits.idle_ms);
     let mut buf = BytesMut::new();
+    // Resolved once the previous request has started (see below); the first has none.
+    let (first_tx, mut previous_started) = oneshot::channel::<()>();
+    let _ = first_tx.send(());
 
     let read_reason = loop {
         let next = tokio::select! {
@@ -111,9 +118,25 @@ where
         };
         let (done_tx, done_rx) = oneshot::channel();
         let service = Arc::clone(&service);
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let after = std::mem::replace(&mut previous_started, started_rx);
         tokio::spawn(
             async move {
-                let response = service.call(frame).await;
+                // Requests take effect in request order, as in Kafka: this one starts only
+                // once the previous one has run up to its first suspension point (for
+                // Produce: after its appends), so pipelined batches of one producer are
+                // appended in the order sent. Their waits (fsync, long polls) still overlap.
+                let _ = after.await;
+                let mut call = std::pin::pin!(service.call(frame));
+                let mut started = Some(started_tx);
+                let response = std::future::poll_fn(|cx| {
+                    let poll = call.as_mut().poll(cx);
+                    if let Some(tx) = started.take() {
+                        let _ = tx.send(());
+                    }
+                    poll
+                })
+                .await;
                 let _ = done_tx.send(response);
             }
             .in_current_span(),

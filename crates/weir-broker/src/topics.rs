@@ -107,10 +107,38 @@ impl Partition {
 
 /// Rebuilds producer state from every batch header in the log (headers only: 61 bytes a
 /// batch, no record is decoded).
+///
+/// A corrupt batch (a damaged closed segment, whose reads fail as corrupt) must not keep the
+/// broker from starting: the rest of its segment is skipped and the rebuild goes on with the
+/// next segment.
 fn rebuild_producer_state(log: &Log) -> Result<ProducerStates, PartitionError> {
     let mut states = ProducerStates::default();
-    for header in log.batch_headers(log.log_start())? {
-        let header = header?;
+    let bases = log.segment_base_offsets();
+    let mut from = log.log_start();
+    while let Some(damaged_at) = rebuild_from(log, from, &mut states)? {
+        tracing::warn!(dir = %log.dir().display(), offset = damaged_at, "corrupt batch; producer state rebuilt without the rest of its segment");
+        match bases.iter().copied().find(|&b| b > damaged_at) {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    Ok(states)
+}
+
+/// Records every batch header from `from` on; `Some(offset)` where a corrupt batch stopped it.
+fn rebuild_from(
+    log: &Log,
+    from: i64,
+    states: &mut ProducerStates,
+) -> Result<Option<i64>, PartitionError> {
+    let mut next = from;
+    for header in log.batch_headers(from)? {
+        let header = match header {
+            Ok(h) => h,
+            Err(weir_storage::ReadError::Corrupt { .. }) => return Ok(Some(next)),
+            Err(e) => return Err(e.into()),
+        };
+        next = header.last_offset().map_or(next, |l| l.saturating_add(1));
         let ident = BatchIdentity {
             producer_id: header.producer_id,
             producer_epoch: header.producer_epoch,
@@ -125,7 +153,7 @@ fn rebuild_producer_state(log: &Log) -> Result<ProducerStates, PartitionError> {
             };
         states.record(&ident, header.base_offset, append_time);
     }
-    Ok(states)
+    Ok(None)
 }
 
 /// A topic: immutable partition list (CreatePartitions swaps in a new `Topic`), mutable settings.
@@ -222,11 +250,20 @@ impl Topics {
     /// Opens the data directory: recovers every log, loads topic metadata, rebuilds producer
     /// state. Logs found without metadata (a crash between the two) are adopted, never dropped.
     pub fn open(config: &BrokerConfig) -> Result<Self, TopicError> {
+        Self::open_with_fs(config, Arc::new(RealFs))
+    }
+
+    /// [`Topics::open`] with every partition log's file I/O going through `fs` (tests inject
+    /// faults with [`weir_storage::FaultFs`]).
+    pub fn open_with_fs(
+        config: &BrokerConfig,
+        fs: Arc<dyn weir_storage::FileSystem>,
+    ) -> Result<Self, TopicError> {
         let data_dir: &Path = &config.data_dir;
         let defaults = config.log.clone();
         let base =
             TopicSettings::new(&defaults, BTreeMap::new()).map_err(TopicError::InvalidConfig)?;
-        let store = Store::open(data_dir, base.log, Arc::new(RealFs))?;
+        let store = Store::open(data_dir, base.log, fs)?;
         let meta = TopicStore::open(data_dir)?;
         let mut metas = meta.load_all()?;
         // Adopt orphan logs.

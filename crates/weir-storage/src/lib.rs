@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod check;
 mod checkpoint;
 mod clean;
 pub mod config;

@@ -147,15 +147,26 @@ impl Log {
             if header.base_offset >= limit || (taken > 0 && taken + total > max_bytes as u64) {
                 break;
             }
+            let bytes = &view[pos as usize..(pos + total) as usize];
             // Offsets increase; gaps are records the cleaner removed.
-            if header.base_offset < expected {
-                return Err(seg.corrupt(
+            let checked = if header.base_offset < expected {
+                Err(seg.corrupt(
                     pos,
                     format!("batch base offset {} below {expected}", header.base_offset),
-                ));
+                ))
+            } else {
+                validate_stored_batch(bytes)
+                    .map(|_| ())
+                    .map_err(|e| seg.corrupt(pos, e.to_string()))
+            };
+            // A damaged batch is never served; the intact batches before it are, so a
+            // reader gets up to the damage and the error names the damaged batch itself.
+            if let Err(e) = checked {
+                if taken == 0 {
+                    return Err(e);
+                }
+                break;
             }
-            let bytes = &view[pos as usize..(pos + total) as usize];
-            validate_stored_batch(bytes).map_err(|e| seg.corrupt(pos, e.to_string()))?;
             expected = header
                 .last_offset()
                 .map_or(i64::MAX, |l| l.saturating_add(1));
@@ -164,7 +175,9 @@ impl Log {
             if pos >= size {
                 break;
             }
-            let (h, t) = seg.header_at(view, pos, size)?;
+            let Ok((h, t)) = seg.header_at(view, pos, size) else {
+                break; // served up to here; the next read reports the damage
+            };
             header = h;
             total = t;
         }

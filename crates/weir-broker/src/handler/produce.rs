@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use weir_protocol::ErrorCode;
+use weir_protocol::records::{RecordBatch, RecordError};
 // Produce v0-2 (message formats v0/v1) stay advertised for librdkafka but are refused.
 use weir_protocol::api::PRODUCE_VERSION_ACCEPTED_MIN;
 use weir_protocol::messages::produce::{
@@ -22,6 +23,32 @@ fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProdu
         error_message: message,
         ..Default::default()
     }
+}
+
+/// Kafka's record-level validation of a produced batch (LogValidator): exactly one v2 batch
+/// whose records, decompressed within `budget` bytes (`produce_decompressed_bytes_max`;
+/// Kafka streams without a bound), parse, fill the
+/// records section exactly and number `recordCount`. The batch header and CRC are checked by
+/// the storage engine on append. A count mismatch is INVALID_RECORD, anything else
+/// CORRUPT_MESSAGE.
+fn validate_records(records: &bytes::Bytes, budget: usize) -> Result<(), (ErrorCode, String)> {
+    let corrupt = |e: &dyn std::fmt::Display| (ErrorCode::CORRUPT_MESSAGE, e.to_string());
+    let batch = RecordBatch::parse_exact(records.clone()).map_err(|e| corrupt(&e))?;
+    // The CRC first: a corrupt batch is refused as corrupt before its records are read.
+    batch.verify_crc().map_err(|e| corrupt(&e))?;
+    let iter = batch.records(budget).map_err(|e| corrupt(&e))?;
+    for record in iter {
+        if let Err(e) = record {
+            let code = match e {
+                RecordError::TooFewRecords { .. } | RecordError::TrailingBytes { .. } => {
+                    ErrorCode::INVALID_RECORD
+                }
+                _ => ErrorCode::CORRUPT_MESSAGE,
+            };
+            return Err((code, e.to_string()));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn handle(
@@ -81,6 +108,13 @@ pub(crate) async fn handle(
                 ));
                 continue;
             };
+            let budget =
+                usize::try_from(b.config.produce_decompressed_bytes_max).unwrap_or(usize::MAX);
+            if let Err((code, msg)) = validate_records(&records, budget) {
+                tracing::debug!(topic = %t.name, partition = pd.index, error = %msg, "produce refused");
+                parts.push(error(pd.index, code, Some(msg)));
+                continue;
+            }
             let settings = topic.settings();
             if settings.compacted()
                 && let Err(e) = crate::cleaner::check_keys(&records)
