@@ -1,5 +1,6 @@
 //! `weir`: the broker (`weir serve`) and, later, Kafka client tools and benchmarks.
 
+mod bench_net;
 mod bench_storage;
 mod log_cmd;
 
@@ -30,7 +31,8 @@ enum Command {
     Serve(ServeArgs),
     /// Inspect partition files offline: `log dump PATH`, `log verify DIR`.
     Log(log_cmd::LogArgs),
-    /// Benchmarks: `bench storage DIR` (in-process storage against the disk's own limits).
+    /// Benchmarks: `bench storage DIR` (in-process storage against the disk's own limits),
+    /// `bench produce|consume|e2e` (against a broker), `bench startup`.
     Bench(bench_storage::BenchArgs),
 }
 
