@@ -23,6 +23,7 @@ mod topic;
 pub use args::NetArgs;
 pub use startup::StartupArgs;
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,7 +63,10 @@ pub fn run(command: NetCommand) -> anyhow::Result<()> {
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // An error (a closed pipe), not a panic, when stdout goes away.
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
     } else {
         report.print();
     }
