@@ -6,6 +6,13 @@
 //! client that pipelines too far simply stops being read); the writer awaits the queued
 //! responses one by one, in order, and writes each with vectored I/O so record bytes are never
 //! copied into a response buffer.
+//!
+//! Produce requests of one connection are also *handled* in request order: each Produce
+//! handler starts only when the connection's previous Produce handler has finished. Kafka
+//! handles a connection's requests one at a time; without this, two pipelined Produce
+//! requests could reach a partition in the wrong order (reordered records, or
+//! OUT_OF_ORDER_SEQUENCE_NUMBER for an idempotent producer with several requests in flight).
+//! Other requests (a long-polling Fetch, metadata) still run concurrently.
 
 use std::future::Future;
 use std::io::IoSlice;
@@ -23,6 +30,14 @@ const READ_CHUNK_BYTES_MAX: usize = 64 * 1024;
 
 /// Size of a frame's length prefix.
 const FRAME_PREFIX_BYTES: usize = 4;
+
+/// A request frame's first two bytes (its api key) for Produce.
+const PRODUCE_API_KEY: [u8; 2] = [0, 0];
+
+/// Whether a request frame is a Produce request (a frame too short for a key is not).
+fn is_produce(frame: &[u8]) -> bool {
+    frame.get(..2) == Some(&PRODUCE_API_KEY[..])
+}
 
 /// What the service answers to one request frame.
 #[derive(Debug)]
@@ -91,6 +106,8 @@ where
     let writer = tokio::spawn(write_responses(wr, rx).in_current_span());
     let idle = Duration::from_millis(limits.idle_ms);
     let mut buf = BytesMut::new();
+    // Ends (sender dropped) when the connection's latest Produce handler has finished.
+    let mut produce_done: Option<oneshot::Receiver<()>> = None;
 
     let read_reason = loop {
         let next = tokio::select! {
@@ -111,9 +128,20 @@ where
         };
         let (done_tx, done_rx) = oneshot::channel();
         let service = Arc::clone(&service);
+        let (previous, finished) = if is_produce(&frame) {
+            let (finished, next) = oneshot::channel::<()>();
+            (produce_done.replace(next), Some(finished))
+        } else {
+            (None, None)
+        };
         tokio::spawn(
             async move {
+                if let Some(previous) = previous {
+                    // Err too when that handler's task ended without sending: either way it is done.
+                    let _ = previous.await;
+                }
                 let response = service.call(frame).await;
+                drop(finished);
                 let _ = done_tx.send(response);
             }
             .in_current_span(),
@@ -294,6 +322,63 @@ mod tests {
         assert_eq!(read_one(&mut cr).await, vec![1, 2]);
         assert_eq!(read_one(&mut cr).await, vec![20, 3, 3]);
         assert_eq!(read_one(&mut cr).await, vec![0, 4]);
+        drop(cw);
+        drop(cr);
+        assert_eq!(task.await.unwrap(), CloseReason::PeerClosed);
+    }
+
+    /// Frames `[0, 0, id, delay_ms]` are Produce requests; `[9, 9, id, delay_ms]` another
+    /// API. Logs each handler's start and end.
+    struct Ordered(std::sync::Mutex<Vec<(char, u8)>>);
+    impl Service for Ordered {
+        async fn call(self: Arc<Self>, frame: Bytes) -> Response {
+            let (id, ms) = (frame[2], frame[3]);
+            self.0.lock().unwrap().push(('s', id));
+            tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
+            self.0.lock().unwrap().push(('e', id));
+            Response::Frame(vec![frame])
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn produce_handlers_run_one_at_a_time_in_request_order() {
+        let (client, server) = duplex(4096);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let log = Arc::new(Ordered(std::sync::Mutex::new(Vec::new())));
+        let task = tokio::spawn(serve(server, log.clone(), limits(), stop_rx));
+        let (mut cr, mut cw) = tokio::io::split(client);
+        // Slower Produce requests first, and a fast non-Produce one among them.
+        let frames: [[u8; 4]; 5] = [
+            [0, 0, 1, 40],
+            [0, 0, 2, 20],
+            [9, 9, 9, 1],
+            [0, 0, 3, 5],
+            [0, 0, 4, 0],
+        ];
+        for f in &frames {
+            cw.write_all(&frame(f)).await.unwrap();
+        }
+        for f in &frames {
+            assert_eq!(read_one(&mut cr).await, f.to_vec());
+        }
+        let log = log.0.lock().unwrap().clone();
+        let produce: Vec<(char, u8)> = log.iter().copied().filter(|(_, id)| *id != 9).collect();
+        assert_eq!(
+            produce,
+            vec![
+                ('s', 1),
+                ('e', 1),
+                ('s', 2),
+                ('e', 2),
+                ('s', 3),
+                ('e', 3),
+                ('s', 4),
+                ('e', 4)
+            ]
+        );
+        // The other API did not wait for the Produce requests ahead of it.
+        let pos = |x: (char, u8)| log.iter().position(|l| *l == x).unwrap();
+        assert!(pos(('e', 9)) < pos(('e', 1)), "{log:?}");
         drop(cw);
         drop(cr);
         assert_eq!(task.await.unwrap(), CloseReason::PeerClosed);
