@@ -1,7 +1,8 @@
-//! `weir`: the broker (`weir serve`) and, later, Kafka client tools and benchmarks.
+//! `weir`: the broker (`weir serve`), Kafka client tools and benchmarks.
 
 mod bench_net;
 mod bench_storage;
+mod client_cmd;
 mod log_cmd;
 
 use std::path::PathBuf;
@@ -34,6 +35,16 @@ enum Command {
     /// Benchmarks: `bench storage DIR` (in-process storage against the disk's own limits),
     /// `bench produce|consume|e2e` (against a broker), `bench startup`.
     Bench(bench_storage::BenchArgs),
+    /// Topics: create, list, describe, delete, alter-config.
+    Topic(client_cmd::topic::TopicArgs),
+    /// Produce records read from stdin (lines or JSON lines).
+    Produce(client_cmd::produce::ProduceArgs),
+    /// Consume records from an offset, a time or a group's commits.
+    Consume(client_cmd::consume::ConsumeArgs),
+    /// Copy a range of one topic into another, keeping keys, headers and timestamps.
+    Replay(client_cmd::replay::ReplayArgs),
+    /// Consumer groups: list, describe (members, assignments, committed offsets, lag).
+    Group(client_cmd::group::GroupArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +89,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
         Command::Log(args) => log_cmd::run(args),
         Command::Bench(args) => bench_storage::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Topic(args) => client_cmd::topic::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Produce(args) => client_cmd::produce::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Consume(args) => client_cmd::consume::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Replay(args) => client_cmd::replay::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Group(args) => client_cmd::group::run(args).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -136,6 +136,24 @@ impl Client {
         Ok(conn)
     }
 
+    /// A new connection to a node, outside the shared pool: group coordination uses its own,
+    /// as Kafka's consumer does, so a JoinGroup held by the coordinator until the rebalance
+    /// completes does not hold up fetches, and long fetches do not delay heartbeats.
+    pub(crate) async fn dedicated_connection(
+        &self,
+        node_id: i32,
+    ) -> Result<Arc<Connection>, ClientError> {
+        let addr = match self.broker_address(node_id) {
+            Some(addr) => addr,
+            None => {
+                self.metadata(Some(&[])).await?;
+                self.broker_address(node_id)
+                    .ok_or(ClientError::UnknownNode { node_id })?
+            }
+        };
+        Ok(Arc::new(Connection::open(&addr, self.settings()).await?))
+    }
+
     /// A connection to any broker: a known broker first, then the bootstrap list.
     pub(crate) async fn any_connection(&self) -> Result<Arc<Connection>, ClientError> {
         let mut candidates: Vec<String> = {

@@ -35,7 +35,7 @@ use crate::error::ClientError;
 use crate::versions::{self, VersionTable};
 
 /// Requests queued for the writer task before `send` waits, per connection.
-const WRITE_QUEUE_REQUESTS: usize = 64;
+const REQUESTS_QUEUED_MAX: usize = 64;
 /// Bytes the reader asks the socket for at least, per read.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -156,7 +156,7 @@ impl Connection {
         // Small requests (a fetch, a commit) should not wait for Nagle.
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
-        let (tx, rx) = mpsc::channel(WRITE_QUEUE_REQUESTS);
+        let (tx, rx) = mpsc::channel(REQUESTS_QUEUED_MAX);
         let (in_flight_tx, in_flight_rx) = mpsc::channel(settings.requests_in_flight_max.max(1));
         let dead = Arc::new(AtomicBool::new(false));
         tokio::spawn(write_loop(

@@ -1,14 +1,20 @@
 //! [`Fetcher`]: reads a set of partitions from given offsets, one fetch in flight per broker,
 //! the next one sent before the caller gets the records of the last.
+//!
+//! The fetcher opens its own connection to each leader, as Kafka's consumer has its own
+//! network client: a broker answers a connection's requests in order, so a fetch waiting
+//! `max_wait_ms` for data must not hold up produce acks or heartbeats sharing the `Client`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
 
 use crate::client::Client;
+use crate::connection::Connection;
 use crate::error::ClientError;
-use crate::fetch::{ConsumedRecord, FetchConfig, FetchedPartition};
+use crate::fetch::{ConsumedRecord, FetchConfig, FetchedPartition, send_fetch_on};
 
 /// Consecutive failed fetch rounds (retriable errors) before `poll` gives up.
 pub const FETCH_RETRIES_MAX: u32 = 10;
@@ -40,6 +46,7 @@ pub struct Fetcher {
     in_flight: JoinSet<FetchOutcome>,
     busy_nodes: HashSet<i32>,
     busy: HashSet<Tp>,
+    connections: HashMap<i32, Arc<Connection>>,
     failures: u32,
 }
 
@@ -57,6 +64,7 @@ impl Fetcher {
             in_flight: JoinSet::new(),
             busy_nodes: HashSet::new(),
             busy: HashSet::new(),
+            connections: HashMap::new(),
             failures: 0,
         }
     }
@@ -110,13 +118,26 @@ impl Fetcher {
                 .push((topic.clone(), *partition, *offset));
         }
         for (node, asked) in by_node {
+            let conn = match self.connections.get(&node) {
+                Some(conn) if !conn.is_dead() => conn.clone(),
+                _ => match self.client.dedicated_connection(node).await {
+                    Ok(conn) => {
+                        self.connections.insert(node, conn.clone());
+                        conn
+                    }
+                    Err(e) if e.is_retriable() => {
+                        self.client.invalidate(&asked[0].0);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
             self.busy_nodes.insert(node);
             let tps: Vec<Tp> = asked.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
             self.busy.extend(tps.iter().cloned());
-            let client = self.client.clone();
             let config = self.config.clone();
             self.in_flight.spawn(async move {
-                let result = match client.send_fetch(node, asked, &config).await {
+                let result = match send_fetch_on(&conn, asked, &config).await {
                     Ok(pending) => pending.wait().await,
                     Err(e) => Err(e),
                 };
@@ -154,7 +175,10 @@ impl Fetcher {
             let (node, tps, result) = match joined {
                 Ok(outcome) => outcome,
                 Err(join) => {
-                    return Err(ClientError::Config(format!("fetch task failed: {join}")));
+                    return Err(ClientError::TaskFailed {
+                        what: "fetch",
+                        message: join.to_string(),
+                    });
                 }
             };
             self.busy_nodes.remove(&node);

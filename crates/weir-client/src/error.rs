@@ -220,6 +220,14 @@ pub enum ClientError {
         #[source]
         source: DecodeError,
     },
+    /// A background task of the client ended abnormally (a bug).
+    #[error("{what} task failed: {message}")]
+    TaskFailed {
+        /// Which task.
+        what: &'static str,
+        /// The join error.
+        message: String,
+    },
     /// The broker answered with another response type than asked (a bug on one side).
     #[error("unexpected response to {api}")]
     UnexpectedResponse {
@@ -417,6 +425,10 @@ impl Clone for ClientError {
                 what,
                 member_id: member_id.clone(),
                 source: source.clone(),
+            },
+            E::TaskFailed { what, message } => E::TaskFailed {
+                what,
+                message: message.clone(),
             },
             E::UnexpectedResponse { api } => E::UnexpectedResponse { api },
         }

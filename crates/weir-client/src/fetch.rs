@@ -9,7 +9,7 @@ use weir_protocol::records::{BatchIter, DECOMPRESSED_BYTES_MAX_DEFAULT, Timestam
 use weir_protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody};
 
 use crate::client::Client;
-use crate::connection::PendingResponse;
+use crate::connection::{Connection, PendingResponse};
 use crate::error::ClientError;
 
 /// Default longest time the broker waits for `min_bytes`, in ms (Kafka's `fetch.max.wait.ms`).
@@ -326,42 +326,8 @@ impl Client {
         partitions: Vec<(String, i32, i64)>,
         config: &FetchConfig,
     ) -> Result<PendingFetch, ClientError> {
-        let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-        for (topic, partition, offset) in &partitions {
-            topics.entry(topic).or_default().push(FetchPartition {
-                partition: *partition,
-                fetch_offset: *offset,
-                partition_max_bytes: config.partition_max_bytes,
-                ..Default::default()
-            });
-        }
-        let request = FetchRequest {
-            replica_id: -1,
-            max_wait_ms: config.max_wait_ms,
-            min_bytes: config.min_bytes,
-            max_bytes: config.max_bytes,
-            isolation_level: config.isolation.wire(),
-            // Sessionless (session id 0, epoch -1): every partition is listed every time.
-            session_id: 0,
-            session_epoch: -1,
-            topics: topics
-                .into_iter()
-                .map(|(topic, partitions)| FetchTopic {
-                    topic: topic.to_string(),
-                    partitions,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        let extra = u64::try_from(config.max_wait_ms).unwrap_or(0);
-        let pending = self
-            .send_node(node, ApiKey::Fetch, extra, |_| RequestBody::Fetch(request))
-            .await?;
-        Ok(PendingFetch {
-            pending,
-            asked: partitions,
-        })
+        let conn = self.node_connection(node).await?;
+        send_fetch_on(&conn, partitions, config).await
     }
 
     /// Low-level fetch: one request per leader for `(topic, partition, offset)`s, sent
@@ -390,4 +356,48 @@ impl Client {
         }
         Ok(out)
     }
+}
+
+/// Queues one Fetch on `conn` for `(topic, partition, offset)`s its broker leads.
+pub(crate) async fn send_fetch_on(
+    conn: &Connection,
+    partitions: Vec<(String, i32, i64)>,
+    config: &FetchConfig,
+) -> Result<PendingFetch, ClientError> {
+    let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+    for (topic, partition, offset) in &partitions {
+        topics.entry(topic).or_default().push(FetchPartition {
+            partition: *partition,
+            fetch_offset: *offset,
+            partition_max_bytes: config.partition_max_bytes,
+            ..Default::default()
+        });
+    }
+    let request = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: config.max_wait_ms,
+        min_bytes: config.min_bytes,
+        max_bytes: config.max_bytes,
+        isolation_level: config.isolation.wire(),
+        // Sessionless (session id 0, epoch -1): every partition is listed every time.
+        session_id: 0,
+        session_epoch: -1,
+        topics: topics
+            .into_iter()
+            .map(|(topic, partitions)| FetchTopic {
+                topic: topic.to_string(),
+                partitions,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let extra = u64::try_from(config.max_wait_ms).unwrap_or(0);
+    let pending = conn
+        .send_with_extra_timeout(ApiKey::Fetch, extra, |_| RequestBody::Fetch(request))
+        .await?;
+    Ok(PendingFetch {
+        pending,
+        asked: partitions,
+    })
 }

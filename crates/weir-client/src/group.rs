@@ -15,6 +15,7 @@ use weir_protocol::messages::{
 use weir_protocol::{ApiKey, DecodeError, Decoder, ErrorCode, RequestBody, ResponseBody};
 
 use crate::client::{Client, METADATA_ATTEMPTS_MAX};
+use crate::connection::Connection;
 use crate::error::ClientError;
 
 /// A group as ListGroups reports it.
@@ -316,51 +317,8 @@ impl Client {
         offsets: &[(String, i32, i64)],
     ) -> Result<(), ClientError> {
         let coordinator = self.find_coordinator(group_id).await?;
-        let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for (topic, partition, offset) in offsets {
-            topics
-                .entry(topic)
-                .or_default()
-                .push(OffsetCommitRequestPartition {
-                    partition_index: *partition,
-                    committed_offset: *offset,
-                    ..Default::default()
-                });
-        }
-        let body = self
-            .call_node(coordinator, ApiKey::OffsetCommit, |_| {
-                RequestBody::OffsetCommit(OffsetCommitRequest {
-                    group_id: group_id.to_string(),
-                    generation_id_or_member_epoch: generation,
-                    member_id: member_id.to_string(),
-                    topics: topics
-                        .into_iter()
-                        .map(|(name, partitions)| OffsetCommitRequestTopic {
-                            name: name.to_string(),
-                            partitions,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-            })
-            .await?;
-        let ResponseBody::OffsetCommit(r) = body else {
-            return Err(ClientError::UnexpectedResponse {
-                api: "OffsetCommit",
-            });
-        };
-        for t in r.topics {
-            for p in t.partitions {
-                ClientError::check(p.error_code, None, || {
-                    format!(
-                        "commit {}-{} for group {group_id}",
-                        t.name, p.partition_index
-                    )
-                })?;
-            }
-        }
-        Ok(())
+        let conn = self.node_connection(coordinator).await?;
+        commit_on(&conn, group_id, generation, member_id, offsets).await
     }
 
     /// Deletes groups; one result per group, in order.
@@ -394,4 +352,59 @@ impl Client {
         }
         Ok(out)
     }
+}
+
+/// OffsetCommit on a given connection (the coordinator's).
+pub(crate) async fn commit_on(
+    conn: &Connection,
+    group_id: &str,
+    generation: i32,
+    member_id: &str,
+    offsets: &[(String, i32, i64)],
+) -> Result<(), ClientError> {
+    let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for (topic, partition, offset) in offsets {
+        topics
+            .entry(topic)
+            .or_default()
+            .push(OffsetCommitRequestPartition {
+                partition_index: *partition,
+                committed_offset: *offset,
+                ..Default::default()
+            });
+    }
+    let body = conn
+        .call(ApiKey::OffsetCommit, |_| {
+            RequestBody::OffsetCommit(OffsetCommitRequest {
+                group_id: group_id.to_string(),
+                generation_id_or_member_epoch: generation,
+                member_id: member_id.to_string(),
+                topics: topics
+                    .into_iter()
+                    .map(|(name, partitions)| OffsetCommitRequestTopic {
+                        name: name.to_string(),
+                        partitions,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        })
+        .await?;
+    let ResponseBody::OffsetCommit(r) = body else {
+        return Err(ClientError::UnexpectedResponse {
+            api: "OffsetCommit",
+        });
+    };
+    for t in r.topics {
+        for p in t.partitions {
+            ClientError::check(p.error_code, None, || {
+                format!(
+                    "commit {}-{} for group {group_id}",
+                    t.name, p.partition_index
+                )
+            })?;
+        }
+    }
+    Ok(())
 }

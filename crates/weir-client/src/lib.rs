@@ -6,6 +6,8 @@
 //!   operations ([`admin`]) and group queries ([`group`]).
 //! - [`Producer`]: batching per partition, Kafka's murmur2 partitioner, idempotence.
 //! - [`Fetcher`]: reads assigned partitions from given offsets, pipelining fetches.
+//! - [`GroupMember`]: a classic consumer-group member (join, range assignor, heartbeats,
+//!   commits with its generation, leave).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), weir_client::ClientError> {
@@ -27,6 +29,7 @@ mod consumer;
 mod error;
 mod fetch;
 pub mod group;
+mod membership;
 mod metadata;
 mod offsets;
 pub mod partitioner;
@@ -43,6 +46,10 @@ pub use fetch::{
     ConsumedRecord, DecodedRecords, FETCH_MAX_BYTES_DEFAULT, FETCH_MAX_WAIT_MS_DEFAULT,
     FETCH_MIN_BYTES_DEFAULT, FETCH_PARTITION_MAX_BYTES_DEFAULT, FetchConfig, FetchedPartition,
     Isolation,
+};
+pub use membership::{
+    GroupConfig, GroupMember, HEARTBEAT_INTERVAL_MS_DEFAULT, RANGE_ASSIGNOR,
+    REBALANCE_TIMEOUT_MS_DEFAULT, SESSION_TIMEOUT_MS_DEFAULT, range_assign,
 };
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use offsets::{ListedOffset, OffsetSpec};

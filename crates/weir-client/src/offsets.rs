@@ -67,9 +67,12 @@ impl Client {
         let mut out: Vec<Option<ListedOffset>> = vec![None; requests.len()];
         let mut attempt = 0;
         loop {
+            // A request names each partition once (Kafka refuses duplicates): a partition
+            // asked for twice (earliest and latest) takes two rounds.
             let mut by_node: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+            let mut in_round = std::collections::HashSet::new();
             for (i, (topic, partition, _)) in requests.iter().enumerate() {
-                if out[i].is_none() {
+                if out[i].is_none() && in_round.insert((topic.as_str(), *partition)) {
                     let leader = self.leader(topic, *partition).await?;
                     by_node.entry(leader).or_default().push(i);
                 }
@@ -97,6 +100,7 @@ impl Client {
                 }
             }
             if let Some(e) = retry {
+                // Retriable failures count; rounds for duplicate partitions do not.
                 attempt += 1;
                 if attempt >= METADATA_ATTEMPTS_MAX {
                     return Err(e);

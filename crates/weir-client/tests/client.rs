@@ -231,6 +231,14 @@ async fn list_offsets_by_time_and_bounds() {
             .unwrap(),
         10
     );
+    let both = client
+        .list_offsets_batch(&[
+            ("times".into(), 0, OffsetSpec::Earliest),
+            ("times".into(), 0, OffsetSpec::Latest),
+        ])
+        .await
+        .unwrap();
+    assert_eq!((both[0].offset, both[1].offset), (0, 10));
     let raw = client
         .list_offsets_batch(&[("times".into(), 0, OffsetSpec::Timestamp(9_000_000))])
         .await
@@ -319,4 +327,192 @@ async fn fetch_out_of_range_is_a_clear_error() {
         ),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn group_members_split_partitions_and_commit_with_their_generation() {
+    use weir_client::{GroupConfig, GroupMember};
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "work", 5).await;
+    let config = GroupConfig {
+        heartbeat_interval_ms: 100,
+        ..Default::default()
+    };
+    let topics = vec!["work".to_string()];
+    let mut a = GroupMember::join(client.clone(), "crew", &topics, config.clone())
+        .await
+        .unwrap();
+    assert_eq!(a.assignment()["work"], vec![0, 1, 2, 3, 4]);
+    // A second member joins: the first learns of the rebalance by heartbeat and rejoins.
+    let client_b = client.clone();
+    let (t, c) = (topics.clone(), config.clone());
+    let b = tokio::spawn(async move { GroupMember::join(client_b, "crew", &t, c).await.unwrap() });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !a.needs_rejoin() {
+        assert!(tokio::time::Instant::now() < deadline, "no rebalance seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.rejoin().await.unwrap();
+    let b = b.await.unwrap();
+    assert_eq!(a.generation(), b.generation());
+    let mut all: Vec<i32> = a
+        .assignment()
+        .values()
+        .chain(b.assignment().values())
+        .flatten()
+        .copied()
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        a.assignment()["work"].len() + b.assignment()["work"].len(),
+        5
+    );
+
+    let described = client.describe_group("crew").await.unwrap();
+    assert_eq!(described.state, "Stable");
+    assert_eq!(described.protocol, "range");
+    assert_eq!(described.members.len(), 2);
+    for m in &described.members {
+        let own = if m.member_id == a.member_id() {
+            a.assignment()
+        } else {
+            b.assignment()
+        };
+        assert_eq!(&m.assignment, own);
+    }
+    a.commit(&[("work".into(), a.assignment()["work"][0], 3)])
+        .await
+        .unwrap();
+    // A standalone commit is refused while the group has members.
+    assert!(
+        client
+            .commit_offsets("crew", -1, "", &[("work".into(), 0, 1)])
+            .await
+            .is_err()
+    );
+    a.leave().await.unwrap();
+    b.leave().await.unwrap();
+    assert_eq!(client.describe_group("crew").await.unwrap().state, "Empty");
+}
+
+#[tokio::test]
+async fn acks_zero_and_one_deliver_and_keyless_records_spread() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "acks", 3).await;
+    for acks in [0i16, 1] {
+        let producer = Producer::new(
+            client.clone(),
+            ProducerConfig {
+                acks,
+                batch_bytes: 512,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!producer.config().idempotent, "idempotence needs acks=-1");
+        let mut deliveries = Vec::new();
+        for i in 0..300 {
+            let record = ProducerRecord {
+                topic: "acks".into(),
+                value: Some(Bytes::from(format!("{acks}-{i:04}"))),
+                ..Default::default()
+            };
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        producer.close().await.unwrap();
+        let mut partitions = std::collections::BTreeSet::new();
+        for d in deliveries {
+            let meta = d.await.unwrap();
+            partitions.insert(meta.partition);
+            if acks == 0 {
+                assert_eq!(meta.offset, -1);
+            } else {
+                assert!(meta.offset >= 0);
+            }
+        }
+        // Keyless records stick to a partition per batch, then move on: all three get some.
+        assert_eq!(partitions.len(), 3, "acks={acks}");
+    }
+    // acks=0 has no answer to wait for; the records still arrive.
+    let records = read_all(&client, "acks", 3, 600).await;
+    for acks in [0, 1] {
+        let mut values: Vec<String> = records
+            .iter()
+            .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+            .filter(|v| v.starts_with(&format!("{acks}-")))
+            .collect();
+        values.sort();
+        let expected: Vec<String> = (0..300).map(|i| format!("{acks}-{i:04}")).collect();
+        assert_eq!(values, expected);
+    }
+}
+
+#[tokio::test]
+async fn unreachable_bootstrap_is_a_clear_error() {
+    // A port nobody listens on (bound, then closed).
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let err = Client::connect(&addr.to_string(), ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    assert!(
+        matches!(err, weir_client::ClientError::Connect { .. }),
+        "{err:?}"
+    );
+}
+
+/// Many pipelined batches to one partition keep their order and all arrive, run after run
+/// (weir's broker handles a connection's pipelined requests concurrently: a reordered batch
+/// must be refused and resent, and a new producer's first batch must go first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_idempotent_batches_keep_their_order() {
+    let broker = TestBroker::start(&[]).await;
+    let client = client(&broker).await;
+    create(&client, "pipe", 1).await;
+    let runs = 3;
+    let per_run = 1500;
+    for run in 0..runs {
+        let producer = Producer::new(
+            client.clone(),
+            ProducerConfig {
+                batch_bytes: 2048,
+                linger_ms: 0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..per_run {
+            let value = format!("{run}-{i:05}-{}", "p".repeat(200));
+            deliveries.push(
+                producer
+                    .send(ProducerRecord {
+                        topic: "pipe".into(),
+                        value: Some(Bytes::from(value)),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap(),
+            );
+        }
+        let mut last = -1;
+        for d in deliveries {
+            let offset = d.await.unwrap().offset;
+            assert!(offset > last, "offsets must follow send order");
+            last = offset;
+        }
+        producer.close().await.unwrap();
+    }
+    let records = read_all(&client, "pipe", 1, runs * per_run).await;
+    for (n, r) in records.iter().enumerate() {
+        let expected = format!("{}-{:05}-", n / per_run, n % per_run);
+        let value = String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap();
+        assert!(value.starts_with(&expected), "record {n}: {value:.12}");
+    }
 }

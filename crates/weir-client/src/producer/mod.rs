@@ -5,12 +5,19 @@
 //! which is what makes a fast caller wait) and returns a [`DeliveryFuture`]. The task
 //! partitions the record, appends it to the partition's open batch, and closes the batch when
 //! it is full, when it has lingered `linger_ms`, or on `flush`. Closed batches are sent, one
-//! batch per partition per request and one request per leader at a time up to
-//! `max_in_flight` requests per broker. Idempotent mode (InitProducerId once, then a sequence
-//! per partition) resends a failed batch with the same sequence, and only after every earlier
-//! batch of the partition is answered, so retries never reorder or duplicate; a batch that
-//! fails for good fails the producer (see docs/cli.md for this deviation from Kafka's epoch
-//! bump).
+//! batch per partition per request, up to `max_in_flight` requests per broker. Idempotent mode
+//! (InitProducerId once, then a sequence per partition) resends a failed batch with the same
+//! sequence, and only after every earlier batch of the partition is answered, so retries never
+//! reorder or duplicate; a batch that fails for good fails the producer (see docs/cli.md for
+//! this deviation from Kafka's epoch bump).
+//!
+//! Per partition, batches in flight at once: one for a non-idempotent producer, and for an
+//! idempotent one a single batch until the partition's first is acknowledged, then up to
+//! `max_in_flight`. Kafka answers a connection's requests one at a time, in order; a broker
+//! that runs pipelined requests concurrently (weir's does today) may append them out of order.
+//! With sequences the broker refuses a reordered batch (OUT_OF_ORDER_SEQUENCE_NUMBER) and it is
+//! resent in order; without them nothing would notice, and a producer the broker does not know
+//! yet is accepted at whatever sequence arrives first.
 
 mod accumulator;
 mod sender;
@@ -46,7 +53,7 @@ pub const RETRY_BACKOFF_MS_DEFAULT: u64 = 100;
 /// attributes, deltas), for batch sizing and the buffer budget.
 pub(crate) const RECORD_OVERHEAD_BYTES: usize = 24;
 /// Commands queued for the producer task before `send` waits.
-const COMMAND_QUEUE: usize = 1024;
+const COMMANDS_QUEUED_MAX: usize = 1024;
 
 /// Producer settings; `Default` gives Kafka's producer defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +215,7 @@ impl Producer {
         }
         let permits = config.buffer_bytes.min(Semaphore::MAX_PERMITS);
         let buffer = Arc::new(Semaphore::new(permits));
-        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let (tx, rx) = mpsc::channel(COMMANDS_QUEUED_MAX);
         let config = Arc::new(config);
         tokio::spawn(sender::run(client, config.clone(), rx));
         Ok(Producer { tx, buffer, config })

@@ -18,6 +18,14 @@ use crate::partitioner::partition_for_key;
 
 /// Attempts at InitProducerId before the producer gives up.
 const INIT_PRODUCER_ID_ATTEMPTS_MAX: u32 = 5;
+/// Resends of a batch refused with OUT_OF_ORDER_SEQUENCE_NUMBER while no earlier batch of its
+/// partition is pending, before the producer fails.
+const OUT_OF_ORDER_RESENDS_MAX: u32 = 5;
+/// Age after which a topic's partition count is looked up again, in ms (Kafka's
+/// `metadata.max.age.ms`: 5 minutes).
+const METADATA_MAX_AGE_MS: u64 = 300_000;
+/// Commands handled in one round of the task's loop before batches are closed and sent.
+const COMMANDS_PER_ROUND_MAX: usize = 256;
 /// Transaction timeout sent with InitProducerId, in ms (Kafka's `transaction.timeout.ms`).
 const TRANSACTION_TIMEOUT_MS: i32 = 60_000;
 
@@ -36,7 +44,8 @@ struct Sender {
     producer_id: i64,
     producer_epoch: i16,
     parts: BTreeMap<Tp, PartitionState>,
-    partition_counts: HashMap<String, i32>,
+    /// topic → (partition count, when learned).
+    partition_counts: HashMap<String, (i32, Instant)>,
     sticky: HashMap<String, i32>,
     in_flight: JoinSet<Outcome>,
     node_in_flight: HashMap<i32, usize>,
@@ -92,22 +101,42 @@ pub(crate) async fn run(
             Some(joined) = s.in_flight.join_next(), if !s.in_flight.is_empty() => {
                 match joined {
                     Ok(outcome) => s.handle(outcome),
-                    Err(e) => s.fail_producer(ClientError::Config(format!("produce task failed: {e}"))),
+                    Err(e) => s.fail_producer(ClientError::TaskFailed { what: "produce", message: e.to_string() }),
                 }
             }
-            cmd = rx.recv(), if receiving => match cmd {
-                None => { receiving = false; closing = true; }
-                Some(Command::Send(p)) => s.append(p).await,
-                Some(Command::Flush(w)) => {
-                    let mark = s.next_batch_id;
-                    s.flush_waiters.push((mark, w));
+            cmd = rx.recv(), if receiving => {
+                let mut next = cmd;
+                // Take what else is queued before the bookkeeping below, up to a bound.
+                let mut handled = 0;
+                loop {
+                    match next {
+                        None => {
+                            receiving = false;
+                            closing = true;
+                            break;
+                        }
+                        Some(Command::Send(p)) => s.append(p).await,
+                        Some(Command::Flush(w)) => {
+                            let mark = s.next_batch_id;
+                            s.flush_waiters.push((mark, w));
+                        }
+                        Some(Command::Close(w)) => {
+                            s.close_waiters.push(w);
+                            closing = true;
+                            rx.close();
+                        }
+                    }
+                    handled += 1;
+                    if handled >= COMMANDS_PER_ROUND_MAX {
+                        break;
+                    }
+                    next = match rx.try_recv() {
+                        Ok(cmd) => Some(cmd),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    };
                 }
-                Some(Command::Close(w)) => {
-                    s.close_waiters.push(w);
-                    closing = true;
-                    rx.close();
-                }
-            },
+            }
             _ = sleep_until(wake), if wake.is_some() => {}
         }
         let now = Instant::now();
@@ -196,8 +225,13 @@ impl Sender {
     }
 
     async fn partition_count(&mut self, topic: &str) -> Result<i32, ClientError> {
-        if let Some(&n) = self.partition_counts.get(topic) {
-            return Ok(n);
+        match self.partition_counts.get(topic) {
+            Some(&(n, at)) if at.elapsed() < Duration::from_millis(METADATA_MAX_AGE_MS) => {
+                return Ok(n);
+            }
+            // Partitions may have been added: look again, as Kafka does every 5 minutes.
+            Some(_) => self.client.invalidate(topic),
+            None => {}
         }
         let auto_create = self.client.options().allow_auto_topic_creation;
         let n = self.client.partitions_of(topic, auto_create).await?.len();
@@ -208,7 +242,8 @@ impl Sender {
                 partition: -1,
             });
         }
-        self.partition_counts.insert(topic.to_string(), n);
+        self.partition_counts
+            .insert(topic.to_string(), (n, Instant::now()));
         Ok(n)
     }
 
@@ -290,9 +325,10 @@ impl Sender {
 
     /// Keyless records stick to one partition until its batch closes, then move on.
     fn on_batch_closed(&mut self, topic: &str, partition: i32) {
-        if let (Some(sticky), Some(&count)) =
-            (self.sticky.get_mut(topic), self.partition_counts.get(topic))
-            && *sticky == partition
+        if let (Some(sticky), Some(&count)) = (
+            self.sticky.get_mut(topic),
+            self.partition_counts.get(topic).map(|(n, _)| n),
+        ) && *sticky == partition
         {
             *sticky = (partition + 1) % count.max(1);
         }
@@ -358,7 +394,19 @@ impl Sender {
                     }
                     st.retry.remove(&first.0).map(|b| (first.0, b))
                 } else {
-                    if idempotent && st.in_flight.len() >= self.config.max_in_flight {
+                    // Batches of one partition in flight at once. A broker that handles a
+                    // connection's pipelined requests concurrently (weir's does) may append
+                    // them out of order: without sequences nothing would catch that, so
+                    // non-idempotent batches go one at a time per partition; idempotent ones
+                    // too until the partition's first batch is acknowledged (a producer the
+                    // broker does not know yet may start at any sequence), then up to
+                    // `max_in_flight`, a reorder being refused and resent in order.
+                    let limit = if idempotent && st.acked_once {
+                        self.config.max_in_flight
+                    } else {
+                        1
+                    };
+                    if st.in_flight.len() >= limit {
                         continue;
                     }
                     let Some(bytes) = st.ready.front().map(|b| b.bytes) else {
@@ -494,26 +542,40 @@ impl Sender {
             st.in_flight.remove(&order);
             match answer {
                 Ok((base_offset, append_time)) => {
+                    st.acked_once = true;
                     self.outstanding.remove(&batch.id);
                     batch.complete(base_offset, append_time);
                 }
                 Err(e) => {
                     let earlier_pending = st.in_flight.range(..order).next().is_some()
                         || st.retry.range(..order).next().is_some();
-                    let out_of_order = e.code() == Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
-                    let retriable = e.is_retriable()
-                        || (self.config.idempotent && out_of_order && earlier_pending);
+                    let out_of_order = self.config.idempotent
+                        && e.code() == Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+                    // OUT_OF_ORDER_SEQUENCE_NUMBER means the broker refused the batch without
+                    // writing it: an earlier batch had not arrived (still in flight, being
+                    // resent, or processed after this one by a broker that does not keep a
+                    // connection's requests in order). Resending the same sequence after the
+                    // earlier batches are answered is safe; it is retried a bounded number of
+                    // times once no earlier batch is pending, then fatal.
+                    let out_of_order_resend = out_of_order
+                        && (earlier_pending || batch.attempts <= OUT_OF_ORDER_RESENDS_MAX);
+                    let retriable = e.is_retriable() || out_of_order_resend;
                     if e.is_retriable() {
                         self.client.invalidate(&batch.topic);
                     }
                     let expired = batch.created.elapsed()
                         >= Duration::from_millis(self.config.delivery_timeout_ms);
                     if retriable && !expired {
-                        tracing::debug!(topic = %batch.topic, partition = batch.partition, error = %e, attempts = batch.attempts, "produce retry");
+                        tracing::debug!(topic = %batch.topic, partition = batch.partition, base_sequence = batch.base_sequence, error = %e, attempts = batch.attempts, "produce retry");
                         st.retry.insert(order, batch);
-                        self.retry_at.get_or_insert(
-                            Instant::now() + Duration::from_millis(self.config.retry_backoff_ms),
-                        );
+                        // A refused sequence is resent as soon as the earlier batches are
+                        // answered (that is its pacing); other errors wait the backoff.
+                        if !out_of_order_resend {
+                            self.retry_at.get_or_insert(
+                                Instant::now()
+                                    + Duration::from_millis(self.config.retry_backoff_ms),
+                            );
+                        }
                     } else {
                         self.outstanding.remove(&batch.id);
                         batch.fail(&e);
