@@ -135,11 +135,11 @@ pub struct NetArgs {
     /// Warm-up excluded from the figures: a record count (`10000`) or a time (`2s`).
     #[arg(long, default_value = "0", value_parser = parse_warmup)]
     pub warmup: Warmup,
-    /// Directory for the page-cache ceiling's scratch file (default: the system temp dir;
-    /// use the broker's data disk for a fair figure).
+    /// Directory for the page-cache and storage-append ceilings' scratch files (default:
+    /// the system temp dir; use the broker's data disk for a fair figure).
     #[arg(long, value_name = "DIR")]
     pub scratch_dir: Option<PathBuf>,
-    /// Skip the ceilings (loopback TCP, page-cache read).
+    /// Skip the ceilings (loopback TCP, storage append, page-cache read).
     #[arg(long)]
     pub no_ceilings: bool,
     /// Print the full result (series included) as JSON.

@@ -8,6 +8,10 @@
 //!   cached, in chunks of the fetch size: the most a broker can read from the page
 //!   cache (for `consume`, whose data was also just written).
 //!
+//! - **storage append** (for `produce`): `weir-storage` in-process appending the same
+//!   records in batches of the run's batch size to a fresh log in the scratch directory,
+//!   page-cache mode (no fsync): what the storage engine alone sustains, with no network.
+//!
 //! Each ceiling is the best of `PASSES` passes (the machine is shared and noisy; the
 //! best pass is the fairest estimate of the limit, which makes the ratios conservative).
 
@@ -18,6 +22,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use weir_storage::{AppendOptions, Log, LogConfig, RealFs};
 
 use super::report::Rate;
 
@@ -127,6 +132,47 @@ fn read_pass(path: &Path, records: u64, chunk: usize) -> anyhow::Result<Rate> {
     Ok(Rate::new(records, got, elapsed))
 }
 
+/// Bytes a record adds to a batch beyond its value, at most (length, attributes, deltas,
+/// key and header counts as varints), for sizing a batch under `max_message_bytes`.
+const RECORD_OVERHEAD_BYTES_MAX: usize = 32;
+/// Bytes of a v2 batch header.
+const BATCH_HEADER_BYTES: usize = 61;
+
+/// Storage-only append throughput: `records` records of `record_size` value bytes,
+/// `batch_bytes` of values per batch, appended to a fresh log under `dir` (removed after).
+pub fn storage_append(
+    dir: &Path,
+    records: u64,
+    record_size: usize,
+    batch_bytes: usize,
+) -> anyhow::Result<Rate> {
+    let config = LogConfig::default();
+    let fit = usize::try_from(config.max_message_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(BATCH_HEADER_BYTES)
+        / (record_size + RECORD_OVERHEAD_BYTES_MAX);
+    let per_batch = (batch_bytes / record_size.max(1)).clamp(1, fit.max(1));
+    let batch = weir_storage::testing::batch(per_batch, record_size, 0);
+    let batches = records.div_ceil(per_batch as u64).max(1);
+    let appended = batches * per_batch as u64;
+    best(|| {
+        let scratch = tempfile::Builder::new()
+            .prefix("weir-bench-storage-")
+            .tempdir_in(dir)
+            .with_context(|| format!("creating a scratch log in {}", dir.display()))?;
+        let log_dir = scratch.path().join("bench-0");
+        std::fs::create_dir(&log_dir)?;
+        let log = Log::open(&log_dir, config, std::sync::Arc::new(RealFs))?;
+        let started = Instant::now();
+        for _ in 0..batches {
+            log.append(&batch, AppendOptions::default())?;
+        }
+        let elapsed = started.elapsed();
+        log.close()?;
+        Ok(Rate::new(appended, appended * record_size as u64, elapsed))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +183,19 @@ mod tests {
         assert_eq!(r.bytes, 3 * 65536 + 17);
         assert_eq!(r.records, 10);
         assert!(r.mib_per_s > 0.0);
+    }
+
+    #[test]
+    fn storage_append_writes_whole_batches_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = storage_append(dir.path(), 1000, 100, 4096).unwrap();
+        // 40 records per batch: 25 batches.
+        assert_eq!(r.records, 1000);
+        assert_eq!(r.bytes, 100_000);
+        let r = storage_append(dir.path(), 1001, 100, 4096).unwrap();
+        assert_eq!(r.records, 1040);
+        assert!(r.mib_per_s > 0.0);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

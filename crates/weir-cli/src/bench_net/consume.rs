@@ -128,7 +128,7 @@ pub async fn run(s: Settings) -> anyhow::Result<Report> {
     let series = ticker.finish(end).await?;
     let start = measure_start.get().copied().unwrap_or(end);
     let throughput = Rate::new(measured, bytes_total, end.saturating_duration_since(start));
-    let ceilings = ceilings(&s, &throughput, PARTITION_FETCH_BYTES as usize, true)?;
+    let ceilings = ceilings(&s, &throughput, PARTITION_FETCH_BYTES as usize, false, true)?;
     Ok(Report {
         records_sent: warm + measured,
         warmup_records: warm,

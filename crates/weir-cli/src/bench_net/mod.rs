@@ -152,11 +152,12 @@ fn settings_json(s: &args::Settings) -> anyhow::Result<serde_json::Value> {
 }
 
 /// The ceilings of a run moving `bytes` (`records`) in chunks of `chunk_bytes`;
-/// `page_cache` adds the page-cache read ceiling.
+/// `storage` adds the storage-only append, `page_cache` the page-cache read ceiling.
 fn ceilings(
     s: &args::Settings,
     measured: &report::Rate,
     chunk_bytes: usize,
+    storage: bool,
     page_cache: bool,
 ) -> anyhow::Result<Vec<report::Ceiling>> {
     if !s.ceilings || measured.bytes == 0 {
@@ -174,6 +175,25 @@ fn ceilings(
         lo,
         measured,
     ));
+    if storage {
+        let st = ceiling::storage_append(
+            &s.scratch_dir,
+            measured.records,
+            s.record_size,
+            s.batch_size,
+        )?;
+        out.push(report::Ceiling::new(
+            "storage_append",
+            format!(
+                "weir-storage in-process, page cache, same records in {}-byte batches in {}, best of {}",
+                s.batch_size,
+                s.scratch_dir.display(),
+                ceiling::PASSES
+            ),
+            st,
+            measured,
+        ));
+    }
     if page_cache {
         let pc = ceiling::page_cache_read(
             &s.scratch_dir,

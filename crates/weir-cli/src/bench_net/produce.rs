@@ -45,7 +45,7 @@ pub async fn run(s: Settings) -> anyhow::Result<Report> {
         acked.measured * s.record_size as u64,
         end.saturating_duration_since(start),
     );
-    let ceilings = ceilings(&s, &throughput, s.batch_size, false)?;
+    let ceilings = ceilings(&s, &throughput, s.batch_size, true, false)?;
     Ok(Report {
         records_sent: warmup_sent + measured_sent,
         warmup_records: acked.warmup,
