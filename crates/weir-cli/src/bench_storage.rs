@@ -74,6 +74,14 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// Storage engine in-process vs the same directory's raw write/fsync/read ceilings.
     Storage(StorageArgs),
+    /// Producers against a broker: records/s, MiB/s, produce-to-ack latency, vs loopback TCP.
+    Produce(crate::bench_net::NetArgs),
+    /// One consumer reading a pre-filled topic from its start, vs min(page-cache read, loopback).
+    Consume(crate::bench_net::NetArgs),
+    /// Producers and one consumer: produce-to-consume latency.
+    E2e(crate::bench_net::NetArgs),
+    /// `weir serve` on an empty data dir: time to the first Metadata answer, idle RSS.
+    Startup(crate::bench_net::StartupArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,6 +244,10 @@ impl Drop for Scratch {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Storage(a) => storage(&a),
+        BenchCommand::Produce(a) => crate::bench_net::run(crate::bench_net::NetCommand::Produce(a)),
+        BenchCommand::Consume(a) => crate::bench_net::run(crate::bench_net::NetCommand::Consume(a)),
+        BenchCommand::E2e(a) => crate::bench_net::run(crate::bench_net::NetCommand::E2e(a)),
+        BenchCommand::Startup(a) => crate::bench_net::startup(&a),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `weir`: the broker (`weir serve`), Kafka client tools and benchmarks.
 
+mod bench_net;
 mod bench_storage;
 mod client_cmd;
 mod log_cmd;
@@ -31,7 +32,8 @@ enum Command {
     Serve(ServeArgs),
     /// Inspect partition files offline: `log dump PATH`, `log verify DIR`.
     Log(log_cmd::LogArgs),
-    /// Benchmarks: `bench storage DIR` (in-process storage against the disk's own limits).
+    /// Benchmarks: `bench storage DIR` (in-process storage against the disk's own limits),
+    /// `bench produce|consume|e2e` (against a broker), `bench startup`.
     Bench(bench_storage::BenchArgs),
     /// Topics: create, list, describe, delete, alter-config.
     Topic(client_cmd::topic::TopicArgs),
