@@ -119,8 +119,6 @@ pub(crate) struct PartitionState {
     pub next_sequence: i32,
     /// Order key of non-idempotent batches.
     pub next_counter: i64,
-    /// A batch of this partition was acknowledged (for this producer id).
-    pub acked_once: bool,
 }
 
 impl PartitionState {

@@ -11,13 +11,10 @@
 //! reorder or duplicate; a batch that fails for good fails the producer (see docs/cli.md for
 //! this deviation from Kafka's epoch bump).
 //!
-//! Per partition, batches in flight at once: one for a non-idempotent producer, and for an
-//! idempotent one a single batch until the partition's first is acknowledged, then up to
-//! `max_in_flight`. Kafka answers a connection's requests one at a time, in order; a broker
-//! that runs pipelined requests concurrently (weir's does today) may append them out of order.
-//! With sequences the broker refuses a reordered batch (OUT_OF_ORDER_SEQUENCE_NUMBER) and it is
-//! resent in order; without them nothing would notice, and a producer the broker does not know
-//! yet is accepted at whatever sequence arrives first.
+//! Per partition, up to `max_in_flight` batches are in flight at once: the broker applies a
+//! connection's requests in request order (Kafka does; weir does too), so pipelined batches are
+//! appended in the order sent. Without idempotence a retried batch may land after later ones,
+//! as with Kafka's own clients (`max.in.flight.requests.per.connection` > 1).
 
 mod accumulator;
 mod sender;

@@ -409,18 +409,11 @@ impl Sender {
                     }
                     st.retry.remove(&first.0).map(|b| (first.0, b))
                 } else {
-                    // Batches of one partition in flight at once. A broker that handles a
-                    // connection's pipelined requests concurrently (weir's does) may append
-                    // them out of order: without sequences nothing would catch that, so
-                    // non-idempotent batches go one at a time per partition; idempotent ones
-                    // too until the partition's first batch is acknowledged (a producer the
-                    // broker does not know yet may start at any sequence), then up to
-                    // `max_in_flight`, a reorder being refused and resent in order.
-                    let limit = if idempotent && st.acked_once {
-                        self.config.max_in_flight
-                    } else {
-                        1
-                    };
+                    // Up to `max_in_flight` batches of one partition at once: a broker
+                    // applies a connection's requests in order (Kafka does, and so does weir),
+                    // so pipelined batches land in the order sent. A non-idempotent retry may
+                    // still reorder, as with Kafka's own clients.
+                    let limit = self.config.max_in_flight;
                     if st.in_flight.len() >= limit {
                         continue;
                     }
@@ -557,7 +550,6 @@ impl Sender {
             st.in_flight.remove(&order);
             match answer {
                 Ok((base_offset, append_time)) => {
-                    st.acked_once = true;
                     self.outstanding.remove(&batch.id);
                     batch.complete(base_offset, append_time);
                 }
