@@ -15,11 +15,17 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// With extra `--set KEY=VALUE` broker settings.
+    fn start_with(sets: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
             .args(["--set", "group_initial_rebalance_delay_ms=0"])
+            .args(sets.iter().flat_map(|s| ["--set", s]))
             .env("WEIR_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -611,4 +617,79 @@ fn two_group_consumers_split_the_partitions() {
     expected.sort();
     assert_eq!(seen, expected);
     assert_eq!(describe()["state"], "Empty");
+}
+
+/// A compacted topic's describe shows each partition's dirty ratio and last clean time
+/// (weir's cleaner-state entry), and they change once the cleaner has run.
+#[test]
+fn topic_describe_shows_the_cleaner_state_of_a_compacted_topic() {
+    let s = Server::start_with(&["log_cleaner_backoff_ms=50"]);
+    s.ok(
+        &[
+            "topic",
+            "create",
+            "table",
+            "-p",
+            "2",
+            "-c",
+            "cleanup.policy=compact",
+            "-c",
+            "segment.bytes=1024",
+            "-c",
+            "min.cleanable.dirty.ratio=0.01",
+        ],
+        "",
+    );
+    let describe = || -> Value {
+        serde_json::from_str(&s.ok(&["topic", "describe", "table", "--json"], "")).unwrap()
+    };
+    let d = describe();
+    for p in d["partitions"].as_array().unwrap() {
+        assert_eq!(p["last_clean_ms"], -1, "{d}");
+        assert_eq!(p["dirty_ratio"], 0.0, "{d}");
+    }
+    // 400 overwrites of 4 keys in 10 runs (10 batches a partition at least): many closed
+    // segments of superseded records.
+    for run in 0..10 {
+        let lines: String = (0..40)
+            .map(|i| {
+                format!(
+                    "{}\n",
+                    json!({"key": format!("k{}", i % 4), "value": format!("value {run}-{i} {}", "x".repeat(40))})
+                )
+            })
+            .collect();
+        s.ok(&["produce", "table", "--json", "--acks", "all"], &lines);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let d = loop {
+        let d = describe();
+        let parts = d["partitions"].as_array().unwrap().clone();
+        if parts
+            .iter()
+            .all(|p| p["last_clean_ms"].as_i64().unwrap() > 0)
+        {
+            break d;
+        }
+        assert!(std::time::Instant::now() < deadline, "never cleaned: {d}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    for p in d["partitions"].as_array().unwrap() {
+        let ratio = p["dirty_ratio"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&ratio), "{d}");
+    }
+    // The entry is given only when asked for by name, never among "all configs".
+    let all: Value = serde_json::from_str(&s.ok(
+        &["topic", "describe", "table", "--json", "--all-configs"],
+        "",
+    ))
+    .unwrap();
+    assert!(all["configs"].get("weir.cleaner.stats").is_none(), "{all}");
+    assert_eq!(all["configs"]["cleanup.policy"], "compact", "{all}");
+    let text = s.ok(&["topic", "describe", "table"], "");
+    assert!(text.contains("dirty_ratio\tlast_clean"), "{text}");
+    // A delete-policy topic has no cleaner columns.
+    s.ok(&["topic", "create", "plain"], "");
+    let text = s.ok(&["topic", "describe", "plain"], "");
+    assert!(!text.contains("dirty_ratio"), "{text}");
 }

@@ -220,13 +220,25 @@ impl Client {
         resource_type: i8,
         name: &str,
     ) -> Result<Vec<ConfigEntry>, ClientError> {
+        self.describe_configs_named(resource_type, name, None).await
+    }
+
+    /// DescribeConfigs of one resource, only the entries named in `keys` (`None`: all). A
+    /// broker leaves out names it does not know.
+    pub async fn describe_configs_named(
+        &self,
+        resource_type: i8,
+        name: &str,
+        keys: Option<&[String]>,
+    ) -> Result<Vec<ConfigEntry>, ClientError> {
+        let keys = keys.map(<[String]>::to_vec);
         let body = self
             .call_controller(ApiKey::DescribeConfigs, |_| {
                 RequestBody::DescribeConfigs(DescribeConfigsRequest {
                     resources: vec![DescribeConfigsResource {
                         resource_type,
                         resource_name: name.to_string(),
-                        configuration_keys: None,
+                        configuration_keys: keys.clone(),
                         ..Default::default()
                     }],
                     ..Default::default()

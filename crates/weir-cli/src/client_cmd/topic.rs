@@ -1,5 +1,7 @@
 //! `weir topic create|list|describe|delete|alter-config`.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, bail};
 use serde_json::json;
 use weir_client::admin::{ConfigOp, NewTopic, RESOURCE_TYPE_TOPIC};
@@ -205,6 +207,14 @@ async fn describe(
     }
     let offsets = client.list_offsets_batch(&lookups).await?;
     let configs = client.describe_configs(RESOURCE_TYPE_TOPIC, name).await?;
+    let compacted = configs.iter().any(|c| {
+        c.name == "cleanup.policy" && c.value.as_deref().is_some_and(|v| v.contains("compact"))
+    });
+    let cleaner = if compacted {
+        cleaner_stats(client, name).await?
+    } else {
+        BTreeMap::new()
+    };
     let configs: Vec<_> = configs
         .into_iter()
         .filter(|c| all_configs || !c.is_default)
@@ -223,6 +233,8 @@ async fn describe(
                     "log_start_offset": offsets[2 * i].offset,
                     "log_end_offset": offsets[2 * i + 1].offset,
                     "error": p.error.to_string(),
+                    "dirty_ratio": cleaner.get(&p.partition).map(|c| c.dirty_ratio),
+                    "last_clean_ms": cleaner.get(&p.partition).map(|c| c.last_clean_ms),
                 })
             })
             .collect();
@@ -248,11 +260,23 @@ async fn describe(
         topic.partitions.len(),
         if topic.is_internal { ", internal" } else { "" }
     );
-    println!("partition\tleader\treplicas\tisr\tlog_start\tlog_end");
+    let cleaner_columns = if compacted {
+        "\tdirty_ratio\tlast_clean"
+    } else {
+        ""
+    };
+    println!("partition\tleader\treplicas\tisr\tlog_start\tlog_end{cleaner_columns}");
     for (i, p) in topic.partitions.iter().enumerate() {
         let ids = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+        let cleaner = match (compacted, cleaner.get(&p.partition)) {
+            (false, _) => String::new(),
+            // A broker without weir's cleaner-state entry (any other Kafka broker).
+            (true, None) => "\t-\t-".to_string(),
+            (true, Some(c)) if c.last_clean_ms < 0 => format!("\t{:.3}\tnever", c.dirty_ratio),
+            (true, Some(c)) => format!("\t{:.3}\t{} ms", c.dirty_ratio, c.last_clean_ms),
+        };
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}{cleaner}",
             p.partition,
             p.leader,
             ids(&p.replicas),
@@ -281,4 +305,34 @@ async fn describe(
         );
     }
     Ok(())
+}
+
+/// weir's read-only DescribeConfigs entry with each partition's cleaner state (see
+/// docs/broker.md); other brokers leave the unknown name out.
+const CLEANER_STATS_CONFIG: &str = "weir.cleaner.stats";
+
+/// One partition's cleaner state as weir reports it.
+#[derive(Debug, serde::Deserialize)]
+struct CleanerState {
+    partition: i32,
+    dirty_ratio: f64,
+    last_clean_ms: i64,
+}
+
+/// Per-partition cleaner state of a compacted topic; empty from a broker that has none.
+async fn cleaner_stats(client: &Client, name: &str) -> anyhow::Result<BTreeMap<i32, CleanerState>> {
+    let keys = [CLEANER_STATS_CONFIG.to_string()];
+    let entries = client
+        .describe_configs_named(RESOURCE_TYPE_TOPIC, name, Some(&keys))
+        .await?;
+    let Some(value) = entries
+        .into_iter()
+        .find(|c| c.name == CLEANER_STATS_CONFIG)
+        .and_then(|c| c.value)
+    else {
+        return Ok(BTreeMap::new());
+    };
+    let states: Vec<CleanerState> = serde_json::from_str(&value)
+        .with_context(|| format!("the broker's {CLEANER_STATS_CONFIG} entry is not valid"))?;
+    Ok(states.into_iter().map(|s| (s.partition, s)).collect())
 }
