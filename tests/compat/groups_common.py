@@ -66,7 +66,7 @@ def phase_split(a, args):
     c1.subscribe(topic(args))
     c2.subscribe(topic(args))
     sets = settle([c1, c2], "two members to split the partitions")
-    print("two-member join (subscribe to both assigned, initial delay 0): %.0f ms"
+    print("figure: two-member join (subscribe to both assigned, initial delay 0): %.0f ms"
           % ((time.monotonic() - started) * 1000))
     deadline = Deadline(what="consuming every record with two members")
     while len(c1.seen) + len(c2.seen) < RECORDS:

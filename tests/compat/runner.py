@@ -108,6 +108,9 @@ CLIENT_STEPS["confluent-compaction"] = COMPACTION_STEPS
 CLIENT_STEPS["kafka-python-compaction"] = COMPACTION_STEPS
 
 
+# Output lines of a passing step that start with this are echoed (measured figures).
+FIGURE_PREFIX = "figure: "
+
 # Clients run only when named with --only (none at present).
 OPT_IN = set()
 
@@ -336,6 +339,12 @@ class Suite:
         if code == 0 and not self.broker.alive():
             code, why = 1, "broker died during the phase"
         self.result(name, code == 0, secs, why, output)
+        if code == 0:
+            # A scenario reports what it measured on lines starting with FIGURE_PREFIX.
+            with open(out_path, "rb") as f:
+                for line in f.read().decode("utf-8", "replace").splitlines():
+                    if line.startswith(FIGURE_PREFIX):
+                        print("  " + line, flush=True)
         return code == 0
 
     def prefix(self, client):

@@ -85,7 +85,7 @@ const PHASES = {
     const started = Date.now()
     await Promise.all([c1.start(topic), c2.start(topic)])
     await until('two members to split the partitions', () => splitOk([c1, c2]), () => JSON.stringify([c1.assigned, c2.assigned]))
-    console.log(`two-member join: ${Date.now() - started} ms`)
+    console.log(`figure: two-member join: ${Date.now() - started} ms`)
     const producer = kafka.producer()
     await producer.connect()
     const messages = []
