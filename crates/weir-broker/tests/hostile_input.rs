@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use support::{Client, TestBroker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use weir_protocol::messages::{create_topics as ct, fetch as f, metadata as md, produce as p};
+use weir_protocol::messages::{fetch as f, metadata as md, produce as p};
 use weir_protocol::records::{BatchBuilder, BatchSettings, Compression, NewRecord};
 use weir_protocol::{ErrorCode, RequestBody as Q, RequestHeader, ResponseBody as R};
 
@@ -214,25 +214,7 @@ async fn produce(c: &mut Client, records: Vec<u8>) -> (i16, i64) {
 async fn lying_and_overrunning_batches_are_refused_and_nothing_is_stored() {
     let broker = TestBroker::start(&[]).await;
     let mut c = Client::connect(broker.addr).await;
-    let R::CreateTopics(r) = c
-        .call(
-            5,
-            Q::CreateTopics(ct::CreateTopicsRequest {
-                topics: vec![ct::CreatableTopic {
-                    name: "t".into(),
-                    num_partitions: 1,
-                    replication_factor: 1,
-                    ..Default::default()
-                }],
-                timeout_ms: 5000,
-                ..Default::default()
-            }),
-        )
-        .await
-    else {
-        panic!()
-    };
-    assert_eq!(r.topics[0].error_code, 0);
+    c.create_topic("t", 1, &[]).await;
     assert_eq!(
         produce(&mut c, one_record_batch(b"good-0", Compression::None)).await,
         (0, 0)
@@ -357,24 +339,7 @@ async fn slowloris_is_closed_by_the_idle_timeout_while_others_are_served() {
 async fn the_decompression_budget_is_a_config_value() {
     let broker = TestBroker::start(&[("produce_decompressed_bytes_max", "1048576")]).await;
     let mut c = Client::connect(broker.addr).await;
-    let R::CreateTopics(_) = c
-        .call(
-            5,
-            Q::CreateTopics(ct::CreateTopicsRequest {
-                topics: vec![ct::CreatableTopic {
-                    name: "t".into(),
-                    num_partitions: 1,
-                    replication_factor: 1,
-                    ..Default::default()
-                }],
-                timeout_ms: 5000,
-                ..Default::default()
-            }),
-        )
-        .await
-    else {
-        panic!()
-    };
+    c.create_topic("t", 1, &[]).await;
     let fits = one_record_batch(&vec![1u8; 512 << 10], Compression::Zstd);
     assert_eq!(produce(&mut c, fits).await, (0, 0));
     let too_big = one_record_batch(&vec![1u8; 2 << 20], Compression::Zstd);

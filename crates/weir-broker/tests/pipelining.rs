@@ -12,7 +12,7 @@ mod support;
 
 use bytes::Bytes;
 use support::{Client, TestBroker};
-use weir_protocol::messages::{create_topics as ct, init_producer_id as ipi, produce as p};
+use weir_protocol::messages::{init_producer_id as ipi, produce as p};
 use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
 use weir_protocol::{RequestBody as Q, ResponseBody as R, decode_response};
 
@@ -72,25 +72,7 @@ async fn pipelined_offsets(c: &mut Client, pid: i64, first_seq: usize) -> Vec<(i
 async fn pipelined_produce_requests_append_in_request_order() {
     let broker = TestBroker::start(&[]).await;
     let mut c = Client::connect(broker.addr).await;
-    let R::CreateTopics(r) = c
-        .call(
-            5,
-            Q::CreateTopics(ct::CreateTopicsRequest {
-                topics: vec![ct::CreatableTopic {
-                    name: "t".into(),
-                    num_partitions: 1,
-                    replication_factor: 1,
-                    ..Default::default()
-                }],
-                timeout_ms: 5000,
-                ..Default::default()
-            }),
-        )
-        .await
-    else {
-        panic!()
-    };
-    assert_eq!(r.topics[0].error_code, 0);
+    c.create_topic("t", 1, &[]).await;
     let R::InitProducerId(id) = c
         .call(
             4,

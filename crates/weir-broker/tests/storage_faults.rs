@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use weir_broker::BrokerConfig;
 use weir_broker::broker::Broker;
 use weir_broker::config::Source;
-use weir_protocol::messages::{create_topics as ct, fetch as f, produce as p};
+use weir_protocol::messages::{fetch as f, produce as p};
 use weir_protocol::records::{
     BatchBuilder, BatchIter, BatchSettings, DECOMPRESSED_BYTES_MAX_DEFAULT, NewRecord,
 };
@@ -119,36 +119,6 @@ fn record_batch(value: &str) -> Bytes {
     })
     .unwrap();
     b.build().unwrap()
-}
-
-async fn create_topic(c: &mut Client, name: &str, partitions: i32, configs: &[(&str, &str)]) {
-    let R::CreateTopics(r) = c
-        .call(
-            5,
-            Q::CreateTopics(ct::CreateTopicsRequest {
-                topics: vec![ct::CreatableTopic {
-                    name: name.into(),
-                    num_partitions: partitions,
-                    replication_factor: 1,
-                    configs: configs
-                        .iter()
-                        .map(|(k, v)| ct::CreatableTopicConfig {
-                            name: (*k).into(),
-                            value: Some((*v).into()),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                }],
-                timeout_ms: 5000,
-                ..Default::default()
-            }),
-        )
-        .await
-    else {
-        panic!()
-    };
-    assert_eq!(r.topics[0].error_code, 0, "{r:?}");
 }
 
 /// (error code, base offset) of a one-record produce.
@@ -339,7 +309,7 @@ async fn power_loss_under_the_fsync_policy_loses_nothing_acknowledged() {
         let fs = FaultFs::new();
         let node = start(dir.path(), Arc::new(fs.clone()), &[]).await;
         let mut c = Client::connect(node.addr).await;
-        create_topic(&mut c, "t", 2, &[("segment.bytes", "2000")]).await;
+        c.create_topic("t", 2, &[("segment.bytes", "2000")]).await;
         // acks=-1 mostly; every third acks=1 (answered before its fsync).
         let sent = load(&mut c, 60, |i| if i % 3 == 2 { 1 } else { -1 }).await;
         drop(c);
@@ -379,7 +349,7 @@ async fn power_loss_under_the_page_cache_policy_loses_only_an_unsynced_tail() {
         let settings = [("log_flush_interval_ms", "3600000")];
         let node = start(dir.path(), Arc::new(fs.clone()), &settings).await;
         let mut c = Client::connect(node.addr).await;
-        create_topic(&mut c, "t", 2, &[("segment.bytes", "2000")]).await;
+        c.create_topic("t", 2, &[("segment.bytes", "2000")]).await;
         let sent = load(&mut c, 60, |_| -1).await;
         assert!(sent.iter().all(|s| s.3.0 == 0));
         drop(c);
@@ -406,7 +376,7 @@ async fn disk_full_is_a_storage_error_never_an_ack_and_nothing_torn_survives() {
     let fs = FaultFs::new();
     let node = start(dir.path(), Arc::new(fs.clone()), &[]).await;
     let mut c = Client::connect(node.addr).await;
-    create_topic(&mut c, "t", 2, &[]).await;
+    c.create_topic("t", 2, &[]).await;
     let mut acked = load(&mut c, 10, |_| -1).await;
     // Room for half a batch: the write is torn, then refused.
     fs.set_space_left(Some(40));
@@ -449,7 +419,7 @@ async fn fsync_eio_poisons_only_its_partition() {
     let fs = FaultFs::new();
     let node = start(dir.path(), Arc::new(fs.clone()), &[]).await;
     let mut c = Client::connect(node.addr).await;
-    create_topic(&mut c, "t", 2, &[]).await;
+    c.create_topic("t", 2, &[]).await;
     let mut acked = load(&mut c, 10, |_| -1).await;
     fs.fail_next_syncs(1);
     let (code, offset) = produce(&mut c, 0, "eio", -1).await;
@@ -499,8 +469,7 @@ fn segment_logs(dir: &Path) -> Vec<std::path::PathBuf> {
 async fn written_log(dir: &Path) -> Vec<(i32, String, i16, (i16, i64))> {
     let node = start(dir, Arc::new(RealFs), &[]).await;
     let mut c = Client::connect(node.addr).await;
-    create_topic(
-        &mut c,
+    c.create_topic(
         "t",
         2,
         &[("segment.bytes", "1000"), ("index.interval.bytes", "100")],

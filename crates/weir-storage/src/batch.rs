@@ -206,6 +206,34 @@ impl BatchHeader {
 /// The checks run in the order Kafka runs them: framing first (a batch with
 /// inconsistent lengths is corrupt whatever else it says), then magic, then CRC.
 pub fn validate_batch(bytes: &[u8], max_bytes: Option<usize>) -> Result<BatchHeader, BatchError> {
+    let header = validate_framing_and_crc(bytes, max_bytes)?;
+    if header.last_offset_delta < 0
+        || header.record_count.checked_sub(1) != Some(header.last_offset_delta)
+    {
+        return Err(count_mismatch(&header));
+    }
+    Ok(header)
+}
+
+/// Validates a batch read back from a segment: as [`validate_batch`] without a size
+/// limit, except that the cleaner may have removed records, so `recordCount` may be
+/// anything from 0 to `lastOffsetDelta + 1` (base and last offsets are kept).
+pub fn validate_stored_batch(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = validate_framing_and_crc(bytes, None)?;
+    if header.last_offset_delta < 0
+        || header.record_count < 0
+        || i64::from(header.record_count) > i64::from(header.last_offset_delta) + 1
+    {
+        return Err(count_mismatch(&header));
+    }
+    Ok(header)
+}
+
+/// Framing (lengths, size limit), magic and CRC, in Kafka's order.
+fn validate_framing_and_crc(
+    bytes: &[u8],
+    max_bytes: Option<usize>,
+) -> Result<BatchHeader, BatchError> {
     let header = BatchHeader::parse(bytes)?;
     if header.total_bytes() != Some(bytes.len()) {
         return Err(BatchError::LengthMismatch {
@@ -231,48 +259,14 @@ pub fn validate_batch(bytes: &[u8], max_bytes: Option<usize>) -> Result<BatchHea
             computed,
         });
     }
-    if header.last_offset_delta < 0
-        || header.record_count.checked_sub(1) != Some(header.last_offset_delta)
-    {
-        return Err(BatchError::CountMismatch {
-            record_count: header.record_count,
-            last_offset_delta: header.last_offset_delta,
-        });
-    }
     Ok(header)
 }
 
-/// Validates a batch read back from a segment: as [`validate_batch`] without a size
-/// limit, except that the cleaner may have removed records, so `recordCount` may be
-/// anything from 0 to `lastOffsetDelta + 1` (base and last offsets are kept).
-pub fn validate_stored_batch(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
-    let header = BatchHeader::parse(bytes)?;
-    if header.total_bytes() != Some(bytes.len()) {
-        return Err(BatchError::LengthMismatch {
-            declared: header.batch_length,
-            actual: bytes.len(),
-        });
+fn count_mismatch(header: &BatchHeader) -> BatchError {
+    BatchError::CountMismatch {
+        record_count: header.record_count,
+        last_offset_delta: header.last_offset_delta,
     }
-    if header.magic != MAGIC_V2 {
-        return Err(BatchError::UnsupportedMagic(header.magic));
-    }
-    let computed = crc32c::crc32c(&bytes[OFF_ATTRIBUTES..]);
-    if computed != header.crc {
-        return Err(BatchError::CrcMismatch {
-            stored: header.crc,
-            computed,
-        });
-    }
-    if header.last_offset_delta < 0
-        || header.record_count < 0
-        || i64::from(header.record_count) > i64::from(header.last_offset_delta) + 1
-    {
-        return Err(BatchError::CountMismatch {
-            record_count: header.record_count,
-            last_offset_delta: header.last_offset_delta,
-        });
-    }
-    Ok(header)
 }
 
 /// The 61 header bytes as they will be written: base offset and leader epoch

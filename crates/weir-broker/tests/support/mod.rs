@@ -130,4 +130,37 @@ impl Client {
     pub async fn raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
     }
+
+    /// Creates a topic (CreateTopics v5) with topic configs; panics unless it succeeds.
+    #[allow(dead_code)] // not every test file creates its topics this way
+    pub async fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) {
+        use weir_protocol::messages::create_topics as ct;
+        let ResponseBody::CreateTopics(r) = self
+            .call(
+                5,
+                RequestBody::CreateTopics(ct::CreateTopicsRequest {
+                    topics: vec![ct::CreatableTopic {
+                        name: name.into(),
+                        num_partitions: partitions,
+                        replication_factor: 1,
+                        configs: configs
+                            .iter()
+                            .map(|(k, v)| ct::CreatableTopicConfig {
+                                name: (*k).into(),
+                                value: Some((*v).into()),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    }],
+                    timeout_ms: 5000,
+                    ..Default::default()
+                }),
+            )
+            .await
+        else {
+            panic!("not a CreateTopics response")
+        };
+        assert_eq!(r.topics[0].error_code, 0, "{r:?}");
+    }
 }
