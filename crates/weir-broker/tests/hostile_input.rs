@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use support::{Client, TestBroker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use weir_protocol::messages::{fetch as f, metadata as md, produce as p};
+use weir_protocol::messages::{fetch as f, metadata as md};
 use weir_protocol::records::{BatchBuilder, BatchSettings, Compression, NewRecord};
 use weir_protocol::{ErrorCode, RequestBody as Q, RequestHeader, ResponseBody as R};
 
@@ -184,30 +184,7 @@ fn crc32c(data: &[u8]) -> u32 {
 }
 
 async fn produce(c: &mut Client, records: Vec<u8>) -> (i16, i64) {
-    let R::Produce(r) = c
-        .call(
-            9,
-            Q::Produce(p::ProduceRequest {
-                acks: -1,
-                timeout_ms: 5000,
-                topic_data: vec![p::TopicProduceData {
-                    name: "t".into(),
-                    partition_data: vec![p::PartitionProduceData {
-                        index: 0,
-                        records: Some(Bytes::from(records)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        )
-        .await
-    else {
-        panic!()
-    };
-    let part = &r.responses[0].partition_responses[0];
-    (part.error_code, part.base_offset)
+    c.produce("t", 0, -1, Bytes::from(records)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

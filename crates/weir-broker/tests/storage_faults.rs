@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use weir_broker::BrokerConfig;
 use weir_broker::broker::Broker;
 use weir_broker::config::Source;
-use weir_protocol::messages::{fetch as f, produce as p};
+use weir_protocol::messages::fetch as f;
 use weir_protocol::records::{
     BatchBuilder, BatchIter, BatchSettings, DECOMPRESSED_BYTES_MAX_DEFAULT, NewRecord,
 };
@@ -123,30 +123,7 @@ fn record_batch(value: &str) -> Bytes {
 
 /// (error code, base offset) of a one-record produce.
 async fn produce(c: &mut Client, partition: i32, value: &str, acks: i16) -> (i16, i64) {
-    let R::Produce(r) = c
-        .call(
-            9,
-            Q::Produce(p::ProduceRequest {
-                acks,
-                timeout_ms: 5000,
-                topic_data: vec![p::TopicProduceData {
-                    name: "t".into(),
-                    partition_data: vec![p::PartitionProduceData {
-                        index: partition,
-                        records: Some(record_batch(value)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        )
-        .await
-    else {
-        panic!()
-    };
-    let part = &r.responses[0].partition_responses[0];
-    (part.error_code, part.base_offset)
+    c.produce("t", partition, acks, record_batch(value)).await
 }
 
 /// One fetch at `offset`: the error code, the high watermark and the records (offset, value).

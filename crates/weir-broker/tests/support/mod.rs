@@ -131,6 +131,42 @@ impl Client {
         self.stream.write_all(bytes).await.unwrap();
     }
 
+    /// Produces `records` (Produce v9) to one partition; (error code, base offset).
+    #[allow(dead_code)] // not every test file produces this way
+    pub async fn produce(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        acks: i16,
+        records: Bytes,
+    ) -> (i16, i64) {
+        use weir_protocol::messages::produce as p;
+        let ResponseBody::Produce(r) = self
+            .call(
+                9,
+                RequestBody::Produce(p::ProduceRequest {
+                    acks,
+                    timeout_ms: 5000,
+                    topic_data: vec![p::TopicProduceData {
+                        name: topic.into(),
+                        partition_data: vec![p::PartitionProduceData {
+                            index: partition,
+                            records: Some(records),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            )
+            .await
+        else {
+            panic!("not a Produce response")
+        };
+        let part = &r.responses[0].partition_responses[0];
+        (part.error_code, part.base_offset)
+    }
+
     /// Creates a topic (CreateTopics v5) with topic configs; panics unless it succeeds.
     #[allow(dead_code)] // not every test file creates its topics this way
     pub async fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) {
