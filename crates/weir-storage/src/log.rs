@@ -104,6 +104,14 @@ pub struct Log {
     pub(crate) cleaner: Mutex<CleanerState>,
 }
 
+impl Log {
+    /// Batches at or below this offset may follow a gap: the cleaner removed the records
+    /// before them. Anywhere else a gap is damage.
+    pub(crate) fn gap_ok_below(&self) -> i64 {
+        lock(&self.cleaner).ckpt.gap_ok_below
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -148,11 +148,20 @@ impl Log {
                 break;
             }
             let bytes = &view[pos as usize..(pos + total) as usize];
-            // Offsets increase; gaps are records the cleaner removed.
+            // Offsets increase; a gap is records the cleaner removed, so only below its
+            // bound (looked up only when there is a gap).
             let checked = if header.base_offset < expected {
                 Err(seg.corrupt(
                     pos,
                     format!("batch base offset {} below {expected}", header.base_offset),
+                ))
+            } else if header.base_offset > expected && header.base_offset > self.gap_ok_below() {
+                Err(seg.corrupt(
+                    pos,
+                    format!(
+                        "batch base offset {} where {expected} was expected",
+                        header.base_offset
+                    ),
                 ))
             } else {
                 validate_stored_batch(bytes)
@@ -331,6 +340,7 @@ impl Log {
                 &view[..size as usize],
                 0,
                 seg.base_offset,
+                self.gap_ok_below(),
                 true,
                 |_, _, total| {
                     report.batches += 1;

@@ -103,12 +103,12 @@ impl Log {
                     None => {
                         tracing::warn!(dir = %dir.display(), base, "segment indexes in doubt; rescanning the segment");
                         rescanned = true;
-                        recover_segment(&*fs, dir, base, &config)?
+                        recover_segment(&*fs, dir, base, gap_ok, &config)?
                     }
                 }
             } else {
                 rescanned = true;
-                recover_segment(&*fs, dir, base, &config)?
+                recover_segment(&*fs, dir, base, gap_ok, &config)?
             };
             let mut ends_early = next_base.is_some_and(|nb| loaded.seg.next_offset() != nb);
             if let Some(nb) = next_base
@@ -285,6 +285,7 @@ fn recover_segment(
     fs: &dyn FileSystem,
     dir: &Path,
     base: i64,
+    gap_ok: i64,
     config: &LogConfig,
 ) -> Result<Loaded, LogError> {
     let log_path = segment_path(dir, base, "log");
@@ -308,7 +309,7 @@ fn recover_segment(
         .map_err(|_| LogError::io("map", &log_path, io::Error::other("too large")))?;
     let plan = {
         let bytes = map_segment(file.std_file(), len_usize).map_err(io_err("map", &log_path))?;
-        Segment::plan_indexes(&bytes, base, config.index_interval_bytes, true)
+        Segment::plan_indexes(&bytes, base, gap_ok, config.index_interval_bytes, true)
     };
     if plan.end.stopped_early {
         tracing::warn!(path = %log_path.display(), valid = plan.end.valid_bytes, len, "cutting the log at the first invalid batch");
@@ -373,7 +374,7 @@ fn load_trusted(
             cut: false,
         }));
     }
-    let plan = Segment::plan_indexes(&bytes, base, config.index_interval_bytes, false);
+    let plan = Segment::plan_indexes(&bytes, base, gap_ok, config.index_interval_bytes, false);
     let next_offset = match next_base {
         Some(nb) => {
             let gap = plan.end.next_offset < nb && nb <= gap_ok;
@@ -392,6 +393,7 @@ fn load_trusted(
                 &bytes,
                 plan.last_entry_pos,
                 plan_tail_base(&bytes, &plan, base),
+                gap_ok,
                 true,
                 |_, _, _| {},
             );
@@ -485,7 +487,7 @@ fn quick_check(
         (entry_pos, entry_base)
     };
     let mut larger = false;
-    let end = Segment::scan(bytes, from, from_base, false, |_, h, _| {
+    let end = Segment::scan(bytes, from, from_base, gap_ok, false, |_, h, _| {
         larger |= h.max_timestamp > ts
     });
     let ends_right =
@@ -494,7 +496,7 @@ fn quick_check(
         return None;
     }
     if next_base.is_none()
-        && Segment::scan(bytes, entry_pos, entry_base, true, |_, _, _| {}).stopped_early
+        && Segment::scan(bytes, entry_pos, entry_base, gap_ok, true, |_, _, _| {}).stopped_early
     {
         return None;
     }
@@ -530,7 +532,8 @@ pub(crate) fn check_cleaned(
     let len = usize::try_from(len)
         .map_err(|_| LogError::io("map", path, io::Error::other("too large")))?;
     let bytes = map_segment(file.std_file(), len).map_err(io_err("map", path))?;
-    let scan = Segment::scan(&bytes, 0, base, true, |_, _, _| {});
+    // The cleaner's own output: gaps anywhere are records it removed.
+    let scan = Segment::scan(&bytes, 0, base, i64::MAX, true, |_, _, _| {});
     if scan.stopped_early || scan.next_offset > end {
         return Err(LogError::io(
             "check",
@@ -565,7 +568,7 @@ pub(crate) fn load_cleaned(
         .map_err(|_| LogError::io("map", &log_path, io::Error::other("too large")))?;
     let plan = {
         let bytes = map_segment(file.std_file(), size_usize).map_err(io_err("map", &log_path))?;
-        Segment::plan_indexes(&bytes, base, config.index_interval_bytes, false)
+        Segment::plan_indexes(&bytes, base, i64::MAX, config.index_interval_bytes, false)
     };
     if plan.end.stopped_early || plan.end.next_offset > end {
         return Err(LogError::io(

@@ -281,14 +281,15 @@ impl Segment {
     }
 
     /// Scans `bytes[from..]` checking every batch (length, offsets increasing from
-    /// `expected_base` — gaps are where the cleaner removed records — and with
-    /// `check_crc` also magic, CRC-32C and counts), calling
-    /// `on_batch(pos, header, total)` for each valid one; stops at the first invalid or
-    /// partial batch.
+    /// `expected_base` — with a gap only before a batch whose base is at or below
+    /// `gap_ok_below`, where the cleaner removed records — and with `check_crc` also
+    /// magic, CRC-32C and counts), calling `on_batch(pos, header, total)` for each valid
+    /// one; stops at the first invalid or partial batch.
     pub(crate) fn scan(
         bytes: &[u8],
         from: u64,
         expected_base: i64,
+        gap_ok_below: i64,
         check_crc: bool,
         mut on_batch: impl FnMut(u64, &BatchHeader, u64),
     ) -> ScanEnd {
@@ -301,7 +302,8 @@ impl Segment {
                 break;
             };
             let Some(total) = h.total_bytes() else { break };
-            if total > rest.len() || h.base_offset < next || h.last_offset_delta < 0 {
+            let bad_gap = h.base_offset > next && h.base_offset > gap_ok_below;
+            if total > rest.len() || h.base_offset < next || bad_gap || h.last_offset_delta < 0 {
                 break;
             }
             if check_crc && validate_stored_batch(&rest[..total]).is_err() {
@@ -325,6 +327,7 @@ impl Segment {
     pub(crate) fn plan_indexes(
         bytes: &[u8],
         base: i64,
+        gap_ok_below: i64,
         interval: u64,
         check_crc: bool,
     ) -> IndexPlan {
@@ -342,7 +345,7 @@ impl Segment {
             last_entry_pos: 0,
         };
         let mut first = true;
-        let end = Segment::scan(bytes, 0, base, check_crc, |pos, h, total| {
+        let end = Segment::scan(bytes, 0, base, gap_ok_below, check_crc, |pos, h, total| {
             let last = h.last_offset().unwrap_or(h.base_offset);
             if first {
                 plan.first_ts = h.max_timestamp;
