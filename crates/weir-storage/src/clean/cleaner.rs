@@ -95,6 +95,11 @@ enum Fate {
 
 struct Pass2<'a> {
     map: &'a OffsetMap,
+    /// The new clean offset: records at or past it were not mapped (the map filled inside
+    /// the last segment), so they are kept as they are, tombstones included (Kafka's
+    /// "past the map's latest offset" rule): removing an expired tombstone there would
+    /// bring back an older value of its key that this pass did not know to remove.
+    end: i64,
     now_ms: i64,
     delete_retention_ms: i64,
     last_batch_of_producer: &'a HashMap<i64, i64>,
@@ -154,6 +159,10 @@ impl Pass2<'_> {
                 return Fate::Keep;
             }
             let offset = h.base_offset + i64::from(r.offset_delta);
+            if offset >= self.end {
+                kept.push(r);
+                continue;
+            }
             let live = match r.key {
                 // Kafka's cleaner drops keyless records of a compacted log too.
                 None => false,
@@ -439,6 +448,7 @@ impl Log {
         // Pass 2: write `.cleaned` files.
         let mut pass = Pass2 {
             map: &map,
+            end,
             now_ms,
             delete_retention_ms: cfg.delete_retention_ms,
             last_batch_of_producer: &last_batch_of_producer,
