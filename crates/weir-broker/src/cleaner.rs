@@ -1,5 +1,6 @@
-//! Log compaction in the broker: the keyed-record check on produce for compacted topics,
-//! per-partition cleaner figures, and the background cleaner threads.
+//! Log compaction in the broker: per-partition cleaner figures and the background cleaner
+//! threads (the keyed-record rule of compacted topics is checked by the Produce handler, in
+//! its one pass over the records).
 //!
 //! `log_cleaner_threads` blocking threads (never tokio workers: a clean reads and writes
 //! whole segments) each loop: pick the compacted partition whose dirty ratio is highest
@@ -13,32 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tracing::{info, warn};
-use weir_protocol::records::{DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch};
 use weir_storage::{CleanError, CleanerConfig, CleanerStats, DEDUPE_BUFFER_BYTES_MIN};
 
 use crate::broker::{Broker, now_ms};
-use crate::errors::PartitionError;
 use crate::topics::{Partition, Topics};
-
-/// Kafka's rule for compacted topics: every record has a key (INVALID_RECORD otherwise).
-/// Reads the records in place (a compressed batch is decompressed within the protocol
-/// crate's budget); the batch bytes appended stay the request's.
-pub fn check_keys(batch: &Bytes) -> Result<(), PartitionError> {
-    let batch = RecordBatch::parse_exact(batch.clone())
-        .map_err(|e| PartitionError::BadRecords(e.to_string()))?;
-    let records = batch
-        .records(DECOMPRESSED_BYTES_MAX_DEFAULT)
-        .map_err(|e| PartitionError::BadRecords(e.to_string()))?;
-    for r in records {
-        let r = r.map_err(|e| PartitionError::BadRecords(e.to_string()))?;
-        if r.key.is_none() {
-            return Err(PartitionError::KeylessRecord);
-        }
-    }
-    Ok(())
-}
 
 impl Topics {
     /// Cleaner figures of one partition at `now_ms` (dirty ratio, last clean time), for

@@ -31,9 +31,6 @@ pub enum PartitionError {
     /// A record without a key sent to a compacted topic.
     #[error("compacted topic cannot accept a record without a key")]
     KeylessRecord,
-    /// The records of a batch sent to a compacted topic do not decode.
-    #[error("records do not decode: {0}")]
-    BadRecords(String),
 }
 
 impl PartitionError {
@@ -53,9 +50,9 @@ impl PartitionError {
             PartitionError::Read(_) => ErrorCode::KAFKA_STORAGE_ERROR,
             PartitionError::OutOfOrderSequence => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
             PartitionError::StaleProducerEpoch => ErrorCode::INVALID_PRODUCER_EPOCH,
-            PartitionError::Unsupported(_)
-            | PartitionError::KeylessRecord
-            | PartitionError::BadRecords(_) => ErrorCode::INVALID_RECORD,
+            PartitionError::Unsupported(_) | PartitionError::KeylessRecord => {
+                ErrorCode::INVALID_RECORD
+            }
         }
     }
 }

@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use weir_broker::BrokerConfig;
 use weir_broker::broker::Broker;
-use weir_broker::cleaner::{Cleaners, check_keys};
+use weir_broker::cleaner::Cleaners;
 use weir_broker::config::{Source, TimestampType};
 use weir_broker::group::{OFFSETS_TOPIC, OffsetStore, OffsetValue};
 use weir_protocol::records::{BatchBuilder, BatchIter, BatchSettings, Compression, NewRecord};
+
+#[allow(dead_code)] // the shared helpers; this file uses only some
+mod support;
 
 fn open(dir: &std::path::Path) -> Arc<Broker> {
     let set = |k: &str, v: &str| (k.to_string(), v.to_string(), Source::Flag("test".into()));
@@ -175,14 +178,28 @@ fn keyed(records: &[(Option<&str>, Option<&str>)], codec: Compression) -> Bytes 
     builder.build().unwrap()
 }
 
-#[test]
-fn keyless_records_are_refused_for_compacted_topics() {
+/// Through the wire: a compacted topic refuses a batch with a keyless record (INVALID_RECORD,
+/// nothing stored) in every codec; a topic with the delete policy takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyless_records_are_refused_for_compacted_topics() {
+    let broker = support::TestBroker::start(&[]).await;
+    let mut c = support::Client::connect(broker.addr).await;
+    c.create_topic("table", 1, &[("cleanup.policy", "compact")])
+        .await;
+    c.create_topic("plain", 1, &[]).await;
+    let mut stored = 0;
     for codec in [Compression::None, Compression::Gzip, Compression::Zstd] {
-        assert!(check_keys(&keyed(&[(Some("k"), Some("v")), (Some("k"), None)], codec)).is_ok());
-        let e =
-            check_keys(&keyed(&[(Some("k"), Some("v")), (None, Some("v"))], codec)).unwrap_err();
-        assert_eq!(e.code().0, 87, "INVALID_RECORD");
+        let good = keyed(&[(Some("k"), Some("v")), (Some("k"), None)], codec);
+        assert_eq!(c.produce("table", 0, -1, good).await, (0, stored));
+        stored += 2;
+        let keyless = keyed(&[(Some("k"), Some("v")), (None, Some("v"))], codec);
+        let (code, _) = c.produce("table", 0, -1, keyless.clone()).await;
+        assert_eq!(code, 87, "INVALID_RECORD");
+        assert_eq!(c.produce("plain", 0, -1, keyless).await.0, 0);
     }
+    // Nothing of the refused batches was stored: the next offset is still `stored`.
+    let next = keyed(&[(Some("k"), Some("v"))], Compression::None);
+    assert_eq!(c.produce("table", 0, -1, next).await, (0, stored));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ use weir_protocol::messages::produce::{
 
 use crate::broker::{Broker, now_ms};
 use crate::config::FlushPolicy;
+use crate::errors::PartitionError;
 use crate::topics::Partition;
 
 fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
@@ -31,21 +32,33 @@ fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProdu
 /// records section exactly and number `recordCount`. The batch header and CRC are checked by
 /// the storage engine on append. A count mismatch is INVALID_RECORD, anything else
 /// CORRUPT_MESSAGE.
-fn validate_records(records: &bytes::Bytes, budget: usize) -> Result<(), (ErrorCode, String)> {
+fn validate_records(
+    records: &bytes::Bytes,
+    budget: usize,
+    keys_required: bool,
+) -> Result<(), (ErrorCode, String)> {
     let corrupt = |e: &dyn std::fmt::Display| (ErrorCode::CORRUPT_MESSAGE, e.to_string());
     let batch = RecordBatch::parse_exact(records.clone()).map_err(|e| corrupt(&e))?;
     // The CRC first: a corrupt batch is refused as corrupt before its records are read.
     batch.verify_crc().map_err(|e| corrupt(&e))?;
     let iter = batch.records(budget).map_err(|e| corrupt(&e))?;
     for record in iter {
-        if let Err(e) = record {
-            let code = match e {
-                RecordError::TooFewRecords { .. } | RecordError::TrailingBytes { .. } => {
-                    ErrorCode::INVALID_RECORD
-                }
-                _ => ErrorCode::CORRUPT_MESSAGE,
-            };
-            return Err((code, e.to_string()));
+        match record {
+            Err(e) => {
+                let code = match e {
+                    RecordError::TooFewRecords { .. } | RecordError::TrailingBytes { .. } => {
+                        ErrorCode::INVALID_RECORD
+                    }
+                    _ => ErrorCode::CORRUPT_MESSAGE,
+                };
+                return Err((code, e.to_string()));
+            }
+            // Kafka's rule for compacted topics: every record has a key.
+            Ok(r) if keys_required && r.key.is_none() => {
+                let e = PartitionError::KeylessRecord;
+                return Err((e.code(), e.to_string()));
+            }
+            Ok(_) => {}
         }
     }
     Ok(())
@@ -108,18 +121,14 @@ pub(crate) async fn handle(
                 ));
                 continue;
             };
+            let settings = topic.settings();
             let budget =
                 usize::try_from(b.config.produce_decompressed_bytes_max).unwrap_or(usize::MAX);
-            if let Err((code, msg)) = validate_records(&records, budget) {
+            // One pass over the records: Kafka's record validation, and for a compacted
+            // topic its keyed-records rule.
+            if let Err((code, msg)) = validate_records(&records, budget, settings.compacted()) {
                 tracing::debug!(topic = %t.name, partition = pd.index, error = %msg, "produce refused");
                 parts.push(error(pd.index, code, Some(msg)));
-                continue;
-            }
-            let settings = topic.settings();
-            if settings.compacted()
-                && let Err(e) = crate::cleaner::check_keys(&records)
-            {
-                parts.push(error(pd.index, e.code(), Some(e.to_string())));
                 continue;
             }
             match p.append(&records, settings.timestamp_type, now) {
