@@ -1,52 +1,15 @@
 //! `weir topic|produce|consume|replay|group` run through the built binary against a real
 //! `weir serve` child process on an ephemeral port.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-/// A `weir serve` child on 127.0.0.1:0 with its own data dir; killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
+mod support;
+use support::Server;
 
 impl Server {
-    fn start() -> Server {
-        Server::start_with(&[])
-    }
-
-    /// With extra `--set KEY=VALUE` broker settings.
-    fn start_with(sets: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .args(["--set", "group_initial_rebalance_delay_ms=0"])
-            .args(sets.iter().flat_map(|s| ["--set", s]))
-            .env("WEIR_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("weir: listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
     /// Runs `weir <args> --bootstrap ADDR` with `stdin`.
     fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
@@ -83,13 +46,6 @@ impl Server {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
