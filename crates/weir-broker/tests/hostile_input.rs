@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use support::{Client, TestBroker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use weir_protocol::messages::{fetch as f, metadata as md};
+use weir_protocol::messages::metadata as md;
 use weir_protocol::records::{BatchBuilder, BatchSettings, Compression, NewRecord};
 use weir_protocol::{ErrorCode, RequestBody as Q, RequestHeader, ResponseBody as R};
 
@@ -245,34 +245,8 @@ async fn lying_and_overrunning_batches_are_refused_and_nothing_is_stored() {
         produce(&mut c, one_record_batch(b"good-1", Compression::None)).await,
         (0, 1)
     );
-    let R::Fetch(r) = c
-        .call(
-            12,
-            Q::Fetch(f::FetchRequest {
-                replica_id: -1,
-                max_wait_ms: 0,
-                min_bytes: 1,
-                max_bytes: 1 << 20,
-                session_epoch: -1,
-                topics: vec![f::FetchTopic {
-                    topic: "t".into(),
-                    partitions: vec![f::FetchPartition {
-                        partition: 0,
-                        fetch_offset: 0,
-                        partition_max_bytes: 1 << 20,
-                        current_leader_epoch: -1,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        )
-        .await
-    else {
-        panic!()
-    };
-    assert_eq!(r.responses[0].partitions[0].high_watermark, 2);
+    let part = c.fetch_partition("t", 0, 0).await;
+    assert_eq!(part.high_watermark, 2);
     let grown = rss_kib().saturating_sub(before);
     assert!(grown < RSS_GROWTH_KIB_MAX, "RSS grew {grown} KiB");
     broker.stop().await;

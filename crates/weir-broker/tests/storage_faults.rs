@@ -15,11 +15,10 @@ use tokio::sync::oneshot;
 use weir_broker::BrokerConfig;
 use weir_broker::broker::Broker;
 use weir_broker::config::Source;
-use weir_protocol::messages::fetch as f;
+use weir_protocol::ErrorCode;
 use weir_protocol::records::{
     BatchBuilder, BatchIter, BatchSettings, DECOMPRESSED_BYTES_MAX_DEFAULT, NewRecord,
 };
-use weir_protocol::{ErrorCode, RequestBody as Q, ResponseBody as R};
 use weir_storage::{FaultFs, FileSystem, RealFs};
 
 /// A broker over a given file system, in its own runtime so that it can crash: the runtime
@@ -128,34 +127,7 @@ async fn produce(c: &mut Client, partition: i32, value: &str, acks: i16) -> (i16
 
 /// One fetch at `offset`: the error code, the high watermark and the records (offset, value).
 async fn fetch(c: &mut Client, partition: i32, offset: i64) -> (i16, i64, Vec<(i64, String)>) {
-    let R::Fetch(r) = c
-        .call(
-            12,
-            Q::Fetch(f::FetchRequest {
-                replica_id: -1,
-                max_wait_ms: 0,
-                min_bytes: 1,
-                max_bytes: 1 << 20,
-                session_epoch: -1,
-                topics: vec![f::FetchTopic {
-                    topic: "t".into(),
-                    partitions: vec![f::FetchPartition {
-                        partition,
-                        fetch_offset: offset,
-                        partition_max_bytes: 1 << 20,
-                        current_leader_epoch: -1,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        )
-        .await
-    else {
-        panic!()
-    };
-    let part = &r.responses[0].partitions[0];
+    let part = c.fetch_partition("t", partition, offset).await;
     let mut out = Vec::new();
     for batch in BatchIter::new(part.records.clone().unwrap_or_default()) {
         let batch = batch.expect("a served batch parses");

@@ -167,6 +167,45 @@ impl Client {
         (part.error_code, part.base_offset)
     }
 
+    /// One sessionless Fetch (v12, no wait) of one partition from `offset`.
+    #[allow(dead_code)] // not every test file fetches this way
+    pub async fn fetch_partition(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> weir_protocol::messages::fetch::PartitionData {
+        use weir_protocol::messages::fetch as f;
+        let ResponseBody::Fetch(mut r) = self
+            .call(
+                12,
+                RequestBody::Fetch(f::FetchRequest {
+                    replica_id: -1,
+                    max_wait_ms: 0,
+                    min_bytes: 1,
+                    max_bytes: 1 << 20,
+                    session_epoch: -1,
+                    topics: vec![f::FetchTopic {
+                        topic: topic.into(),
+                        partitions: vec![f::FetchPartition {
+                            partition,
+                            fetch_offset: offset,
+                            partition_max_bytes: 1 << 20,
+                            current_leader_epoch: -1,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            )
+            .await
+        else {
+            panic!("not a Fetch response")
+        };
+        r.responses.remove(0).partitions.remove(0)
+    }
+
     /// Creates a topic (CreateTopics v5) with topic configs; panics unless it succeeds.
     #[allow(dead_code)] // not every test file creates its topics this way
     pub async fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) {
