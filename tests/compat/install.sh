@@ -51,6 +51,18 @@ else
     echo "$py_want" >"$venv_stamp"
 fi
 
+# --- kcat on librdkafka 2.16 ------------------------------------------------------------------
+# A second kcat: Debian's binary, run against the librdkafka the confluent-kafka wheel bundles
+# (test_kcat.sh sets LD_LIBRARY_PATH to this folder when WEIR_KCAT_LIBRDKAFKA names it).
+# librdkafka keeps its ABI within soname librdkafka.so.1, so kcat 1.7.1 runs on 2.16 unchanged.
+wheel_rdkafka=("$venv"/lib/python3*/site-packages/confluent_kafka.libs/librdkafka-*.so.1)
+if [[ ! -f "${wheel_rdkafka[0]}" ]]; then
+    log "the confluent-kafka wheel has no bundled librdkafka"
+    exit 1
+fi
+mkdir -p "$here/.librdkafka-wheel"
+ln -sfn "${wheel_rdkafka[0]}" "$here/.librdkafka-wheel/librdkafka.so.1"
+
 # --- node_modules ----------------------------------------------------------------------------
 node_want="$(sha256sum package-lock.json | cut -d' ' -f1) $(node --version)"
 if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$node_want" ]]; then
@@ -71,3 +83,4 @@ print("compat-install: confluent-kafka %s (librdkafka %s), kafka-python %s, aiok
 EOF
 log "kafkajs $(node -p 'require("kafkajs/package.json").version'), node $(node --version)"
 log "kcat $(kcat -V 2>&1 | grep -m1 "^Version")"
+log "kcat on the wheel's librdkafka: $(LD_LIBRARY_PATH="$here/.librdkafka-wheel" kcat -V 2>&1 | grep -m1 "^Version")"

@@ -127,6 +127,10 @@ def client_commands(python):
         "aiokafka": [python, os.path.join(HERE, "test_aiokafka.py")],
         "kafkajs": ["node", os.path.join(HERE, "test_kafkajs.js")],
         "kcat": ["bash", os.path.join(HERE, "test_kcat.sh")],
+        # The same kcat on the librdkafka of the confluent-kafka wheel (install.sh links it).
+        "kcat-rdkafka-2.16": ["env", "WEIR_KCAT_LIBRDKAFKA=" + os.path.join(HERE, ".librdkafka-wheel"),
+                              "WEIR_KCAT_LIBRDKAFKA_VERSION=2.16.0", "bash",
+                              os.path.join(HERE, "test_kcat.sh")],
         "confluent-compaction": [python, os.path.join(HERE, "test_compaction_confluent.py")],
         "kafka-python-compaction": [python,
                                     os.path.join(HERE, "test_compaction_kafka_python.py")],

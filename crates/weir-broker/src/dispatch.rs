@@ -30,7 +30,14 @@ impl Dispatcher {
 impl Service for Dispatcher {
     async fn call(self: Arc<Self>, frame: Bytes) -> Response {
         let request = match decode_request(frame) {
-            Ok(r) => r,
+            Ok(r) => {
+                if r.trailing_bytes > 0 {
+                    // librdkafka 2.16's all-topics Metadata leaves three stray bytes.
+                    debug!(api = ?r.api_key(), trailing_bytes = r.trailing_bytes,
+                        "bytes after the request body ignored, as Kafka ignores them");
+                }
+                r
+            }
             Err(e) => {
                 // Kafka closes the connection on an unknown key or version, and on garbage.
                 match &e {

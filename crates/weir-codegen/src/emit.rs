@@ -531,7 +531,7 @@ fn emit_struct(out: &mut String, ctx: &Ctx, s: &Struct, top: bool) -> Result<()>
         }
     }
     if has_flex {
-        out.push_str("if flexible {\nlet count = d.tag_count()?;\nlet mut last_tag = None;\nfor _ in 0..count {\nlet (tag, mut sub) = d.tagged_field(&mut last_tag)?;\nmatch tag {\n");
+        out.push_str("if flexible {\nlet count = d.tag_count()?;\nfor _ in 0..count {\nlet (tag, mut sub) = d.tagged_field()?;\nmatch tag {\n");
         for f in &s.fields {
             let Some((tag, _)) = f.tag else { continue };
             let expr = decode_field(ctx, f, "d");
@@ -545,15 +545,17 @@ fn emit_struct(out: &mut String, ctx: &Ctx, s: &Struct, top: bool) -> Result<()>
                     );
                 }
                 Cond::Expr(c) => {
+                    // Outside its tagged versions a known tag is refused, as Kafka's
+                    // generated readers refuse it ("Tag N is not valid for version").
                     let _ = writeln!(
                         out,
-                        "{tag} if {c} => {{ let d = &mut sub; this.{} = {expr}; sub.finish()?; }}",
+                        "{tag} if {c} => {{ let d = &mut sub; this.{} = {expr}; sub.finish()?; }}\n{tag} => return Err(sub.malformed(\"tag not valid for this version\")),",
                         snake(&f.name)
                     );
                 }
             }
         }
-        out.push_str("_ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),\n}\n}\n}\n");
+        out.push_str("_ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),\n}\n}\ncrate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);\n}\n");
     }
     out.push_str("Ok(this)\n}\n\n");
 

@@ -75,6 +75,8 @@ pub struct Request {
     pub body_version: i16,
     /// The body.
     pub body: RequestBody,
+    /// Bytes the frame held after the end of the body, ignored (as Kafka ignores them).
+    pub trailing_bytes: usize,
 }
 
 impl Request {
@@ -93,8 +95,10 @@ impl Request {
 ///
 /// Errors: [`DecodeError::UnsupportedApiKey`] for a key weir does not speak,
 /// [`DecodeError::UnsupportedVersion`] for an unadvertised version (close the
-/// connection, as Kafka does), [`DecodeError::Malformed`] otherwise. A body must be
-/// consumed exactly; trailing bytes are malformed.
+/// connection, as Kafka does), [`DecodeError::Malformed`] otherwise. Bytes after the
+/// end of the body are ignored, as Kafka's `RequestContext.parseRequest` ignores them
+/// (librdkafka 2.16 leaves three stray bytes in its all-topics Metadata v9+ request:
+/// [`Request::trailing_bytes`] counts them).
 pub fn decode_request(frame: Bytes) -> Result<Request, DecodeError> {
     let mut d = Decoder::new(frame);
     let (key, version) = RequestHeader::peek_key_version(&d)?;
@@ -108,6 +112,7 @@ pub fn decode_request(frame: Bytes) -> Result<Request, DecodeError> {
             header,
             body_version: 0,
             body: RequestBody::ApiVersions(ApiVersionsRequest::default()),
+            trailing_bytes: 0,
         });
     }
     if !(min..=max).contains(&version) {
@@ -118,13 +123,11 @@ pub fn decode_request(frame: Bytes) -> Result<Request, DecodeError> {
     }
     let header = RequestHeader::decode(&mut d, request_header_version(api_key, version))?;
     let body = RequestBody::decode(api_key, &mut d, version).map_err(|e| with_key(e, key))?;
-    if d.remaining() != 0 {
-        return Err(d.malformed("trailing bytes after the request body"));
-    }
     Ok(Request {
         header,
         body_version: version,
         body,
+        trailing_bytes: d.remaining(),
     })
 }
 
@@ -176,11 +179,10 @@ pub fn decode_response(
 ) -> Result<(ResponseHeader, ResponseBody), DecodeError> {
     let mut d = Decoder::new(frame);
     let header = ResponseHeader::decode(&mut d, response_header_version(api_key, version))?;
+    // Bytes after the body are ignored, as Kafka's clients ignore them
+    // (`AbstractResponse.parseResponse` reads the body and nothing more).
     let body = ResponseBody::decode(api_key, &mut d, version)
         .map_err(|e| with_key(e, api_key.as_i16()))?;
-    if d.remaining() != 0 {
-        return Err(d.malformed("trailing bytes after the response body"));
-    }
     Ok((header, body))
 }
 

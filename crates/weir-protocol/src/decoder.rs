@@ -10,6 +10,18 @@ use crate::primitives::{
 };
 use bytes::Bytes;
 
+/// The longest string Kafka's generated readers accept, in bytes (`0x7fff`; a classic
+/// string's `int16` length cannot say more, a compact one can and is refused).
+pub const STRING_BYTES_MAX: usize = 0x7fff;
+
+/// Puts the unknown tagged fields a struct kept in tag order (stable: repeated tags
+/// keep their order), so that they re-encode in the order Kafka's writers use.
+pub fn sort_unknown_tags(unknown: &mut [(u32, Bytes)]) {
+    if !unknown.is_sorted_by_key(|(t, _)| *t) {
+        unknown.sort_by_key(|(t, _)| *t);
+    }
+}
+
 /// A zero-copy reader over (part of) a frame.
 #[derive(Debug, Clone)]
 pub struct Decoder {
@@ -130,10 +142,13 @@ impl Decoder {
         }
     }
 
-    fn utf8(&self, b: Bytes) -> Result<String, DecodeError> {
+    /// A string's bytes as text. Invalid UTF-8 becomes U+FFFD, as Java's
+    /// `new String(bytes, UTF_8)` in Kafka's readers makes it (names that then fail a
+    /// check, such as a topic name, are refused by that check, with its error code).
+    fn utf8(b: Bytes) -> String {
         match std::str::from_utf8(&b) {
-            Ok(s) => Ok(s.to_owned()),
-            Err(_) => Err(self.malformed("string is not UTF-8")),
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(&b).into_owned(),
         }
     }
 
@@ -143,10 +158,14 @@ impl Decoder {
         flexible: bool,
         nullable: bool,
     ) -> Result<Option<String>, DecodeError> {
-        match self.nullable_raw(flexible, false)? {
+        match self.run(|i| length(i, flexible, false))? {
             None if nullable => Ok(None),
             None => Err(self.malformed("null in a non-nullable string")),
-            Some(b) => self.utf8(b).map(Some),
+            // Kafka's readers refuse a longer (compact) string before reading it.
+            Some(n) if n > STRING_BYTES_MAX => {
+                Err(self.malformed("string longer than 32767 bytes"))
+            }
+            Some(n) => self.take_bytes(n).map(|b| Some(Self::utf8(b))),
         }
     }
 
@@ -218,9 +237,13 @@ impl Decoder {
         }
     }
 
-    /// Reads the field count of a tagged-field section.
+    /// Reads the field count of a tagged-field section. Kafka holds the count in a Java
+    /// `int`, so a count of 2^31 or more is negative there and means no fields.
     pub fn tag_count(&mut self) -> Result<u32, DecodeError> {
         let n = self.unsigned_varint()?;
+        if n > i32::MAX as u32 {
+            return Ok(0);
+        }
         // Each tagged field takes at least two bytes (tag and size).
         if (n as usize).saturating_mul(2) > self.remaining() {
             return Err(self.malformed("tagged field count exceeds remaining bytes"));
@@ -229,13 +252,11 @@ impl Decoder {
     }
 
     /// Reads one tagged field's tag and size and returns a decoder over its value.
-    /// Tags must be strictly increasing (`last` tracks the previous one).
-    pub fn tagged_field(&mut self, last: &mut Option<u32>) -> Result<(u32, Decoder), DecodeError> {
+    /// Tags may come in any order and repeat, as Kafka's readers take them (a repeated
+    /// known tag: the last value wins; unknown ones are kept, see
+    /// [`sort_unknown_tags`]).
+    pub fn tagged_field(&mut self) -> Result<(u32, Decoder), DecodeError> {
         let tag = self.unsigned_varint()?;
-        if last.is_some_and(|l| tag <= l) {
-            return Err(self.malformed("tagged fields out of order"));
-        }
-        *last = Some(tag);
         let size = self.unsigned_varint()? as usize;
         let base = self.offset();
         let buf = self.take_bytes(size)?;

@@ -250,8 +250,10 @@ impl Encoder {
         known: Vec<(u32, Encoder)>,
         unknown: &[(u32, Bytes)],
     ) -> Result<(), EncodeError> {
+        // Unknown fields kept from decoding are sorted there; a repeated unknown tag
+        // is written again, as Kafka's writers write every raw tag they kept.
         for w in unknown.windows(2) {
-            if w[1].0 <= w[0].0 {
+            if w[1].0 < w[0].0 {
                 return Err(EncodeError::BadTag { tag: w[1].0 });
             }
         }
@@ -259,12 +261,14 @@ impl Encoder {
         let count32 = u32::try_from(count).map_err(|_| too_long("tagged fields", count))?;
         self.put_unsigned_varint(count32);
         let mut unknown = unknown.iter().peekable();
-        let mut last: Option<u32> = None;
-        let mut emit = |this: &mut Encoder, tag: u32, size: usize| -> Result<(), EncodeError> {
-            if last.is_some_and(|l| tag <= l) {
+        // The previous tag and whether it was a known field: a known tag never repeats,
+        // nor shares its number with an unknown one.
+        let mut last: Option<(u32, bool)> = None;
+        let mut emit = |this: &mut Encoder, tag: u32, known: bool, size: usize| {
+            if last.is_some_and(|(l, lknown)| tag < l || (tag == l && (known || lknown))) {
                 return Err(EncodeError::BadTag { tag });
             }
-            last = Some(tag);
+            last = Some((tag, known));
             let size = u32::try_from(size).map_err(|_| too_long("tagged field", size))?;
             this.put_unsigned_varint(tag);
             this.put_unsigned_varint(size);
@@ -272,14 +276,14 @@ impl Encoder {
         };
         for (tag, value) in known {
             while let Some((utag, ubytes)) = unknown.next_if(|(u, _)| *u < tag) {
-                emit(self, *utag, ubytes.len())?;
+                emit(self, *utag, false, ubytes.len())?;
                 self.put_shared(ubytes);
             }
-            emit(self, tag, value.len())?;
+            emit(self, tag, true, value.len())?;
             self.append(value);
         }
         for (utag, ubytes) in unknown {
-            emit(self, *utag, ubytes.len())?;
+            emit(self, *utag, false, ubytes.len())?;
             self.put_shared(ubytes);
         }
         Ok(())

@@ -86,7 +86,8 @@ pub enum EncodeError {
         /// Its length.
         len: usize,
     },
-    /// Unknown tagged fields are out of order, duplicated, or collide with a known tag.
+    /// Tagged fields are out of order, a known tag repeats, or an unknown tag collides with a
+    /// known one.
     #[error("tagged field {tag} is duplicated or out of order")]
     BadTag {
         /// The offending tag.

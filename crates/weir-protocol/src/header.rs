@@ -49,12 +49,12 @@ pub fn response_header_version(api_key: ApiKey, api_version: i16) -> i16 {
 
 fn tagged_section(d: &mut Decoder) -> Result<Vec<(u32, Bytes)>, DecodeError> {
     let count = d.tag_count()?;
-    let mut last = None;
     let mut out = Vec::new();
     for _ in 0..count {
-        let (tag, sub) = d.tagged_field(&mut last)?;
+        let (tag, sub) = d.tagged_field()?;
         out.push((tag, sub.into_bytes()));
     }
+    crate::decoder::sort_unknown_tags(&mut out);
     Ok(out)
 }
 

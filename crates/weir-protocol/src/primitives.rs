@@ -103,15 +103,11 @@ pub fn float64(i: &[u8]) -> WireResult<'_, f64> {
     nom::number::complete::be_f64(i)
 }
 
-/// A `bool`: one byte, 0 or 1. Other values are refused (Kafka's writers only emit 0
-/// and 1; refusing keeps decode→encode byte-identical).
+/// A `bool`: one byte, any non-zero value is true (Kafka's generated readers compare the
+/// byte with 0; its writers emit only 0 and 1).
 pub fn boolean(i: &[u8]) -> WireResult<'_, bool> {
     let (rest, b) = nom::number::complete::be_u8(i)?;
-    match b {
-        0 => Ok((rest, false)),
-        1 => Ok((rest, true)),
-        _ => invalid("bool is neither 0 nor 1"),
-    }
+    Ok((rest, b != 0))
 }
 
 /// A `uuid`: 16 bytes.
@@ -122,18 +118,23 @@ pub fn uuid(i: &[u8]) -> WireResult<'_, Uuid> {
     Ok((rest, Uuid(a)))
 }
 
-/// An unsigned LEB128 value of at most `max_bytes` bytes; non-minimal encodings are
-/// refused so every value has exactly one encoding.
-fn unsigned_leb(i: &[u8], max_bytes: usize) -> WireResult<'_, u64> {
+/// An unsigned LEB128 value of at most `max_bytes` bytes, read as Kafka's `ByteUtils`
+/// reads it: non-minimal encodings (`80 00` for 0) are accepted, the last allowed byte
+/// must not set the continuation bit, and bits past the value's width are dropped
+/// (`width_bits` is 32 or 64).
+fn unsigned_leb(i: &[u8], max_bytes: usize, width_bits: u32) -> WireResult<'_, u64> {
     let mut value: u64 = 0;
     for n in 0..max_bytes {
         let Some(&b) = i.get(n) else {
             return truncated();
         };
-        value |= u64::from(b & 0x7f) << (7 * n);
+        let shift = 7 * n as u32;
+        // `checked_shl` only fails for shifts of 64 and more, which `max_bytes` rules out;
+        // bits shifted past the top are dropped, as Java's `<<` drops them.
+        value |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
         if b & 0x80 == 0 {
-            if n > 0 && b == 0 {
-                return invalid("overlong varint");
+            if width_bits < 64 {
+                value &= (1u64 << width_bits) - 1;
             }
             return Ok((&i[n + 1..], value));
         }
@@ -141,23 +142,19 @@ fn unsigned_leb(i: &[u8], max_bytes: usize) -> WireResult<'_, u64> {
     invalid("varint too long")
 }
 
-/// An unsigned varint (at most 5 bytes, at most `u32::MAX`).
+/// An unsigned varint: at most 5 bytes; a fifth byte's bits past bit 31 are dropped, as
+/// in Kafka's `ByteUtils.readUnsignedVarint`. Kafka then holds the value in a Java
+/// `int`: see [`length`] and the decoder's tag count for what a value of 2^31 or more
+/// means there.
 pub fn unsigned_varint(i: &[u8]) -> WireResult<'_, u32> {
-    let (rest, v) = unsigned_leb(i, UNSIGNED_VARINT_BYTES_MAX)?;
-    match u32::try_from(v) {
-        Ok(v) => Ok((rest, v)),
-        Err(_) => invalid("varint exceeds 32 bits"),
-    }
+    let (rest, v) = unsigned_leb(i, UNSIGNED_VARINT_BYTES_MAX, 32)?;
+    Ok((rest, v as u32))
 }
 
-/// An unsigned varlong (at most 10 bytes).
+/// An unsigned varlong: at most 10 bytes, bits past bit 63 dropped (Kafka's
+/// `ByteUtils.readUnsignedVarlong`).
 pub fn unsigned_varlong(i: &[u8]) -> WireResult<'_, u64> {
-    let (rest, v) = unsigned_leb(i, UNSIGNED_VARLONG_BYTES_MAX)?;
-    // The tenth byte may only carry the top bit of a u64.
-    if i.len() - rest.len() == UNSIGNED_VARLONG_BYTES_MAX && i[UNSIGNED_VARLONG_BYTES_MAX - 1] > 1 {
-        return invalid("varlong exceeds 64 bits");
-    }
-    Ok((rest, v))
+    unsigned_leb(i, UNSIGNED_VARLONG_BYTES_MAX, 64)
 }
 
 /// A zigzag-encoded signed varint (`int32`), as in record headers.
@@ -202,22 +199,20 @@ pub fn unsigned_varint_len(v: u32) -> usize {
     bits.div_ceil(7).max(1)
 }
 
-/// The length of a classic (`int16`/`int32`, -1 = null) or compact (varint length+1,
-/// 0 = null) string, bytes or array; `None` for null.
+/// The length of a classic (`int16`/`int32`) or compact (unsigned varint holding
+/// length + 1) string, bytes or array; `None` for null. As in Kafka's generated readers,
+/// the length is a Java `int` and every negative length is null: -1 and any other
+/// negative classic length, a compact 0, and a compact varint of 2^31 or more (negative
+/// once held in an `int`). A non-nullable field then refuses the null.
 pub fn length(i: &[u8], flexible: bool, wide: bool) -> WireResult<'_, Option<usize>> {
-    if flexible {
-        let (rest, n) = unsigned_varint(i)?;
-        return Ok((rest, n.checked_sub(1).map(|n| n as usize)));
-    }
-    let (rest, n) = if wide {
+    let (rest, n) = if flexible {
+        let (rest, v) = unsigned_varint(i)?;
+        (rest, (v as i32).wrapping_sub(1))
+    } else if wide {
         int32(i)?
     } else {
         let (rest, n) = int16(i)?;
         (rest, i32::from(n))
     };
-    match n {
-        -1 => Ok((rest, None)),
-        n if n < -1 => invalid("negative length"),
-        n => Ok((rest, Some(n as usize))),
-    }
+    Ok((rest, usize::try_from(n).ok()))
 }

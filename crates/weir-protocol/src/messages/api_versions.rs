@@ -66,13 +66,13 @@ impl ApiVersionsRequest {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -183,9 +183,8 @@ impl ApiVersionsResponse {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     0 if version >= 3 => {
                         let d = &mut sub;
@@ -194,11 +193,13 @@ impl ApiVersionsResponse {
                         })?;
                         sub.finish()?;
                     }
+                    0 => return Err(sub.malformed("tag not valid for this version")),
                     1 if version >= 3 => {
                         let d = &mut sub;
                         this.finalized_features_epoch = d.i64()?;
                         sub.finish()?;
                     }
+                    1 => return Err(sub.malformed("tag not valid for this version")),
                     2 if version >= 3 => {
                         let d = &mut sub;
                         this.finalized_features = d.array(flexible, 1, |d| {
@@ -206,14 +207,17 @@ impl ApiVersionsResponse {
                         })?;
                         sub.finish()?;
                     }
+                    2 => return Err(sub.malformed("tag not valid for this version")),
                     3 if version >= 3 => {
                         let d = &mut sub;
                         this.zk_migration_ready = d.bool()?;
                         sub.finish()?;
                     }
+                    3 => return Err(sub.malformed("tag not valid for this version")),
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -366,13 +370,13 @@ impl ApiVersion {
         this.max_version = d.i16()?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -451,13 +455,13 @@ impl SupportedFeatureKey {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -563,13 +567,13 @@ impl FinalizedFeatureKey {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }

@@ -62,13 +62,13 @@ impl DeleteRecordsRequest {
         this.timeout_ms = d.i32()?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -144,13 +144,13 @@ impl DeleteRecordsPartition {
         this.offset = d.i64()?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -219,13 +219,13 @@ impl DeleteRecordsTopic {
         })?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -309,13 +309,13 @@ impl DeleteRecordsResponse {
         })?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -395,13 +395,13 @@ impl DeleteRecordsPartitionResult {
         this.error_code = d.i16()?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -472,13 +472,13 @@ impl DeleteRecordsTopicResult {
         })?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }

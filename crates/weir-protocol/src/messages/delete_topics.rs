@@ -73,13 +73,13 @@ impl DeleteTopicsRequest {
         this.timeout_ms = d.i32()?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -177,13 +177,13 @@ impl DeleteTopicState {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -294,13 +294,13 @@ impl DeleteTopicsResponse {
         })?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -392,13 +392,13 @@ impl DeletableTopicResult {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }

@@ -72,13 +72,13 @@ impl HeartbeatRequest {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -188,13 +188,13 @@ impl HeartbeatResponse {
         this.error_code = d.i16()?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }

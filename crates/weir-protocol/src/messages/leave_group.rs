@@ -70,13 +70,13 @@ impl LeaveGroupRequest {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -182,13 +182,13 @@ impl MemberIdentity {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -319,13 +319,13 @@ impl LeaveGroupResponse {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -426,13 +426,13 @@ impl MemberResponse {
         }
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }

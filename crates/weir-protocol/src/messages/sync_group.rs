@@ -90,13 +90,13 @@ impl SyncGroupRequest {
         })?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -229,13 +229,13 @@ impl SyncGroupRequestAssignment {
         this.assignment = d.bytes(flexible)?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }
@@ -332,13 +332,13 @@ impl SyncGroupResponse {
         this.assignment = d.bytes(flexible)?;
         if flexible {
             let count = d.tag_count()?;
-            let mut last_tag = None;
             for _ in 0..count {
-                let (tag, mut sub) = d.tagged_field(&mut last_tag)?;
+                let (tag, mut sub) = d.tagged_field()?;
                 match tag {
                     _ => this.unknown_tagged_fields.push((tag, sub.into_bytes())),
                 }
             }
+            crate::decoder::sort_unknown_tags(&mut this.unknown_tagged_fields);
         }
         Ok(this)
     }

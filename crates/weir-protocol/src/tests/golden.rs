@@ -293,12 +293,17 @@ fn records_are_shared_not_copied() {
 }
 
 #[test]
-fn unsigned_varints_are_canonical_and_bounded() {
+fn unsigned_varints_are_bounded_as_kafka_bounds_them() {
+    // Kafka's ByteUtils: overlong forms are read, bits past 32 dropped, a sixth byte refused
+    // (tests/kafka_reader_rules.rs has the whole rule).
     use crate::primitives::{unsigned_varint, varint, varlong};
     assert_eq!(unsigned_varint(&[0x96, 0x01]).unwrap().1, 150);
-    assert!(unsigned_varint(&[0x80, 0x00]).is_err()); // overlong zero
+    assert_eq!(unsigned_varint(&[0x80, 0x00]).unwrap().1, 0); // overlong zero
     assert!(unsigned_varint(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_ok()); // u32::MAX
-    assert!(unsigned_varint(&[0xff, 0xff, 0xff, 0xff, 0x1f]).is_err()); // > 32 bits
+    assert_eq!(
+        unsigned_varint(&[0xff, 0xff, 0xff, 0xff, 0x1f]).unwrap().1,
+        u32::MAX
+    );
     assert!(unsigned_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err()); // 6 bytes
     assert_eq!(varint(&[0x01]).unwrap().1, -1);
     assert_eq!(varint(&[0x02]).unwrap().1, 1);
