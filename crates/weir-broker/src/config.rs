@@ -10,6 +10,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use thiserror::Error;
+use weir_storage::LogConfig;
+
+mod keys;
+pub use keys::{KEYS, KeySpec, ValueError};
 
 /// How `acks=-1` produce requests are made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +55,12 @@ pub struct BrokerConfig {
     pub num_partitions: i32,
     /// Whether Metadata for an unknown topic creates it (`auto_create_topics_enable`).
     pub auto_create_topics_enable: bool,
-    /// Topic defaults (`segment_bytes`, `retention_ms`, ...).
-    pub log: LogDefaults,
+    /// Topic defaults (`segment_bytes`, `retention_ms`, ...), overridable per topic with
+    /// Kafka's dotted names; the compaction configs, which have no broker key, are
+    /// [`LogConfig::default`]'s.
+    pub log: LogConfig,
+    /// Default `message.timestamp.type` of a topic (`message_timestamp_type`).
+    pub message_timestamp_type: TimestampType,
     /// Durability policy, from `log_flush_interval_messages` and `log_flush_interval_ms`.
     pub flush: FlushPolicy,
     /// How often retention runs (`log_retention_check_interval_ms`).
@@ -81,29 +89,9 @@ pub struct BrokerConfig {
     pub produce_decompressed_bytes_max: u64,
 }
 
-/// Topic-level defaults, overridable per topic with Kafka's dotted names.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogDefaults {
-    /// `segment_bytes`.
-    pub segment_bytes: u64,
-    /// `segment_ms`.
-    pub segment_ms: u64,
-    /// `retention_ms`; -1 keeps data forever.
-    pub retention_ms: i64,
-    /// `retention_bytes`; -1 means no size limit.
-    pub retention_bytes: i64,
-    /// `max_message_bytes`: largest record batch accepted.
-    pub max_message_bytes: u32,
-    /// `index_interval_bytes`.
-    pub index_interval_bytes: u32,
-    /// `segment_index_bytes`.
-    pub segment_index_bytes: u32,
-    /// `message_timestamp_type`.
-    pub message_timestamp_type: TimestampType,
-}
-
 /// An error in the configuration; the message names the key and the source.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A key no table entry knows.
     #[error("unknown config key `{key}` (from {source_name}); `weir serve --help` lists them")]
@@ -123,7 +111,7 @@ pub enum ConfigError {
         /// Where it came from.
         source_name: String,
         /// Why it was refused, including the bounds.
-        reason: String,
+        reason: ValueError,
     },
     /// The config file could not be read or parsed.
     #[error("config file {path}: {reason}")]
@@ -138,90 +126,10 @@ pub enum ConfigError {
     Inconsistent(String),
 }
 
-type Apply = fn(&mut Builder, &str) -> Result<(), String>;
-
-/// One configuration key: its name, default, bounds and how to apply a value.
-#[derive(Debug)]
-pub struct KeySpec {
-    /// snake_case name, used in TOML files; `WEIR_<NAME>` in the environment.
-    pub name: &'static str,
-    /// Default, in the same syntax a user would write.
-    pub default: &'static str,
-    /// Accepted range, for humans.
-    pub bounds: &'static str,
-    /// One line on what it does.
-    pub doc: &'static str,
-    apply: Apply,
-}
-
-/// Every key the broker knows.
-#[rustfmt::skip]
-pub const KEYS: &[KeySpec] = &[
-    KeySpec { name: "listen", default: "127.0.0.1:9092", bounds: "host:port", doc: "address to accept client connections on", apply: |b, v| { b.c.listen = v.parse().map_err(|e| format!("{e}"))?; Ok(()) } },
-    KeySpec { name: "advertised_listener", default: "", bounds: "host:port, or empty for `listen`", doc: "address clients are told to connect to (Kafka's advertised.listeners)", apply: |b, v| { b.c.advertised_listener = if v.is_empty() { None } else { Some(parse_host_port(v)?) }; Ok(()) } },
-    KeySpec { name: "data_dir", default: "./weir-data", bounds: "a writable directory", doc: "where partition logs live (Kafka's log.dirs, one directory)", apply: |b, v| { if v.is_empty() { return Err("must not be empty".into()); } b.c.data_dir = PathBuf::from(v); Ok(()) } },
-    KeySpec { name: "node_id", default: "0", bounds: "0..=2147483647", doc: "this broker's id, as Metadata reports it", apply: |b, v| { b.c.node_id = int_in(v, 0, i32::MAX as i64)? as i32; Ok(()) } },
-    KeySpec { name: "num_partitions", default: "1", bounds: "1..=10000", doc: "partitions of an auto-created topic and CreateTopics' default", apply: |b, v| { b.c.num_partitions = int_in(v, 1, 10_000)? as i32; Ok(()) } },
-    KeySpec { name: "auto_create_topics_enable", default: "true", bounds: "true|false", doc: "Metadata for an unknown topic creates it", apply: |b, v| { b.c.auto_create_topics_enable = parse_bool(v)?; Ok(()) } },
-    KeySpec { name: "segment_bytes", default: "1073741824", bounds: "14..=2147483647 (1 GiB default)", doc: "a segment rolls before it would exceed this size", apply: |b, v| { b.c.log.segment_bytes = int_in(v, 14, i32::MAX as i64)? as u64; Ok(()) } },
-    KeySpec { name: "segment_ms", default: "604800000", bounds: "1..=9223372036854775807 (7 days default)", doc: "a segment rolls this long after its first batch's timestamp", apply: |b, v| { b.c.log.segment_ms = int_in(v, 1, i64::MAX)? as u64; Ok(()) } },
-    KeySpec { name: "retention_ms", default: "604800000", bounds: "-1 (forever) or 0..", doc: "segments whose newest timestamp is older are deleted", apply: |b, v| { b.c.log.retention_ms = int_in(v, -1, i64::MAX)?; Ok(()) } },
-    KeySpec { name: "retention_bytes", default: "-1", bounds: "-1 (no limit) or 0..", doc: "oldest segments are deleted while a partition exceeds this size", apply: |b, v| { b.c.log.retention_bytes = int_in(v, -1, i64::MAX)?; Ok(()) } },
-    KeySpec { name: "max_message_bytes", default: "1048588", bounds: "0..=2147483647 (1 MiB + 12 default)", doc: "largest record batch a producer may send", apply: |b, v| { b.c.log.max_message_bytes = int_in(v, 0, i32::MAX as i64)? as u32; Ok(()) } },
-    KeySpec { name: "index_interval_bytes", default: "4096", bounds: "0..=2147483647", doc: "bytes appended between two sparse index entries", apply: |b, v| { b.c.log.index_interval_bytes = int_in(v, 0, i32::MAX as i64)? as u32; Ok(()) } },
-    KeySpec { name: "segment_index_bytes", default: "10485760", bounds: "12..=2147483647 (10 MiB default)", doc: "preallocated size of each offset and time index", apply: |b, v| { b.c.log.segment_index_bytes = int_in(v, 12, i32::MAX as i64)? as u32; Ok(()) } },
-    KeySpec { name: "message_timestamp_type", default: "CreateTime", bounds: "CreateTime|LogAppendTime", doc: "whether records keep the producer's timestamp or get the broker's", apply: |b, v| { b.c.log.message_timestamp_type = match v { "CreateTime" => TimestampType::CreateTime, "LogAppendTime" => TimestampType::LogAppendTime, _ => return Err("expected CreateTime or LogAppendTime".into()) }; Ok(()) } },
-    KeySpec { name: "log_flush_interval_messages", default: "", bounds: "empty, or 1..", doc: "set (or log_flush_interval_ms) to use Kafka's page-cache policy: fsync every N messages", apply: |b, v| { b.flush_messages = opt_int(v, 1)?; Ok(()) } },
-    KeySpec { name: "log_flush_interval_ms", default: "", bounds: "empty, or 1..", doc: "set (or log_flush_interval_messages) to use Kafka's page-cache policy: fsync every N ms", apply: |b, v| { b.flush_ms = opt_int(v, 1)?; Ok(()) } },
-    KeySpec { name: "log_retention_check_interval_ms", default: "300000", bounds: "1..", doc: "how often retention deletes old segments", apply: |b, v| { b.c.log_retention_check_interval_ms = int_in(v, 1, i64::MAX)? as u64; Ok(()) } },
-    KeySpec { name: "frame_bytes_max", default: "104857600", bounds: "1024..=2147483647 (100 MiB default)", doc: "largest request accepted; a larger size prefix closes the connection", apply: |b, v| { b.c.frame_bytes_max = int_in(v, 1024, i32::MAX as i64)? as u32; Ok(()) } },
-    KeySpec { name: "connections_max", default: "10000", bounds: "1..=1000000", doc: "open client connections at most; more wait in the accept queue", apply: |b, v| { b.c.connections_max = int_in(v, 1, 1_000_000)? as u32; Ok(()) } },
-    KeySpec { name: "connection_requests_in_flight_max", default: "100", bounds: "1..=10000", doc: "pipelined requests read ahead of their responses on one connection", apply: |b, v| { b.c.connection_requests_in_flight_max = int_in(v, 1, 10_000)? as u32; Ok(()) } },
-    KeySpec { name: "connections_max_idle_ms", default: "600000", bounds: "1..", doc: "a connection with no request for this long is closed", apply: |b, v| { b.c.connections_max_idle_ms = int_in(v, 1, i64::MAX)? as u64; Ok(()) } },
-    KeySpec { name: "log_cleaner_threads", default: "1", bounds: "0..=16 (0: no compaction)", doc: "background threads compacting cleanup.policy=compact topics", apply: |b, v| { b.c.log_cleaner_threads = int_in(v, 0, 16)? as u32; Ok(()) } },
-    KeySpec { name: "log_cleaner_dedupe_buffer_size", default: "134217728", bounds: "65536..=17179869184 (128 MiB default)", doc: "offset-map memory shared by the cleaner threads (each gets its share)", apply: |b, v| { b.c.log_cleaner_dedupe_buffer_size = int_in(v, 65_536, 16 << 30)? as u64; Ok(()) } },
-    KeySpec { name: "log_cleaner_backoff_ms", default: "15000", bounds: "1..=86400000", doc: "how long a cleaner thread sleeps when no log is due", apply: |b, v| { b.c.log_cleaner_backoff_ms = int_in(v, 1, 86_400_000)? as u64; Ok(()) } },
-    KeySpec { name: "group_initial_rebalance_delay_ms", default: "3000", bounds: "0..=300000", doc: "a new group waits this long for more members before its first rebalance", apply: |b, v| { b.c.group_initial_rebalance_delay_ms = int_in(v, 0, 300_000)? as u64; Ok(()) } },
-    KeySpec { name: "group_max_size", default: "1000", bounds: "1..=1000000", doc: "members one consumer group may have; a join past it gets GROUP_MAX_SIZE_REACHED", apply: |b, v| { b.c.group_max_size = int_in(v, 1, 1_000_000)? as u32; Ok(()) } },
-    KeySpec { name: "produce_decompressed_bytes_max", default: "104857600", bounds: "1024..=2147483647 (100 MiB default)", doc: "bytes a produced compressed batch may inflate to while its records are checked; past it CORRUPT_MESSAGE", apply: |b, v| { b.c.produce_decompressed_bytes_max = int_in(v, 1024, i32::MAX as i64)? as u64; Ok(()) } },
-];
-
 struct Builder {
     c: BrokerConfig,
     flush_messages: Option<u64>,
     flush_ms: Option<u64>,
-}
-
-fn int_in(v: &str, min: i64, max: i64) -> Result<i64, String> {
-    let n: i64 = v.trim().parse().map_err(|_| "not an integer".to_string())?;
-    if n < min || n > max {
-        return Err(format!("out of bounds {min}..={max}"));
-    }
-    Ok(n)
-}
-
-fn opt_int(v: &str, min: i64) -> Result<Option<u64>, String> {
-    if v.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(int_in(v, min, i64::MAX)? as u64))
-}
-
-fn parse_bool(v: &str) -> Result<bool, String> {
-    match v {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err("expected true or false".into()),
-    }
-}
-
-fn parse_host_port(v: &str) -> Result<(String, u16), String> {
-    let (host, port) = v.rsplit_once(':').ok_or("expected host:port")?;
-    if host.is_empty() {
-        return Err("empty host".into());
-    }
-    let port = port.parse::<u16>().map_err(|_| "bad port".to_string())?;
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
 }
 
 /// Where a value came from, for error messages.
@@ -258,12 +166,14 @@ impl BrokerConfig {
             flush_ms: None,
         };
         for spec in KEYS {
-            (spec.apply)(&mut b, spec.default).map_err(|reason| ConfigError::InvalidValue {
-                key: spec.name.into(),
-                value: spec.default.into(),
-                source_name: "built-in default".into(),
-                reason,
-            })?;
+            let value = spec.default_text();
+            spec.apply(&mut b, &value)
+                .map_err(|reason| ConfigError::InvalidValue {
+                    key: spec.name.into(),
+                    value,
+                    source_name: "built-in default".into(),
+                    reason,
+                })?;
         }
         for (key, value, source) in settings {
             let spec =
@@ -273,18 +183,19 @@ impl BrokerConfig {
                         key: key.clone(),
                         source_name: source.to_string(),
                     })?;
-            (spec.apply)(&mut b, &value).map_err(|reason| ConfigError::InvalidValue {
-                key,
-                value,
-                source_name: source.to_string(),
-                reason,
-            })?;
+            spec.apply(&mut b, &value)
+                .map_err(|reason| ConfigError::InvalidValue {
+                    key,
+                    value,
+                    source_name: source.to_string(),
+                    reason,
+                })?;
         }
         b.c.flush = match (b.flush_messages, b.flush_ms) {
             (None, None) => FlushPolicy::Fsync,
             (messages, ms) => FlushPolicy::PageCache { messages, ms },
         };
-        if u64::from(b.c.log.max_message_bytes) > b.c.log.segment_bytes {
+        if b.c.log.max_message_bytes > b.c.log.segment_bytes {
             return Err(ConfigError::Inconsistent(format!(
                 "max_message_bytes ({}) exceeds segment_bytes ({}): such a batch could never be stored",
                 b.c.log.max_message_bytes, b.c.log.segment_bytes
@@ -358,16 +269,8 @@ fn placeholder() -> BrokerConfig {
         node_id: 0,
         num_partitions: 1,
         auto_create_topics_enable: true,
-        log: LogDefaults {
-            segment_bytes: 0,
-            segment_ms: 0,
-            retention_ms: 0,
-            retention_bytes: 0,
-            max_message_bytes: 0,
-            index_interval_bytes: 0,
-            segment_index_bytes: 0,
-            message_timestamp_type: TimestampType::CreateTime,
-        },
+        log: LogConfig::default(),
+        message_timestamp_type: TimestampType::CreateTime,
         flush: FlushPolicy::Fsync,
         log_retention_check_interval_ms: 0,
         frame_bytes_max: 0,
@@ -389,15 +292,17 @@ pub fn help_table() -> String {
         "Configuration keys (TOML file via --config, WEIR_<KEY> env, or --set key=value):\n",
     );
     for k in KEYS {
-        let default = if k.default.is_empty() {
-            "(unset)"
-        } else {
-            k.default
-        };
+        let mut default = k.default_text();
+        if default.is_empty() {
+            default = "(unset)".into();
+        }
         let _ = writeln!(
             s,
             "  {:<36} default {:<14} bounds {}\n      {}",
-            k.name, default, k.bounds, k.doc
+            k.name,
+            default,
+            k.bounds_text(),
+            k.doc
         );
     }
     s
@@ -495,5 +400,73 @@ mod tests {
         for k in KEYS {
             assert!(h.contains(k.name));
         }
+    }
+
+    #[test]
+    fn the_help_shows_each_default_and_bounds() {
+        let h = help_table();
+        for k in KEYS {
+            let line = h
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{} ", k.name)))
+                .unwrap_or_else(|| panic!("no help line for {}", k.name));
+            assert!(
+                line.contains(&format!("bounds {}", k.bounds_text())),
+                "{line}"
+            );
+            let default = k.default_text();
+            if !default.is_empty() {
+                assert!(line.contains(&format!("default {default}")), "{line}");
+            }
+        }
+        assert!(h.contains("segment_bytes"), "{h}");
+        assert!(
+            h.lines().any(|l| l.contains("segment_bytes ")
+                && l.contains("default 1073741824")
+                && l.contains("bounds 14..=2147483647")),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn topic_defaults_are_the_storage_engines() {
+        let c = BrokerConfig::from_settings([]).unwrap();
+        assert_eq!(c.log, LogConfig::default());
+        assert_eq!(c.message_timestamp_type, TimestampType::CreateTime);
+    }
+
+    #[test]
+    fn every_bound_fits_its_field_and_is_enforced() {
+        for k in KEYS {
+            let Some(bounds) = k.bounds() else { continue };
+            for (v, ok) in [
+                (bounds.min, true),
+                (bounds.max, true),
+                (bounds.min.saturating_sub(1), bounds.min == i64::MIN),
+                (bounds.max.saturating_add(1), bounds.max == i64::MAX),
+            ] {
+                let r = BrokerConfig::from_settings([set(k.name, &v.to_string())]);
+                match (ok, r) {
+                    // Accepted by the key (max_message_bytes against segment_bytes aside).
+                    (true, Ok(_) | Err(ConfigError::Inconsistent(_))) => {}
+                    (false, Err(ConfigError::InvalidValue { reason, .. })) => {
+                        assert_eq!(reason, ValueError::OutOfBounds(bounds), "{}", k.name);
+                    }
+                    (ok, r) => panic!("{} = {v}: expected ok={ok}, got {r:?}", k.name),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_key_source_and_bounds() {
+        let e = BrokerConfig::from_settings([set("segment_bytes", "13")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value `13` for `segment_bytes` (from flag --set segment_bytes): \
+             out of bounds 14..=2147483647"
+        );
+        let e = BrokerConfig::from_settings([set("node_id", "x")]).unwrap_err();
+        assert!(e.to_string().ends_with("not an integer"), "{e}");
     }
 }

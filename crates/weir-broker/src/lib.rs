@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod cleaner;
+pub mod cleaner_stats;
 pub mod config;
 pub mod connection;
 pub mod dispatch;

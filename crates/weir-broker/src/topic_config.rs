@@ -4,19 +4,34 @@
 
 use std::collections::BTreeMap;
 
-use weir_storage::{LogConfig, Ratio};
+use weir_storage::config::{
+    Bounds, DELETE_RETENTION_MS_BOUNDS, INDEX_INTERVAL_BYTES_BOUNDS, MAX_COMPACTION_LAG_MS_BOUNDS,
+    MAX_MESSAGE_BYTES_BOUNDS, MIN_COMPACTION_LAG_MS_BOUNDS, RETENTION_BYTES_BOUNDS,
+    RETENTION_MS_BOUNDS, SEGMENT_BYTES_BOUNDS, SEGMENT_INDEX_BYTES_BOUNDS, SEGMENT_MS_BOUNDS,
+};
+use weir_storage::{CleanupPolicy, LogConfig, Ratio};
 
-use crate::config::{LogDefaults, TimestampType};
+use crate::config::{BrokerConfig, TimestampType};
 
-/// `cleanup.policy` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CleanupPolicy {
-    /// Delete old segments by time and size.
-    Delete,
-    /// Keep the latest record per key (the log cleaner); no time or size retention.
-    Compact,
-    /// Both.
-    CompactDelete,
+/// The broker-wide default of every topic config: the storage engine's [`LogConfig`] (from
+/// the broker keys `segment_bytes`, `retention_ms`, ...; Kafka's defaults for the compaction
+/// configs, which have no broker key) and `message.timestamp.type`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicDefaults {
+    /// What the storage engine applies to a topic without overrides.
+    pub log: LogConfig,
+    /// `message_timestamp_type`.
+    pub message_timestamp_type: TimestampType,
+}
+
+impl TopicDefaults {
+    /// The topic defaults of a broker configuration.
+    pub fn of(config: &BrokerConfig) -> TopicDefaults {
+        TopicDefaults {
+            log: config.log,
+            message_timestamp_type: config.message_timestamp_type,
+        }
+    }
 }
 
 /// Every topic config weir knows, in the order DescribeConfigs lists them.
@@ -45,84 +60,77 @@ pub struct TopicSettings {
     pub log: LogConfig,
     /// `message.timestamp.type`.
     pub timestamp_type: TimestampType,
-    /// `cleanup.policy`.
-    pub cleanup_policy: CleanupPolicy,
 }
 
 /// The broker default of a topic config, as text.
-pub fn default_value(defaults: &LogDefaults, name: &str) -> Option<String> {
+pub fn default_value(defaults: &TopicDefaults, name: &str) -> Option<String> {
+    let log = &defaults.log;
     Some(match name {
-        "cleanup.policy" => "delete".into(),
-        "delete.retention.ms" => weir_storage::config::DELETE_RETENTION_MS_DEFAULT.to_string(),
-        "max.compaction.lag.ms" => weir_storage::config::MAX_COMPACTION_LAG_MS_DEFAULT.to_string(),
-        "min.cleanable.dirty.ratio" => weir_storage::config::MIN_CLEANABLE_DIRTY_RATIO_DEFAULT
-            .as_f64()
-            .to_string(),
-        "min.compaction.lag.ms" => weir_storage::config::MIN_COMPACTION_LAG_MS_DEFAULT.to_string(),
-        "index.interval.bytes" => defaults.index_interval_bytes.to_string(),
-        "max.message.bytes" => defaults.max_message_bytes.to_string(),
+        "cleanup.policy" => log.cleanup_policy.name().into(),
+        "delete.retention.ms" => log.delete_retention_ms.to_string(),
+        "max.compaction.lag.ms" => log.max_compaction_lag_ms.to_string(),
+        "min.cleanable.dirty.ratio" => log.min_cleanable_dirty_ratio.as_f64().to_string(),
+        "min.compaction.lag.ms" => log.min_compaction_lag_ms.to_string(),
+        "index.interval.bytes" => log.index_interval_bytes.to_string(),
+        "max.message.bytes" => log.max_message_bytes.to_string(),
         "message.timestamp.type" => match defaults.message_timestamp_type {
             TimestampType::CreateTime => "CreateTime".into(),
             TimestampType::LogAppendTime => "LogAppendTime".into(),
         },
-        "retention.bytes" => defaults.retention_bytes.to_string(),
-        "retention.ms" => defaults.retention_ms.to_string(),
-        "segment.bytes" => defaults.segment_bytes.to_string(),
-        "segment.index.bytes" => defaults.segment_index_bytes.to_string(),
-        "segment.ms" => defaults.segment_ms.to_string(),
+        "retention.bytes" => log.retention_bytes.to_string(),
+        "retention.ms" => log.retention_ms.to_string(),
+        "segment.bytes" => log.segment_bytes.to_string(),
+        "segment.index.bytes" => log.segment_index_bytes.to_string(),
+        "segment.ms" => log.segment_ms.to_string(),
         _ => return None,
     })
 }
 
-fn int(name: &str, v: &str) -> Result<i64, String> {
-    v.trim()
+/// An integer topic config within its bounds (the storage engine's, as the broker keys').
+fn int(name: &str, v: &str, bounds: Bounds) -> Result<i64, String> {
+    let n = v
+        .trim()
         .parse::<i64>()
-        .map_err(|_| format!("{name}: `{v}` is not an integer"))
+        .map_err(|_| format!("{name}: `{v}` is not an integer"))?;
+    if bounds.contains(n) {
+        Ok(n)
+    } else {
+        Err(format!("{name}: {n} is out of bounds {bounds}"))
+    }
 }
 
-fn non_negative(name: &str, v: &str) -> Result<u64, String> {
-    u64::try_from(int(name, v)?).map_err(|_| format!("{name}: must not be negative"))
+/// [`int`] for a size (bounds never below 0).
+fn size(name: &str, v: &str, bounds: Bounds) -> Result<u64, String> {
+    u64::try_from(int(name, v, bounds)?).map_err(|_| format!("{name}: must not be negative"))
 }
 
 impl TopicSettings {
     /// Validates `overrides` over `defaults`. An unknown name or a bad value is an error
     /// (Kafka's INVALID_CONFIG), never ignored.
     pub fn new(
-        defaults: &LogDefaults,
+        defaults: &TopicDefaults,
         overrides: BTreeMap<String, String>,
     ) -> Result<Self, String> {
-        let mut log = LogConfig {
-            segment_bytes: defaults.segment_bytes,
-            segment_ms: i64::try_from(defaults.segment_ms).unwrap_or(i64::MAX),
-            segment_index_bytes: u64::from(defaults.segment_index_bytes),
-            index_interval_bytes: u64::from(defaults.index_interval_bytes),
-            retention_ms: defaults.retention_ms,
-            retention_bytes: defaults.retention_bytes,
-            max_message_bytes: u64::from(defaults.max_message_bytes),
-            ..LogConfig::default()
-        };
+        let mut log = defaults.log;
         let mut timestamp_type = defaults.message_timestamp_type;
-        let mut cleanup_policy = CleanupPolicy::Delete;
         for (name, value) in &overrides {
             match name.as_str() {
                 "cleanup.policy" => {
-                    let mut parts: Vec<&str> = value.split(',').map(str::trim).collect();
-                    parts.sort_unstable();
-                    parts.dedup();
-                    cleanup_policy = match parts.as_slice() {
-                        ["delete"] => CleanupPolicy::Delete,
-                        ["compact"] => CleanupPolicy::Compact,
-                        ["compact", "delete"] => CleanupPolicy::CompactDelete,
-                        _ => {
-                            return Err(format!(
-                                "cleanup.policy: `{value}` is not delete, compact or compact,delete"
-                            ));
-                        }
-                    };
+                    log.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(|| {
+                        format!(
+                            "cleanup.policy: `{value}` is not delete, compact or compact,delete"
+                        )
+                    })?;
                 }
-                "delete.retention.ms" => log.delete_retention_ms = int(name, value)?,
-                "max.compaction.lag.ms" => log.max_compaction_lag_ms = int(name, value)?,
-                "min.compaction.lag.ms" => log.min_compaction_lag_ms = int(name, value)?,
+                "delete.retention.ms" => {
+                    log.delete_retention_ms = int(name, value, DELETE_RETENTION_MS_BOUNDS)?;
+                }
+                "max.compaction.lag.ms" => {
+                    log.max_compaction_lag_ms = int(name, value, MAX_COMPACTION_LAG_MS_BOUNDS)?;
+                }
+                "min.compaction.lag.ms" => {
+                    log.min_compaction_lag_ms = int(name, value, MIN_COMPACTION_LAG_MS_BOUNDS)?;
+                }
                 "min.cleanable.dirty.ratio" => {
                     log.min_cleanable_dirty_ratio = value
                         .trim()
@@ -131,8 +139,12 @@ impl TopicSettings {
                         .and_then(Ratio::from_f64)
                         .ok_or_else(|| format!("{name}: `{value}` is not a number in [0, 1]"))?;
                 }
-                "index.interval.bytes" => log.index_interval_bytes = non_negative(name, value)?,
-                "max.message.bytes" => log.max_message_bytes = non_negative(name, value)?,
+                "index.interval.bytes" => {
+                    log.index_interval_bytes = size(name, value, INDEX_INTERVAL_BYTES_BOUNDS)?;
+                }
+                "max.message.bytes" => {
+                    log.max_message_bytes = size(name, value, MAX_MESSAGE_BYTES_BOUNDS)?;
+                }
                 "message.timestamp.type" => {
                     timestamp_type = match value.as_str() {
                         "CreateTime" => TimestampType::CreateTime,
@@ -144,28 +156,24 @@ impl TopicSettings {
                         }
                     }
                 }
-                "retention.bytes" => log.retention_bytes = int(name, value)?,
-                "retention.ms" => log.retention_ms = int(name, value)?,
-                "segment.bytes" => log.segment_bytes = non_negative(name, value)?,
-                "segment.index.bytes" => log.segment_index_bytes = non_negative(name, value)?,
-                "segment.ms" => log.segment_ms = int(name, value)?,
+                "retention.bytes" => {
+                    log.retention_bytes = int(name, value, RETENTION_BYTES_BOUNDS)?
+                }
+                "retention.ms" => log.retention_ms = int(name, value, RETENTION_MS_BOUNDS)?,
+                "segment.bytes" => log.segment_bytes = size(name, value, SEGMENT_BYTES_BOUNDS)?,
+                "segment.index.bytes" => {
+                    log.segment_index_bytes = size(name, value, SEGMENT_INDEX_BYTES_BOUNDS)?;
+                }
+                "segment.ms" => log.segment_ms = int(name, value, SEGMENT_MS_BOUNDS)?,
                 _ => return Err(format!("unknown topic config `{name}`")),
             }
         }
-        log.cleanup_policy = match cleanup_policy {
-            CleanupPolicy::Delete => weir_storage::CleanupPolicy::Delete,
-            CleanupPolicy::Compact => weir_storage::CleanupPolicy::Compact,
-            CleanupPolicy::CompactDelete => weir_storage::CleanupPolicy::CompactDelete,
-        };
+        // Each value is within its bounds already; this checks the defaults too.
         log.validate().map_err(|e| e.to_string())?;
-        if log.retention_ms < -1 || log.retention_bytes < -1 {
-            return Err("retention.ms and retention.bytes take -1 or a non-negative value".into());
-        }
         Ok(Self {
             overrides,
             log,
             timestamp_type,
-            cleanup_policy,
         })
     }
 
@@ -177,11 +185,11 @@ impl TopicSettings {
 
     /// Whether the log cleaner compacts this topic.
     pub fn compacted(&self) -> bool {
-        self.cleanup_policy != CleanupPolicy::Delete
+        self.log.cleanup_policy.compacts()
     }
 
     /// Every config with its value and whether it is the broker default.
-    pub fn describe(&self, defaults: &LogDefaults) -> Vec<(String, String, bool)> {
+    pub fn describe(&self, defaults: &TopicDefaults) -> Vec<(String, String, bool)> {
         TOPIC_CONFIG_NAMES
             .iter()
             .map(|name| match self.overrides.get(*name) {
@@ -199,10 +207,9 @@ impl TopicSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BrokerConfig;
 
-    fn defaults() -> LogDefaults {
-        BrokerConfig::from_settings([]).unwrap().log
+    fn defaults() -> TopicDefaults {
+        TopicDefaults::of(&BrokerConfig::from_settings([]).unwrap())
     }
 
     fn o(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -232,7 +239,7 @@ mod tests {
         assert!(TopicSettings::new(&defaults(), o(&[("cleanup.policy", "shred")])).is_err());
         let c =
             TopicSettings::new(&defaults(), o(&[("cleanup.policy", "delete,compact")])).unwrap();
-        assert_eq!(c.cleanup_policy, CleanupPolicy::CompactDelete);
+        assert_eq!(c.log.cleanup_policy, CleanupPolicy::CompactDelete);
     }
 
     #[test]

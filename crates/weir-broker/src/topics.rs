@@ -10,11 +10,11 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use weir_storage::{AppendOptions, BatchHeader, Log, RealFs, Store, TopicPartition};
 
-use crate::config::{BrokerConfig, LogDefaults, TimestampType};
+use crate::config::{BrokerConfig, TimestampType};
 use crate::errors::PartitionError;
 use crate::meta::{MetaError, TopicMeta, TopicStore};
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
-use crate::topic_config::TopicSettings;
+use crate::topic_config::{TopicDefaults, TopicSettings};
 
 /// One partition: its log and the idempotent-producer state guarding appends to it.
 #[derive(Debug)]
@@ -223,7 +223,7 @@ pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
 pub struct Topics {
     store: Store,
     meta: TopicStore,
-    defaults: LogDefaults,
+    defaults: TopicDefaults,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Serialises create/delete/alter so two admins cannot interleave half-done changes.
     admin: Mutex<()>,
@@ -260,7 +260,7 @@ impl Topics {
         fs: Arc<dyn weir_storage::FileSystem>,
     ) -> Result<Self, TopicError> {
         let data_dir: &Path = &config.data_dir;
-        let defaults = config.log.clone();
+        let defaults = TopicDefaults::of(config);
         let base =
             TopicSettings::new(&defaults, BTreeMap::new()).map_err(TopicError::InvalidConfig)?;
         let store = Store::open(data_dir, base.log, fs)?;
@@ -319,7 +319,7 @@ impl Topics {
     }
 
     /// The broker-wide topic defaults.
-    pub fn defaults(&self) -> &LogDefaults {
+    pub fn defaults(&self) -> &TopicDefaults {
         &self.defaults
     }
 

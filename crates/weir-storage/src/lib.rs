@@ -37,7 +37,7 @@ pub use clean::{
     CodecError, DECOMPRESSED_BATCH_BYTES_MAX_DEFAULT, DEDUPE_BUFFER_BYTES_DEFAULT,
     DEDUPE_BUFFER_BYTES_MIN, OFFSET_MAP_ENTRY_BYTES, RecordError, SWAP_MANIFEST_FILE,
 };
-pub use config::{CleanupPolicy, ConfigError, LogConfig, Ratio};
+pub use config::{Bounds, CleanupPolicy, ConfigError, LogConfig, Ratio};
 pub use error::{AppendError, LogError, ReadError, StoreError, SyncError};
 pub use index::offset::OFFSET_ENTRY_BYTES;
 pub use index::time::TIME_ENTRY_BYTES;

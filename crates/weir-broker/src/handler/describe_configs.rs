@@ -1,7 +1,8 @@
 //! DescribeConfigs (key 32): topic configs with their source; the broker resource lists
 //! the broker-wide topic defaults (read-only). A weir extension: a topic's per-partition
-//! cleaner state, as the read-only entry [`CLEANER_STATS_CONFIG`], only when asked for by name
-//! (Kafka leaves out a requested name it does not know, so asking is harmless anywhere).
+//! cleaner state, as the read-only entry [`CLEANER_STATS_CONFIG`] (schema in
+//! `crate::cleaner_stats` and docs/broker.md), only when asked for by name (Kafka leaves out a
+//! requested name it does not know, so asking is harmless anywhere).
 
 use std::sync::Arc;
 
@@ -12,13 +13,10 @@ use weir_protocol::messages::describe_configs::{
 };
 
 use crate::broker::Broker;
+use crate::cleaner_stats::{CLEANER_STATS_CONFIG, CleanerStatsEntry};
 use crate::handler::create_topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
 use crate::topic_config::{TOPIC_CONFIG_NAMES, default_value};
 
-/// The read-only entry holding a topic's per-partition cleaner state as a JSON array of
-/// `{"partition", "dirty_ratio", "clean_offset", "clean_bytes", "dirty_bytes", "last_clean_ms",
-/// "due"}`; never listed unless requested by name, never alterable.
-pub const CLEANER_STATS_CONFIG: &str = "weir.cleaner.stats";
 /// `config_source` of an entry that is not a config (Kafka's UNKNOWN).
 const SOURCE_UNKNOWN: i8 = 0;
 
@@ -103,7 +101,14 @@ pub(crate) fn handle(
                         if asked {
                             r.configs.push(DescribeConfigsResourceResult {
                                 name: CLEANER_STATS_CONFIG.to_string(),
-                                value: Some(cleaner_stats_json(b, &res.resource_name)),
+                                value: Some(
+                                    CleanerStatsEntry::of(
+                                        &b.topics,
+                                        &res.resource_name,
+                                        crate::broker::now_ms(),
+                                    )
+                                    .to_json(),
+                                ),
                                 read_only: true,
                                 config_source: SOURCE_UNKNOWN,
                                 config_type: TYPE_STRING,
@@ -145,26 +150,4 @@ pub(crate) fn handle(
         results,
         ..Default::default()
     }
-}
-
-/// The value of [`CLEANER_STATS_CONFIG`] for `topic`.
-fn cleaner_stats_json(b: &Broker, topic: &str) -> String {
-    let now = crate::broker::now_ms();
-    let partitions = b.topics.get(topic).map_or(0, |t| t.partitions.len());
-    let stats: Vec<serde_json::Value> = (0..partitions)
-        .filter_map(|i| {
-            let index = i32::try_from(i).ok()?;
-            let s = b.topics.cleaner_stats(topic, index, now)?;
-            Some(serde_json::json!({
-                "partition": index,
-                "dirty_ratio": s.dirty_ratio,
-                "clean_offset": s.clean_offset,
-                "clean_bytes": s.clean_bytes,
-                "dirty_bytes": s.dirty_bytes,
-                "last_clean_ms": s.last_clean_ms,
-                "due": s.due,
-            }))
-        })
-        .collect();
-    serde_json::Value::Array(stats).to_string()
 }

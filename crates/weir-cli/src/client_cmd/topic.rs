@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
+use weir_broker::cleaner_stats::{
+    CLEANER_STATS_CONFIG, CleanerStatsEntry, CleanerStatsError, PartitionCleanerStats,
+};
 use weir_client::admin::{ConfigOp, NewTopic, RESOURCE_TYPE_TOPIC};
 use weir_client::{Client, OffsetSpec};
 use weir_protocol::ErrorCode;
@@ -307,20 +310,14 @@ async fn describe(
     Ok(())
 }
 
-/// weir's read-only DescribeConfigs entry with each partition's cleaner state (see
-/// docs/broker.md); other brokers leave the unknown name out.
-const CLEANER_STATS_CONFIG: &str = "weir.cleaner.stats";
-
-/// One partition's cleaner state as weir reports it.
-#[derive(Debug, serde::Deserialize)]
-struct CleanerState {
-    partition: i32,
-    dirty_ratio: f64,
-    last_clean_ms: i64,
-}
-
-/// Per-partition cleaner state of a compacted topic; empty from a broker that has none.
-async fn cleaner_stats(client: &Client, name: &str) -> anyhow::Result<BTreeMap<i32, CleanerState>> {
+/// Per-partition cleaner state of a compacted topic from weir's read-only
+/// `weir.cleaner.stats` DescribeConfigs entry (docs/broker.md); empty from a broker that has
+/// none (other brokers leave the unknown name out) or, with a warning, one whose schema
+/// version this weir does not read.
+async fn cleaner_stats(
+    client: &Client,
+    name: &str,
+) -> anyhow::Result<BTreeMap<i32, PartitionCleanerStats>> {
     let keys = [CLEANER_STATS_CONFIG.to_string()];
     let entries = client
         .describe_configs_named(RESOURCE_TYPE_TOPIC, name, Some(&keys))
@@ -332,7 +329,17 @@ async fn cleaner_stats(client: &Client, name: &str) -> anyhow::Result<BTreeMap<i
     else {
         return Ok(BTreeMap::new());
     };
-    let states: Vec<CleanerState> = serde_json::from_str(&value)
-        .with_context(|| format!("the broker's {CLEANER_STATS_CONFIG} entry is not valid"))?;
-    Ok(states.into_iter().map(|s| (s.partition, s)).collect())
+    let entry = match CleanerStatsEntry::parse(&value) {
+        Ok(entry) => entry,
+        Err(e @ CleanerStatsError::Version(_)) => {
+            eprintln!("warning: {e}; cleaner state not shown");
+            return Ok(BTreeMap::new());
+        }
+        Err(e) => return Err(e).context("the broker's cleaner state is not valid"),
+    };
+    Ok(entry
+        .partitions
+        .into_iter()
+        .map(|s| (s.partition, s))
+        .collect())
 }
