@@ -17,13 +17,13 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
-use support::{TestBroker, WAIT, base_timestamp_ms, record_fields};
+use support::{HeaderList, TestBroker, WAIT, base_timestamp_ms, record_fields};
 
 /// What librdkafka rdkafka-sys 4.10.0 bundles; a version bump must be deliberate.
 const LIBRDKAFKA_VERSION: &str = "2.12.1";
 
 /// One record as read back: offset, key, value, headers in order, CreateTime.
-type Read = (i64, Vec<u8>, Vec<u8>, Vec<(String, Vec<u8>)>, i64);
+type Read = (i64, Vec<u8>, Vec<u8>, HeaderList, i64);
 
 fn config(broker: &TestBroker) -> ClientConfig {
     let mut c = ClientConfig::new();

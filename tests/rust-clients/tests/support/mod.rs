@@ -142,8 +142,11 @@ async fn bind_retrying(addr: SocketAddr) -> tokio::net::TcpListener {
     }
 }
 
+/// Headers in wire order: (key, value).
+pub type HeaderList = Vec<(String, Vec<u8>)>;
+
 /// Key, value and headers of record `i` as the scenarios write them (one header binary).
-pub fn record_fields(i: usize) -> (Vec<u8>, Vec<u8>, Vec<(String, Vec<u8>)>) {
+pub fn record_fields(i: usize) -> (Vec<u8>, Vec<u8>, HeaderList) {
     let key = format!("key-{i}").into_bytes();
     let value = format!("value-{i}-{}", "x".repeat(i % 50)).into_bytes();
     let headers = vec![
