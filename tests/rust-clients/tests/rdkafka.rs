@@ -311,7 +311,8 @@ async fn idempotent_producer() {
 async fn every_codec_round_trips() {
     let broker = TestBroker::start(&[]);
     let base = base_timestamp_ms();
-    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+    let mut sizes = Vec::new();
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
         let topic = format!("rdkafka-codec-{codec}");
         admin_create(&broker, &topic, 1).await;
         // librdkafka refuses a codec it was built without when the producer is created.
@@ -325,6 +326,17 @@ async fn every_codec_round_trips() {
         let got = read_assigned(&broker, &topic, &[(0, 0, 200)]).await;
         let want: Vec<Read> = (0..200).map(|n| expected(n, base, n as i64)).collect();
         assert_eq!(got[&0], want, "{codec}");
+        sizes.push((codec, broker.stored_log_bytes(&topic)));
+    }
+    // The batches are stored as sent: each codec's log is well under the uncompressed one.
+    println!("stored log bytes per codec: {sizes:?}");
+    let plain = sizes[0].1;
+    assert!(plain > 10_000, "{sizes:?}");
+    for (codec, bytes) in &sizes[1..] {
+        assert!(
+            *bytes * 2 < plain,
+            "{codec} not stored compressed: {sizes:?}"
+        );
     }
 }
 

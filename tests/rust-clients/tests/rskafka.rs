@@ -202,7 +202,9 @@ async fn every_codec_round_trips() {
     let broker = TestBroker::start(&[]);
     let c = client(&broker).await;
     let base = base_timestamp_ms();
+    let mut sizes = Vec::new();
     for (name, codec) in [
+        ("none", Compression::NoCompression),
         ("gzip", Compression::Gzip),
         ("lz4", Compression::Lz4),
         ("snappy", Compression::Snappy),
@@ -225,5 +227,16 @@ async fn every_codec_round_trips() {
         for (k, (_, r)) in got.iter().enumerate() {
             assert_eq!(r, &records[k], "{name}: offset {k}");
         }
+        sizes.push((name, broker.stored_log_bytes(&topic)));
+    }
+    // The batches are stored as sent: each codec's log is well under the uncompressed one.
+    println!("stored log bytes per codec: {sizes:?}");
+    let plain = sizes[0].1;
+    assert!(plain > 10_000, "{sizes:?}");
+    for (name, bytes) in &sizes[1..] {
+        assert!(
+            *bytes * 2 < plain,
+            "{name} not stored compressed: {sizes:?}"
+        );
     }
 }

@@ -93,6 +93,31 @@ impl TestBroker {
         self.addr.to_string()
     }
 
+    /// Bytes in the `.log` segment files of `topic`'s partitions: shows whether batches were
+    /// stored compressed.
+    pub fn stored_log_bytes(&self, topic: &str) -> u64 {
+        fn walk(dir: &std::path::Path, topic: &str, inside: bool, sum: &mut u64) {
+            for entry in std::fs::read_dir(dir).expect("read data dir").flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let here = inside || name == topic || name.starts_with(&format!("{topic}-"));
+                if path.is_dir() {
+                    walk(&path, topic, here, sum);
+                } else if here && name.ends_with(".log") {
+                    *sum += entry.metadata().expect("metadata").len();
+                }
+            }
+        }
+        let mut sum = 0;
+        walk(
+            self.dir.as_ref().expect("data dir").path(),
+            topic,
+            false,
+            &mut sum,
+        );
+        sum
+    }
+
     /// Clean shutdown, then a new broker on the same port and data dir.
     pub fn restart(mut self) -> Self {
         self.shutdown();
