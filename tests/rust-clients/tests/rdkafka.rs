@@ -3,7 +3,8 @@
 //! create/delete topics and all-topics Metadata, FutureProducer with keys, headers and
 //! CreateTime, a broker restart between produce and consume, replay by offset (assign) and by
 //! time (offsets_for_times), the idempotent producer, every codec, and a consumer group (two
-//! members split the partitions, commit, a new member resumes at the committed offsets).
+//! members split the partitions, commit, and after a broker restart a new member resumes at the committed
+//! offsets).
 
 mod support;
 
@@ -417,7 +418,9 @@ async fn consumer_group_split_commit_resume() {
     drop(a);
     drop(b);
 
-    // A new member resumes at the committed offsets: exactly 50..99 of every partition.
+    // After a broker restart, a new member resumes at the committed offsets: exactly 50..99 of
+    // every partition.
+    let broker = broker.restart();
     let c = consumer(&broker, "rdkafka-group");
     c.subscribe(&[topic]).expect("subscribe");
     let mut got: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
