@@ -1,0 +1,1 @@
+//! Nothing to build: the Rust-client compatibility tests live in `tests/`.
