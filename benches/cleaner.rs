@@ -7,6 +7,7 @@
 //!
 //! Each iteration cleans a fresh copy of the same log (the copy is not timed).
 //! Set `WEIR_BENCH_DIR` to measure on another disk (default: the system temp dir).
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::hint::black_box;

@@ -3,6 +3,7 @@
 //! time per message is flat and the "throughput" grows with payload size; the ceiling
 //! printed beside them is a plain copy of the same bytes (what a copying codec would
 //! at best reach).
+#![forbid(unsafe_code)]
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

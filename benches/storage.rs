@@ -6,6 +6,7 @@
 //!   the same cached segment file.
 //!
 //! Set `WEIR_BENCH_DIR` to measure on another disk (default: the system temp dir).
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::hint::black_box;

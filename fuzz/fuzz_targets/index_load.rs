@@ -2,6 +2,7 @@
 //! replaced by arbitrary bytes opens and answers every read and timestamp lookup as it
 //! did with its own indexes (see `weir_storage::check::index_load`).
 #![no_main]
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -2,6 +2,7 @@
 //! whatever parses must rebuild into a batch that parses to the same records
 //! (see `weir_protocol::records::check::batch_roundtrip`).
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 

@@ -3,6 +3,7 @@
 //!
 //! Input: api key (int16), version (int16), body. See `weir_protocol::check`.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 

@@ -4,6 +4,7 @@
 //! CRC-valid and contiguous, and reopening gives the same log
 //! (see `weir_storage::check::segment_recovery`).
 #![no_main]
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

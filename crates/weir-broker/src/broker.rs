@@ -61,13 +61,13 @@ impl Broker {
 
     /// [`Broker::open`] with every partition log's file I/O (the `__consumer_offsets` log
     /// included) going through `fs`: tests inject failed fsyncs, a full disk and power loss
-    /// with [`weir_storage::FaultFs`]. Topic metadata and producer ids stay on the real disk.
+    /// with [`weir_storage::FaultFs`]. Topic metadata and producer ids go through it too.
     pub fn open_with_fs(
         config: BrokerConfig,
         fs: Arc<dyn weir_storage::FileSystem>,
     ) -> Result<Self, BrokerError> {
-        let topics = Topics::open_with_fs(&config, fs)?;
-        let producer_ids = ProducerIdAllocator::open(&config.data_dir)?;
+        let topics = Topics::open_with_fs(&config, Arc::clone(&fs))?;
+        let producer_ids = ProducerIdAllocator::open(&config.data_dir, fs)?;
         let groups = Coordinator::open(
             &topics,
             Arc::new(SystemClock),

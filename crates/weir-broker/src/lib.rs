@@ -1,5 +1,6 @@
 //! The weir broker: a tokio server that joins the Kafka protocol crate to the storage engine.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod broker;
 pub mod cleaner;

@@ -263,8 +263,8 @@ impl Topics {
         let defaults = TopicDefaults::of(config);
         let base =
             TopicSettings::new(&defaults, BTreeMap::new()).map_err(TopicError::InvalidConfig)?;
-        let store = Store::open(data_dir, base.log, fs)?;
-        let meta = TopicStore::open(data_dir)?;
+        let store = Store::open(data_dir, base.log, Arc::clone(&fs))?;
+        let meta = TopicStore::open(data_dir, fs)?;
         let mut metas = meta.load_all()?;
         // Adopt orphan logs.
         for tp in store.list() {

@@ -541,3 +541,49 @@ async fn missing_short_and_scribbled_indexes_change_nothing_served() {
         node.stop().await;
     }
 }
+
+async fn create_topic_code(c: &mut Client, name: &str) -> i16 {
+    use weir_protocol::messages::create_topics as ct;
+    use weir_protocol::messages::{RequestBody, ResponseBody};
+    let body = RequestBody::CreateTopics(ct::CreateTopicsRequest {
+        topics: vec![ct::CreatableTopic {
+            name: name.into(),
+            num_partitions: 1,
+            replication_factor: 1,
+            ..Default::default()
+        }],
+        timeout_ms: 5000,
+        ..Default::default()
+    });
+    let ResponseBody::CreateTopics(r) = c.call(5, body).await else {
+        panic!("not a CreateTopics response")
+    };
+    r.topics[0].error_code
+}
+
+/// Topic metadata goes through the broker's file system too: a failed metadata fsync fails
+/// CreateTopics with a storage error instead of being lost, and after power loss the topic is
+/// either wholly there or wholly absent (here absent), so creating it again works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_topic_metadata_write_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let node = start(dir.path(), Arc::new(fs.clone()), &[]).await;
+    let mut c = Client::connect(node.addr).await;
+    fs.fail_next_syncs(1);
+    assert_eq!(
+        create_topic_code(&mut c, "m").await,
+        ErrorCode::KAFKA_STORAGE_ERROR.0
+    );
+    c.create_topic("kept", 1, &[]).await;
+    drop(c);
+    node.crash().await;
+    fs.crash(0).unwrap();
+    let node = start(dir.path(), Arc::new(RealFs), &[]).await;
+    let mut c = Client::connect(node.addr).await;
+    // The topic created before the power loss survived it.
+    assert_eq!(c.produce("kept", 0, -1, record_batch("v")).await.0, 0);
+    assert_eq!(create_topic_code(&mut c, "m").await, 0);
+    drop(c);
+    node.stop().await;
+}

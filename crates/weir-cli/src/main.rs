@@ -1,4 +1,5 @@
 //! `weir`: the broker (`weir serve`), Kafka client tools and benchmarks.
+#![forbid(unsafe_code)]
 
 mod bench_net;
 mod bench_storage;

@@ -6,6 +6,7 @@ use weir_protocol::{DecodeError, EncodeError, ErrorCode};
 
 /// Everything a client operation can fail with.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// A bootstrap or option value is unusable.
     #[error("invalid configuration: {0}")]

@@ -1,7 +1,10 @@
-//! Reading Kafka's JSON message schemas into a small typed model.
+//! The typed model of a message schema, and reading it from Kafka's JSON.
 //!
-//! Only facts are taken from a schema: names, types, version ranges, tags and
-//! defaults. The `about` prose is never read.
+//! Only facts are taken from a schema: names, types, version ranges, tags,
+//! defaults and flags. The `about` prose is never read. The generator itself
+//! reads the model from the in-repo facts (`facts.rs`); the JSON reader here
+//! only feeds the `facts` command. It refuses any key it does not know, so a
+//! new schema attribute cannot be dropped from the facts unnoticed.
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
@@ -97,8 +100,22 @@ pub enum Type {
     Array(Box<Type>),
 }
 
+impl Type {
+    /// The schema's name of the type; `parse_type` reads it back.
+    pub fn schema_name(&self) -> String {
+        match self {
+            Type::Prim(p) => p.clone(),
+            Type::String => "string".into(),
+            Type::Bytes => "bytes".into(),
+            Type::Records => "records".into(),
+            Type::Struct(s) => s.clone(),
+            Type::Array(inner) => format!("[]{}", inner.schema_name()),
+        }
+    }
+}
+
 /// One field of a struct.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     /// The schema's (PascalCase) name.
     pub name: String,
@@ -114,30 +131,47 @@ pub struct Field {
     pub flexible: Option<Versions>,
     /// Whether a writer may silently drop a non-default value.
     pub ignorable: bool,
-    /// The schema's `default`, if any.
+    /// The schema's `default`, if any (numbers and booleans as their text).
     pub default: Option<String>,
+    /// The schema's `entityType` (`topicName`, `brokerId`, ...), if any.
+    pub entity: Option<String>,
+    /// Whether the field is the key of its struct in a keyed collection (`mapKey`).
+    pub map_key: bool,
+    /// Whether a `bytes` field is read without copying (`zeroCopy`).
+    pub zero_copy: bool,
 }
 
 /// A struct: a message or a nested/common structure.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Struct {
     /// The Rust name.
     pub name: String,
     /// Fields in wire order.
     pub fields: Vec<Field>,
+    /// For a schema's `commonStructs` entry, its `versions`; `None` for a struct
+    /// defined inline by the field of that type.
+    pub common: Option<Versions>,
 }
 
 /// One schema file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// The message name (`FetchRequest`).
     pub name: String,
+    /// The schema's `type`: `request`, `response`, `header` or `data`.
+    pub kind: String,
     /// The API key, for requests and responses.
     pub api_key: Option<i16>,
     /// Valid versions.
     pub valid: Versions,
     /// Flexible versions.
     pub flexible: Versions,
+    /// The schema's `deprecatedVersions`, if given.
+    pub deprecated: Option<Versions>,
+    /// The schema's `latestVersionUnstable`, if given.
+    pub latest_unstable: Option<bool>,
+    /// The schema's `listeners`, in its order.
+    pub listeners: Vec<String>,
     /// The top-level struct followed by every nested and common struct.
     pub structs: Vec<Struct>,
 }
@@ -178,7 +212,8 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-fn parse_type(t: &str) -> Type {
+/// Parses a schema type name (`int32`, `[]FetchTopic`, `records`, ...).
+pub fn parse_type(t: &str) -> Type {
     if let Some(inner) = t.strip_prefix("[]") {
         return Type::Array(Box::new(parse_type(inner)));
     }
@@ -192,35 +227,134 @@ fn parse_type(t: &str) -> Type {
     }
 }
 
+/// Keys a schema's top level may have.
+const MESSAGE_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "apiKey",
+    "validVersions",
+    "flexibleVersions",
+    "deprecatedVersions",
+    "latestVersionUnstable",
+    "listeners",
+    "fields",
+    "commonStructs",
+    "about",
+];
+
+/// Keys a `commonStructs` entry may have.
+const COMMON_KEYS: &[&str] = &["name", "versions", "fields", "about"];
+
+/// Keys a field may have.
+const FIELD_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "versions",
+    "nullableVersions",
+    "flexibleVersions",
+    "tag",
+    "taggedVersions",
+    "default",
+    "ignorable",
+    "entityType",
+    "mapKey",
+    "zeroCopy",
+    "fields",
+    "about",
+];
+
+/// Fails on a key outside `known`, naming `what`.
+fn known_keys(v: &Value, known: &[&str], what: &str) -> Result<()> {
+    let Some(obj) = v.as_object() else {
+        bail!("{what}: not an object");
+    };
+    for k in obj.keys() {
+        if !known.contains(&k.as_str()) {
+            bail!("{what}: unknown key {k:?} (teach schema.rs and facts.rs about it)");
+        }
+    }
+    Ok(())
+}
+
+fn versions_of(v: &Value, key: &str) -> Result<Option<Versions>> {
+    match v.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(Versions::parse(s)?)),
+        Some(other) => bail!("{key}: not a string: {other}"),
+    }
+}
+
+fn bool_of(v: &Value, key: &str) -> Result<Option<bool>> {
+    match v.get(key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => bail!("{key}: not a boolean: {other}"),
+    }
+}
+
 /// Reads one schema file.
 pub fn load(path: &Path) -> Result<Message> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let v: Value = serde_json::from_str(&strip_comments(&text))
         .with_context(|| format!("parsing {}", path.display()))?;
-    let name = str_of(&v, "name")
+    parse_message(&v).with_context(|| format!("reading {}", path.display()))
+}
+
+fn parse_message(v: &Value) -> Result<Message> {
+    known_keys(v, MESSAGE_KEYS, "message")?;
+    let name = str_of(v, "name")
         .ok_or_else(|| anyhow!("no name"))?
         .to_string();
-    let api_key = v.get("apiKey").and_then(Value::as_i64).map(|k| k as i16);
-    let valid = Versions::parse(str_of(&v, "validVersions").unwrap_or("none"))?;
-    let flexible = Versions::parse(str_of(&v, "flexibleVersions").unwrap_or("none"))?;
-    let mut structs = Vec::new();
-    let mut top = Struct {
-        name: name.clone(),
-        fields: Vec::new(),
+    let kind = str_of(v, "type")
+        .ok_or_else(|| anyhow!("{name}: no type"))?
+        .to_string();
+    let api_key = match v.get("apiKey") {
+        None => None,
+        Some(k) => Some(
+            k.as_i64()
+                .and_then(|k| i16::try_from(k).ok())
+                .ok_or_else(|| anyhow!("{name}: apiKey {k} is not an int16"))?,
+        ),
     };
+    let valid = versions_of(v, "validVersions")?.unwrap_or(Versions::NONE);
+    let flexible = versions_of(v, "flexibleVersions")?.unwrap_or(Versions::NONE);
+    let deprecated = versions_of(v, "deprecatedVersions")?;
+    let latest_unstable = bool_of(v, "latestVersionUnstable")?;
+    let listeners = match v.get("listeners") {
+        None => Vec::new(),
+        Some(l) => l
+            .as_array()
+            .ok_or_else(|| anyhow!("{name}: listeners is not an array"))?
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| anyhow!("{name}: listener {x} is not a string"))
+            })
+            .collect::<Result<_>>()?,
+    };
+    let mut structs = Vec::new();
     let empty = Vec::new();
     let fields = v.get("fields").and_then(Value::as_array).unwrap_or(&empty);
-    top.fields = parse_fields(fields, &mut structs)?;
+    let top = Struct {
+        name: name.clone(),
+        fields: parse_fields(fields, &mut structs)?,
+        common: None,
+    };
     let mut all = vec![top];
     if let Some(common) = v.get("commonStructs").and_then(Value::as_array) {
         for c in common {
+            known_keys(c, COMMON_KEYS, "common struct")?;
             let cname = str_of(c, "name").ok_or_else(|| anyhow!("common struct without name"))?;
+            let cversions = versions_of(c, "versions")?
+                .ok_or_else(|| anyhow!("common struct {cname} without versions"))?;
             let cf = c.get("fields").and_then(Value::as_array).unwrap_or(&empty);
             let fields = parse_fields(cf, &mut structs)?;
             structs.push(Struct {
                 name: cname.to_string(),
                 fields,
+                common: Some(cversions),
             });
         }
     }
@@ -228,14 +362,18 @@ pub fn load(path: &Path) -> Result<Message> {
     let mut seen = std::collections::HashSet::new();
     for s in &all {
         if !seen.insert(s.name.clone()) {
-            bail!("{}: struct {} defined twice", path.display(), s.name);
+            bail!("struct {} defined twice", s.name);
         }
     }
     Ok(Message {
         name,
+        kind,
         api_key,
         valid,
         flexible,
+        deprecated,
+        latest_unstable,
+        listeners,
         structs: all,
     })
 }
@@ -243,36 +381,45 @@ pub fn load(path: &Path) -> Result<Message> {
 fn parse_fields(fields: &[Value], structs: &mut Vec<Struct>) -> Result<Vec<Field>> {
     let mut out = Vec::new();
     for f in fields {
+        known_keys(f, FIELD_KEYS, "field")?;
         let name = str_of(f, "name")
             .ok_or_else(|| anyhow!("field without name"))?
             .to_string();
         let tstr = str_of(f, "type").ok_or_else(|| anyhow!("field {name} without type"))?;
         let ty = parse_type(tstr);
-        let versions = Versions::parse(
-            str_of(f, "versions").ok_or_else(|| anyhow!("field {name} without versions"))?,
-        )?;
-        let nullable = Versions::parse(str_of(f, "nullableVersions").unwrap_or("none"))?;
-        let tag = match f.get("tag").and_then(Value::as_u64) {
+        let versions =
+            versions_of(f, "versions")?.ok_or_else(|| anyhow!("field {name} without versions"))?;
+        let nullable = versions_of(f, "nullableVersions")?.unwrap_or(Versions::NONE);
+        let tag = match f.get("tag") {
             Some(t) => {
-                let tv = Versions::parse(
-                    str_of(f, "taggedVersions")
-                        .ok_or_else(|| anyhow!("tagged field {name} without taggedVersions"))?,
-                )?;
+                let t = t
+                    .as_u64()
+                    .ok_or_else(|| anyhow!("field {name}: tag {t} is not a number"))?;
+                let tv = versions_of(f, "taggedVersions")?
+                    .ok_or_else(|| anyhow!("tagged field {name} without taggedVersions"))?;
                 Some((u32::try_from(t)?, tv))
+            }
+            None if f.get("taggedVersions").is_some() => {
+                bail!("field {name}: taggedVersions without tag")
             }
             None => None,
         };
-        let flexible = match str_of(f, "flexibleVersions") {
-            Some(s) => Some(Versions::parse(s)?),
-            None => None,
-        };
-        let ignorable = f.get("ignorable").and_then(Value::as_bool).unwrap_or(false);
+        let flexible = versions_of(f, "flexibleVersions")?;
+        let ignorable = bool_of(f, "ignorable")?.unwrap_or(false);
         let default = match f.get("default") {
+            None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
             Some(Value::Bool(b)) => Some(b.to_string()),
-            _ => None,
+            Some(other) => bail!("field {name}: default {other} is not a scalar"),
         };
+        let entity = match f.get("entityType") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => bail!("field {name}: entityType {other} is not a string"),
+        };
+        let map_key = bool_of(f, "mapKey")?.unwrap_or(false);
+        let zero_copy = bool_of(f, "zeroCopy")?.unwrap_or(false);
         if let Some(sub) = f.get("fields").and_then(Value::as_array) {
             let sname = match &ty {
                 Type::Struct(s) => s.clone(),
@@ -286,6 +433,7 @@ fn parse_fields(fields: &[Value], structs: &mut Vec<Struct>) -> Result<Vec<Field
             structs.push(Struct {
                 name: sname,
                 fields: sf,
+                common: None,
             });
         }
         out.push(Field {
@@ -297,6 +445,9 @@ fn parse_fields(fields: &[Value], structs: &mut Vec<Struct>) -> Result<Vec<Field
             flexible,
             ignorable,
             default,
+            entity,
+            map_key,
+            zero_copy,
         });
     }
     Ok(out)

@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Decoding a frame, a header or a message body failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The bytes so far are a valid prefix; `needed` more bytes (at least) are required.
     /// Only frame-level parsing reports this; inside a complete frame a short body is malformed.
@@ -53,6 +54,7 @@ impl DecodeError {
 
 /// Encoding a message failed: the value cannot be expressed at the target version.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The message does not exist at this version.
     #[error("{message} has no version {version}")]

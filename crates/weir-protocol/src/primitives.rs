@@ -25,6 +25,7 @@ impl Uuid {
 
 /// The error of a primitive parser: input ran out, or a value can never be valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WireError {
     /// The input ended inside a value.
     Truncated,

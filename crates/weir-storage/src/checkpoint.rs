@@ -7,7 +7,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::io::FileSystem;
+use crate::io::{FileSystem, write_atomic};
 
 /// Name of the checkpoint file inside a log directory.
 pub const CHECKPOINT_FILE: &str = "weir-checkpoint";
@@ -84,16 +84,9 @@ pub(crate) fn read(fs: &dyn FileSystem, dir: &Path) -> Option<Checkpoint> {
     c
 }
 
-/// Writes the checkpoint atomically: temp file, fsync, rename, fsync of the directory.
+/// Writes the checkpoint atomically ([`write_atomic`]).
 pub(crate) fn write(fs: &dyn FileSystem, dir: &Path, c: Checkpoint) -> io::Result<()> {
-    let tmp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    let f = fs.open(&tmp, true)?;
-    f.set_len(0)?;
-    f.write_all_at(&encode(c), 0)?;
-    f.sync_data()?;
-    drop(f);
-    fs.rename(&tmp, &checkpoint_path(dir))?;
-    fs.sync_dir(dir)
+    write_atomic(fs, &checkpoint_path(dir), &encode(c))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::config::ConfigError;
 
 /// Errors of [`crate::Log::append`].
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum AppendError {
     /// The batch was refused before anything was written.
     #[error("batch refused")]
@@ -36,6 +37,7 @@ pub enum AppendError {
 
 /// Errors of [`crate::Log::sync`] and [`crate::Log::sync_to`].
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum SyncError {
     /// An fsync failed (now or earlier); nothing past the durable end is acknowledged.
     #[error("log is poisoned by an fsync failure; reopen it")]
@@ -56,6 +58,7 @@ pub enum SyncError {
 
 /// Errors of reads: [`crate::Log::read`], timestamp lookups, header iteration.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The offset is below the log start or above the log end.
     #[error("offset {offset} out of range [{log_start}, {log_end}]")]
@@ -91,6 +94,7 @@ pub enum ReadError {
 /// Errors of opening (and recovering) a log, closing it, and log-level admin
 /// (DeleteRecords, retention, config changes).
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum LogError {
     /// File-system failure.
     #[error("{what} {path}")]
@@ -139,6 +143,7 @@ impl LogError {
 
 /// Errors of the [`crate::Store`] (a data directory of logs).
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Topic name not legal in Kafka (1..=249 of `[a-zA-Z0-9._-]`, not `.` or `..`).
     #[error("illegal topic name {0:?}")]

@@ -1,6 +1,8 @@
 //! The file-system seam: every byte of segment data, every checkpoint and marker
 //! goes through [`FileSystem`], so tests can inject failed fsyncs, a full disk and
 //! power loss ([`FaultFs`]). Index files are memory-mapped caches and bypass it.
+//! [`write_atomic`] is the one way a small file (checkpoints, the swap manifest, the
+//! broker's metadata) is replaced.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
@@ -55,6 +57,43 @@ pub trait FileSystem: Send + Sync + Debug {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the directory's entries durable (`fsync` on the directory).
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The temporary name [`write_atomic`] writes `path` under first: `path` with `.tmp` appended.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Replaces `path` with `bytes` atomically and durably through `fs`: the bytes go to
+/// [`temp_path`] (truncated first, in case a crash left one), which is fsync'd and renamed over
+/// `path`, then the directory is fsync'd. After a crash at any step `path` holds either its old
+/// or its new contents, whole; a stale temporary file may stay behind. `Ok` means durable.
+pub fn write_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} has no parent directory", path.display()),
+        )
+    })?;
+    let tmp = temp_path(path);
+    let f = fs.open(&tmp, true)?;
+    f.set_len(0)?;
+    f.write_all_at(bytes, 0)?;
+    f.sync_data()?;
+    drop(f);
+    fs.rename(&tmp, path)?;
+    fs.sync_dir(dir)
+}
+
+/// Reads the whole of a (small) file through `fs`.
+pub fn read_file(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
+    let f = fs.open(path, false)?;
+    let len = usize::try_from(f.len()?).map_err(io::Error::other)?;
+    let mut buf = vec![0u8; len];
+    f.read_exact_at(&mut buf, 0)?;
+    Ok(buf)
 }
 
 /// The real file system.

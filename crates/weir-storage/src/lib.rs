@@ -10,6 +10,7 @@
 //! directory of logs). All file I/O of segment data goes through [`FileSystem`];
 //! [`FaultFs`] injects faults in tests.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod batch;
 pub mod check;
@@ -20,6 +21,8 @@ mod error;
 mod index;
 pub mod io;
 mod log;
+// The one module allowed `unsafe` (memory maps); see its SAFETY comments.
+#[allow(unsafe_code)]
 mod mmap;
 mod read;
 mod recovery;

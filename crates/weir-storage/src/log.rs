@@ -191,6 +191,11 @@ impl Log {
         let delta = i64::from(header.last_offset_delta);
         let last = base.checked_add(delta).ok_or(AppendError::OffsetOverflow)?;
         let next = last.checked_add(1).ok_or(AppendError::OffsetOverflow)?;
+        // `validate_batch` refuses a negative lastOffsetDelta: offsets only move forward.
+        assert!(
+            base <= last && last < next,
+            "append offsets {base}..={last}, next {next}"
+        );
         let (lat, max_ts) = match opts.timestamp_type {
             TimestampType::CreateTime => (None, header.max_timestamp),
             TimestampType::LogAppendTime { now_ms } => (Some(now_ms), now_ms),

@@ -179,7 +179,16 @@ impl Segment {
         self.max_ts.store(ts, Ordering::Release);
     }
     /// Publishes a committed append (writer only, after bytes and indexes are in place).
+    ///
+    /// The committed size and the next offset only grow: `mmap.rs`'s SAFETY argument
+    /// assumes readers never see committed bytes taken back, so this is asserted.
     pub(crate) fn publish(&self, size: u64, next_offset: i64) {
+        let (old_size, old_next) = (self.size(), self.next_offset());
+        assert!(
+            size >= old_size && next_offset >= old_next,
+            "segment {} published ({size} bytes, next {next_offset}) below ({old_size}, {old_next})",
+            self.log_path.display()
+        );
         self.next_offset.store(next_offset, Ordering::Release);
         self.size.store(size, Ordering::Release);
     }

@@ -1,3 +1,5 @@
+//! Fault injection through `FaultFs`: failed fsyncs poison the log, a full disk tears nothing,
+//! and power loss keeps the synced prefix.
 mod common;
 
 use std::sync::{Arc, Barrier};

@@ -1,3 +1,5 @@
+//! `Log` end to end: append and read back, refused batches, timestamps, delete-records,
+//! retention, verify, readers beside the writer, group commit and segment rolls.
 mod common;
 
 use std::sync::Arc;

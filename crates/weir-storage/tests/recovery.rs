@@ -1,3 +1,5 @@
+//! Crash recovery: torn tails at every byte, trailing garbage, flipped bits in closed segments
+//! and damaged indexes.
 mod common;
 
 use std::fs;

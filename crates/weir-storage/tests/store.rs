@@ -1,3 +1,4 @@
+//! `Store`: topic-name rules, and creating, listing, deleting and reopening logs.
 mod common;
 
 use std::sync::Arc;

@@ -88,6 +88,7 @@ pub struct CleanOutcome {
 /// Why a cleaning run failed. Before the swap commits, the log is untouched; after
 /// it, the log refuses writes until reopened (recovery completes the swap).
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum CleanError {
     /// The log is closed.
     #[error("log is closed")]

@@ -5,7 +5,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::io::FileSystem;
+use crate::io::{FileSystem, write_atomic};
 
 /// Name of the cleaner checkpoint inside a log directory.
 pub const CLEANER_CHECKPOINT_FILE: &str = "weir-cleaner-checkpoint";
@@ -112,16 +112,9 @@ pub(crate) fn read(fs: &dyn FileSystem, dir: &Path) -> Option<CleanerCheckpoint>
     c
 }
 
-/// Writes the cleaner checkpoint atomically (temp file, fsync, rename, directory fsync).
+/// Writes the cleaner checkpoint atomically ([`write_atomic`]).
 pub(crate) fn write(fs: &dyn FileSystem, dir: &Path, c: CleanerCheckpoint) -> io::Result<()> {
-    let tmp = dir.join(format!("{CLEANER_CHECKPOINT_FILE}.tmp"));
-    let f = fs.open(&tmp, true)?;
-    f.set_len(0)?;
-    f.write_all_at(&encode(c), 0)?;
-    f.sync_data()?;
-    drop(f);
-    fs.rename(&tmp, &path(dir))?;
-    fs.sync_dir(dir)
+    write_atomic(fs, &path(dir), &encode(c))
 }
 
 #[cfg(test)]

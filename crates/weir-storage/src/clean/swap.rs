@@ -20,7 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::LogError;
-use crate::io::FileSystem;
+use crate::io::{FileSystem, write_atomic};
 use crate::segment::{parse_log_name, segment_path};
 
 /// Suffix of a segment file being written by the cleaner.
@@ -96,14 +96,7 @@ fn decode(b: &[u8]) -> Option<Vec<SwapGroup>> {
 
 /// Step 2: writes the manifest atomically. When this returns `Ok`, the swap is committed.
 pub(crate) fn commit(fs: &dyn FileSystem, dir: &Path, groups: &[SwapGroup]) -> io::Result<()> {
-    let tmp = dir.join(format!("{SWAP_MANIFEST_FILE}.tmp"));
-    let f = fs.open(&tmp, true)?;
-    f.set_len(0)?;
-    f.write_all_at(&encode(groups), 0)?;
-    f.sync_data()?;
-    drop(f);
-    fs.rename(&tmp, &manifest_path(dir))?;
-    fs.sync_dir(dir)
+    write_atomic(fs, &manifest_path(dir), &encode(groups))
 }
 
 fn remove_if_present(fs: &dyn FileSystem, p: &Path) -> io::Result<()> {

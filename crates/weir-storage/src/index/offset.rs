@@ -37,7 +37,18 @@ impl OffsetIndex {
         (u32_at(e, 0), u32_at(e, 4))
     }
 
+    /// Appends an entry; `false` only when full. Entries strictly increase in both offset
+    /// and position: the lookups' binary search and `is_sane` rest on it, and every caller
+    /// appends batches in log order (validated batches, offsets above the segment's next).
     pub(crate) fn append(&mut self, rel_offset: u32, position: u32) -> bool {
+        if let Some(i) = self.file.entries().checked_sub(1) {
+            let (last_offset, last_position) = self.get(i);
+            assert!(
+                rel_offset > last_offset && position > last_position,
+                "offset index append ({rel_offset}, {position}) after ({last_offset}, {last_position}) in {}",
+                self.file.path().display()
+            );
+        }
         let mut e = [0u8; OFFSET_ENTRY_BYTES];
         e[..4].copy_from_slice(&rel_offset.to_be_bytes());
         e[4..].copy_from_slice(&position.to_be_bytes());

@@ -47,6 +47,13 @@ impl TimeIndex {
         if self.last().is_some_and(|(last, _)| ts <= last) || ts < 0 {
             return true;
         }
+        // Offsets never decrease (`is_sane`, `last_below`). A debug assertion only: entries
+        // loaded from disk are checked by `is_sane` and recovery, not by this.
+        debug_assert!(
+            self.last().is_none_or(|(_, o)| rel_offset >= o),
+            "time index append at offset {rel_offset} below the last entry's in {}",
+            self.file.path().display()
+        );
         let mut e = [0u8; TIME_ENTRY_BYTES];
         e[..8].copy_from_slice(&ts.to_be_bytes());
         e[8..].copy_from_slice(&rel_offset.to_be_bytes());

@@ -1,3 +1,5 @@
+//! Helpers shared by the storage integration tests: a small config, opening a log, filling it
+//! with batches and reading it back.
 #![allow(dead_code)]
 use std::path::Path;
 use std::sync::Arc;
