@@ -3,14 +3,17 @@
 
 pub mod broker;
 pub mod cleaner;
+pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod dispatch;
+mod durability;
 pub mod errors;
 pub mod group;
 mod handler;
 pub mod meta;
 pub mod producer_state;
+mod serve;
 pub mod server;
 pub mod topic_config;
 pub mod topics;

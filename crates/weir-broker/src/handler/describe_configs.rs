@@ -3,17 +3,16 @@
 //! cleaner state, as the read-only entry [`CLEANER_STATS_CONFIG`], only when asked for by name
 //! (Kafka leaves out a requested name it does not know, so asking is harmless anywhere).
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse,
     DescribeConfigsResult,
 };
 
-use crate::broker::Broker;
+use crate::handler::Node;
 use crate::handler::create_topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
 use crate::topic_config::{TOPIC_CONFIG_NAMES, default_value};
+use crate::topics::Topics;
 
 /// The read-only entry holding a topic's per-partition cleaner state as a JSON array of
 /// `{"partition", "dirty_ratio", "clean_offset", "clean_bytes", "dirty_bytes", "last_clean_ms",
@@ -45,7 +44,8 @@ fn config_type(name: &str) -> i8 {
 }
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
+    node: &Node,
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -76,11 +76,11 @@ pub(crate) fn handle(
                 }
             };
             match res.resource_type {
-                RESOURCE_TOPIC => match b.topics.get(&res.resource_name) {
+                RESOURCE_TOPIC => match topics.get(&res.resource_name) {
                     Some(t) => {
                         r.configs = t
                             .settings()
-                            .describe(b.topics.defaults())
+                            .describe(topics.defaults())
                             .into_iter()
                             .filter(|(n, _, _)| wanted(n))
                             .map(|(n, v, is_default)| {
@@ -103,7 +103,7 @@ pub(crate) fn handle(
                         if asked {
                             r.configs.push(DescribeConfigsResourceResult {
                                 name: CLEANER_STATS_CONFIG.to_string(),
-                                value: Some(cleaner_stats_json(b, &res.resource_name)),
+                                value: Some(cleaner_stats_json(topics, &res.resource_name)),
                                 read_only: true,
                                 config_source: SOURCE_UNKNOWN,
                                 config_type: TYPE_STRING,
@@ -118,14 +118,13 @@ pub(crate) fn handle(
                     }
                 },
                 RESOURCE_BROKER
-                    if res.resource_name.is_empty()
-                        || res.resource_name == b.config.node_id.to_string() =>
+                    if res.resource_name.is_empty() || res.resource_name == node.id.to_string() =>
                 {
                     r.configs = TOPIC_CONFIG_NAMES
                         .iter()
                         .filter(|n| wanted(n))
                         .filter_map(|n| {
-                            default_value(b.topics.defaults(), n)
+                            default_value(topics.defaults(), n)
                                 .map(|v| entry(format!("log.{n}"), v, SOURCE_STATIC_BROKER, true))
                         })
                         .collect();
@@ -148,13 +147,13 @@ pub(crate) fn handle(
 }
 
 /// The value of [`CLEANER_STATS_CONFIG`] for `topic`.
-fn cleaner_stats_json(b: &Broker, topic: &str) -> String {
-    let now = crate::broker::now_ms();
-    let partitions = b.topics.get(topic).map_or(0, |t| t.partitions.len());
+fn cleaner_stats_json(topics: &Topics, topic: &str) -> String {
+    let now = crate::clock::now_ms();
+    let partitions = topics.get(topic).map_or(0, |t| t.partitions.len());
     let stats: Vec<serde_json::Value> = (0..partitions)
         .filter_map(|i| {
             let index = i32::try_from(i).ok()?;
-            let s = b.topics.cleaner_stats(topic, index, now)?;
+            let s = topics.cleaner_stats(topic, index, now)?;
             Some(serde_json::json!({
                 "partition": index,
                 "dirty_ratio": s.dirty_ratio,
