@@ -12,6 +12,7 @@ pub mod errors;
 pub mod group;
 mod handler;
 pub mod meta;
+pub mod offload;
 pub mod producer_state;
 mod serve;
 pub mod server;

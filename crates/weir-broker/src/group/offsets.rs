@@ -152,8 +152,10 @@ impl OffsetStore {
         let batch = builder.build().map_err(PartitionError::OffsetsBatch)?;
         let appended = {
             let _g = self.append.lock().unwrap_or_else(|p| p.into_inner());
-            self.partition
-                .append(&batch, TimestampType::CreateTime, now)?
+            crate::offload::run(batch.len(), || {
+                self.partition
+                    .append(&batch, TimestampType::CreateTime, now)
+            })?
         };
         self.partition.sync_to(appended.last_offset + 1).await?;
         let mut map = self.lock();

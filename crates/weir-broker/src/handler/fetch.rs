@@ -10,6 +10,7 @@ use weir_protocol::messages::fetch::{
 };
 
 use crate::errors::PartitionError;
+use crate::offload;
 use crate::topics::Topics;
 
 /// Longest a fetch may wait, whatever the client asks (Kafka clients ask for 500 ms or so).
@@ -90,7 +91,9 @@ fn read_all(topics: &Topics, req: &FetchRequest) -> (FetchResponse, usize) {
                 .min(budget);
             // The first batch of the response is returned whole even past the limits, so a
             // consumer can always make progress; later partitions respect them.
-            match p.log.read(offset, limit.max(1), hw) {
+            // A large read (CRC-32C of every batch, page faults) runs off the async worker.
+            let read = offload::run(limit, || p.log.read(offset, limit.max(1), hw));
+            match read {
                 Ok(r) if total == 0 || r.batches.len() <= limit => {
                     total += r.batches.len();
                     budget = budget.saturating_sub(r.batches.len());

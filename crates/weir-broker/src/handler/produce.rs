@@ -13,6 +13,7 @@ use weir_protocol::messages::produce::{
 
 use crate::clock::now_ms;
 use crate::errors::PartitionError;
+use crate::offload;
 use crate::topics::{Partition, Topics};
 
 fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
@@ -116,13 +117,13 @@ pub(crate) async fn handle(
             };
             let budget = decompressed_bytes_max;
             // One pass over the records: Kafka's record validation, and for a compacted
-            // topic its keyed-records rule.
-            if let Err(e) = validate_records(&records, budget, settings.compacted()) {
-                tracing::debug!(topic = %t.name, partition = pd.index, error = %e, "produce refused");
-                parts.push(error(pd.index, e.code(), Some(e.to_string())));
-                continue;
-            }
-            match p.append(&records, settings.timestamp_type, now) {
+            // topic its keyed-records rule; then the append. A large batch is worked on off
+            // the async worker, still before this handler's first wait (`offload.rs`).
+            let appended = offload::run(offload::produce_work_bytes(&records), || {
+                validate_records(&records, budget, settings.compacted())?;
+                p.append(&records, settings.timestamp_type, now)
+            });
+            match appended {
                 Ok(a) => {
                     if acks == -1 && p.acks_all_waits_for_sync() {
                         waits.push((ti, pi, Arc::clone(&p), a.last_offset + 1));
