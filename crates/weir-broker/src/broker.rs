@@ -1,36 +1,33 @@
-//! The broker's shared state and its lifecycle: open the data directory, run the background
-//! tasks (retention, the page-cache flusher), serve until shutdown, then flush and leave the
-//! clean-shutdown marker.
+//! The broker's shared state: the configuration, the topics, the group coordinator and the
+//! producer-id source, opened from the data directory. `serve.rs` runs it.
+//!
+//! The broker is no service locator: its parts do not reach back up through it. Durability
+//! (the high watermark, group commit) is the partition's (`durability.rs`), the coordinator
+//! writes through its own partition, the cleaner takes the topics, and each request handler
+//! is given only the parts it uses (`handler::Context`).
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tracing::{error, info, warn};
-
-use crate::config::{BrokerConfig, FlushPolicy};
-use crate::connection::ConnectionLimits;
-use crate::errors::PartitionError;
-use crate::group::{Coordinator, GROUP_TICK_INTERVAL_MS, GroupError, GroupLimits, SystemClock};
+use crate::config::BrokerConfig;
+use crate::group::{Coordinator, GroupError, GroupLimits, SystemClock};
 use crate::meta::{MetaError, ProducerIdAllocator};
-use crate::topics::{Partition, TopicError, Topics};
+use crate::topics::{TopicError, Topics};
 
-/// Everything request handlers share.
+/// Milliseconds since the Unix epoch (kept here for callers of `broker::now_ms`).
+pub use crate::clock::now_ms;
+
+/// The broker's parts, opened from its data directory.
 #[derive(Debug)]
 pub struct Broker {
-    /// The validated configuration.
-    pub config: BrokerConfig,
-    /// Topics and their partitions.
-    pub topics: Topics,
-    /// InitProducerId's id source.
-    pub producer_ids: ProducerIdAllocator,
-    /// The group coordinator and committed offsets.
-    pub groups: Coordinator,
+    config: BrokerConfig,
+    topics: Arc<Topics>,
+    producer_ids: Arc<ProducerIdAllocator>,
+    groups: Arc<Coordinator>,
 }
 
 /// Why the broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BrokerError {
     /// Opening or closing the topics failed.
     #[error(transparent)]
@@ -41,16 +38,9 @@ pub enum BrokerError {
     /// The group coordinator could not load.
     #[error(transparent)]
     Group(#[from] GroupError),
-    /// A background task panicked while opening the data directory.
-    #[error("start-up task failed: {0}")]
-    Join(String),
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    /// A background task panicked while closing the data directory.
+    #[error("shutdown task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
 }
 
 impl Broker {
@@ -78,138 +68,29 @@ impl Broker {
         )?;
         Ok(Self {
             config,
-            topics,
-            producer_ids,
-            groups,
+            topics: Arc::new(topics),
+            producer_ids: Arc::new(producer_ids),
+            groups: Arc::new(groups),
         })
     }
 
-    /// The offset up to which consumers may read a partition: the durable end under the fsync
-    /// policy (nothing is visible that a crash could take back), the log end under the
-    /// page-cache policy, as in Kafka.
-    pub fn high_watermark(&self, p: &Partition) -> i64 {
-        match self.config.flush {
-            FlushPolicy::Fsync => p.log.durable_end(),
-            FlushPolicy::PageCache { .. } => p.log.log_end(),
-        }
+    /// The validated configuration.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
     }
 
-    /// Makes everything below `upto` durable (group commit: concurrent callers share fsyncs),
-    /// then wakes long-poll fetches.
-    pub async fn sync_partition(
-        self: &Arc<Self>,
-        p: &Arc<Partition>,
-        upto: i64,
-    ) -> Result<(), PartitionError> {
-        let log = Arc::clone(&p.log);
-        let result = tokio::task::spawn_blocking(move || log.sync_to(upto)).await;
-        self.topics.notify_appended();
-        match result {
-            Ok(r) => r.map_err(PartitionError::from),
-            Err(e) => {
-                error!(error = %e, "sync task failed");
-                Err(PartitionError::Sync(weir_storage::SyncError::Poisoned))
-            }
-        }
+    /// Topics and their partitions.
+    pub fn topics(&self) -> &Arc<Topics> {
+        &self.topics
     }
 
-    /// After an append that nobody waits on (acks 0 or 1): under the fsync policy start a
-    /// background sync so the high watermark advances; under the page-cache policy the data is
-    /// readable at once, and the flusher syncs by its intervals.
-    pub fn after_append(self: &Arc<Self>, p: &Arc<Partition>, upto: i64) {
-        match self.config.flush {
-            FlushPolicy::Fsync => {
-                let (broker, p) = (Arc::clone(self), Arc::clone(p));
-                tokio::spawn(async move {
-                    if let Err(e) = broker.sync_partition(&p, upto).await {
-                        warn!(partition = p.index, error = %e, "background sync failed");
-                    }
-                });
-            }
-            FlushPolicy::PageCache { messages, .. } => {
-                self.topics.notify_appended();
-                if let Some(n) = messages
-                    && p.log.log_end() - p.log.durable_end() >= i64::try_from(n).unwrap_or(i64::MAX)
-                {
-                    let log = Arc::clone(&p.log);
-                    tokio::task::spawn_blocking(move || log.sync());
-                }
-            }
-        }
+    /// The group coordinator and committed offsets.
+    pub fn groups(&self) -> &Arc<Coordinator> {
+        &self.groups
     }
 
-    /// Serves clients on `listener` until `shutdown` completes, then closes the logs cleanly.
-    pub async fn serve(
-        self: Arc<Self>,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()>,
-    ) -> Result<(), BrokerError> {
-        let limits = ConnectionLimits {
-            frame_bytes_max: self.config.frame_bytes_max,
-            requests_in_flight_max: self.config.connection_requests_in_flight_max,
-            idle_ms: self.config.connections_max_idle_ms,
-        };
-        let background = spawn_background(Arc::clone(&self));
-        let cleaners = crate::cleaner::Cleaners::start(&self);
-        let service = Arc::new(crate::dispatch::Dispatcher::new(Arc::clone(&self)));
-        crate::server::run(
-            listener,
-            service,
-            limits,
-            self.config.connections_max,
-            shutdown,
-        )
-        .await;
-        background.abort();
-        let _ = tokio::task::spawn_blocking(move || cleaners.stop()).await;
-        let broker = Arc::clone(&self);
-        tokio::task::spawn_blocking(move || broker.topics.close())
-            .await
-            .map_err(|e| BrokerError::Join(e.to_string()))??;
-        info!("closed cleanly");
-        Ok(())
+    /// InitProducerId's id source.
+    pub(crate) fn producer_ids(&self) -> &Arc<ProducerIdAllocator> {
+        &self.producer_ids
     }
-}
-
-/// Retention on its interval, and the page-cache policy's time-based flush.
-fn spawn_background(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let retention_every = Duration::from_millis(broker.config.log_retention_check_interval_ms);
-        let flush_every = match broker.config.flush {
-            FlushPolicy::PageCache { ms: Some(ms), .. } => Some(Duration::from_millis(ms)),
-            _ => None,
-        };
-        let mut retention = tokio::time::interval(retention_every);
-        let mut groups = tokio::time::interval(Duration::from_millis(GROUP_TICK_INTERVAL_MS));
-        groups.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut flush = tokio::time::interval(flush_every.unwrap_or(Duration::from_secs(3600)));
-        retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = groups.tick() => broker.groups.groups.tick(),
-                _ = retention.tick() => {
-                    let b = Arc::clone(&broker);
-                    match tokio::task::spawn_blocking(move || b.topics.run_retention(now_ms())).await {
-                        Ok(Err(e)) => warn!(error = %e, "retention failed"),
-                        Err(e) => warn!(error = %e, "retention task failed"),
-                        Ok(Ok(())) => {}
-                    }
-                }
-                _ = flush.tick(), if flush_every.is_some() => {
-                    let b = Arc::clone(&broker);
-                    let _ = tokio::task::spawn_blocking(move || {
-                        for t in b.topics.all() {
-                            for p in &t.partitions {
-                                if let Err(e) = p.log.sync() {
-                                    warn!(topic = %t.name, partition = p.index, error = %e, "periodic flush failed");
-                                }
-                            }
-                        }
-                    })
-                    .await;
-                }
-            }
-        }
-    })
 }

@@ -17,7 +17,8 @@ use std::time::Duration;
 use tracing::{info, warn};
 use weir_storage::{CleanError, CleanerConfig, CleanerStats, DEDUPE_BUFFER_BYTES_MIN};
 
-use crate::broker::{Broker, now_ms};
+use crate::clock::now_ms;
+use crate::config::BrokerConfig;
 use crate::topics::{Partition, Topics};
 
 impl Topics {
@@ -53,6 +54,28 @@ impl Topics {
     }
 }
 
+/// What the cleaner threads are told at start.
+#[derive(Debug, Clone, Copy)]
+pub struct CleanerOptions {
+    /// `log_cleaner_threads` (none if 0).
+    pub threads: u32,
+    /// `log_cleaner_dedupe_buffer_size`, shared by the threads.
+    pub dedupe_buffer_bytes: u64,
+    /// `log_cleaner_backoff_ms`: the sleep when nothing is due.
+    pub backoff_ms: u64,
+}
+
+impl CleanerOptions {
+    /// The cleaner's keys of the broker configuration.
+    pub fn from_config(config: &BrokerConfig) -> Self {
+        Self {
+            threads: config.log_cleaner_threads,
+            dedupe_buffer_bytes: config.log_cleaner_dedupe_buffer_size,
+            backoff_ms: config.log_cleaner_backoff_ms,
+        }
+    }
+}
+
 /// The running cleaner threads; [`Cleaners::stop`] ends them.
 #[derive(Debug)]
 pub struct Cleaners {
@@ -69,25 +92,25 @@ struct Shared {
 }
 
 impl Cleaners {
-    /// Starts `log_cleaner_threads` threads (none if 0).
-    pub fn start(broker: &Arc<Broker>) -> Cleaners {
+    /// Starts `options.threads` threads (none if 0) cleaning the compacted partitions of
+    /// `topics`.
+    pub fn start(topics: &Arc<Topics>, options: CleanerOptions) -> Cleaners {
         let shared = Arc::new(Shared::default());
-        let n = broker.config.log_cleaner_threads;
-        let per_thread =
-            usize::try_from(broker.config.log_cleaner_dedupe_buffer_size / u64::from(n.max(1)))
-                .unwrap_or(usize::MAX)
-                .max(DEDUPE_BUFFER_BYTES_MIN);
+        let n = options.threads;
+        let per_thread = usize::try_from(options.dedupe_buffer_bytes / u64::from(n.max(1)))
+            .unwrap_or(usize::MAX)
+            .max(DEDUPE_BUFFER_BYTES_MIN);
         let cc = CleanerConfig {
             dedupe_buffer_bytes: per_thread,
             ..CleanerConfig::default()
         };
-        let backoff = Duration::from_millis(broker.config.log_cleaner_backoff_ms);
+        let backoff = Duration::from_millis(options.backoff_ms);
         let threads = (0..n)
             .filter_map(|i| {
-                let (b, s) = (Arc::clone(broker), Arc::clone(&shared));
+                let (t, s) = (Arc::clone(topics), Arc::clone(&shared));
                 std::thread::Builder::new()
                     .name(format!("weir-cleaner-{i}"))
-                    .spawn(move || run(&b, &s, &cc, backoff))
+                    .spawn(move || run(&t, &s, &cc, backoff))
                     .map_err(|e| warn!(error = %e, "cannot start a cleaner thread"))
                     .ok()
             })
@@ -111,7 +134,7 @@ impl Cleaners {
 }
 
 /// A broker whose serve future is dropped (its runtime shut down without a graceful stop)
-/// still ends its cleaner threads, which hold the broker and so the data directory's lock:
+/// still ends its cleaner threads, which hold the topics and so the data directory's lock:
 /// they finish the clean in progress, if any, and exit.
 impl Drop for Cleaners {
     fn drop(&mut self) {
@@ -119,12 +142,12 @@ impl Drop for Cleaners {
     }
 }
 
-fn run(broker: &Broker, shared: &Shared, cc: &CleanerConfig, backoff: Duration) {
+fn run(topics: &Topics, shared: &Shared, cc: &CleanerConfig, backoff: Duration) {
     while !shared.stop.load(Ordering::Acquire) {
         let now = now_ms();
         let picked = {
             let mut busy = shared.busy.lock().unwrap_or_else(|p| p.into_inner());
-            let pick = broker.topics.dirtiest(now, &busy);
+            let pick = topics.dirtiest(now, &busy);
             if let Some((t, p)) = &pick {
                 busy.insert((t.clone(), p.index));
             }

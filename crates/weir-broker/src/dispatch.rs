@@ -10,20 +10,20 @@ use weir_protocol::Encoder;
 use weir_protocol::api::{ApiKey, RequestBody, ResponseBody, decode_request};
 use weir_protocol::header::{ResponseHeader, response_header_version};
 
-use crate::broker::Broker;
 use crate::connection::{Response, Service};
-use crate::handler;
+use crate::handler::{self, Context};
 
-/// The broker's [`Service`]: one call per request frame.
+/// The broker's [`Service`]: one call per request frame. It holds the handlers' context and
+/// hands each handler the parts it uses.
 #[derive(Debug)]
 pub struct Dispatcher {
-    broker: Arc<Broker>,
+    ctx: Arc<Context>,
 }
 
 impl Dispatcher {
-    /// A dispatcher over `broker`.
-    pub fn new(broker: Arc<Broker>) -> Self {
-        Self { broker }
+    /// A dispatcher over the handlers' context.
+    pub(crate) fn new(ctx: Context) -> Self {
+        Self { ctx: Arc::new(ctx) }
     }
 }
 
@@ -58,7 +58,7 @@ impl Service for Dispatcher {
         let body_version = request.body_version;
         let client_id = request.header.client_id.clone().unwrap_or_default();
         let body = match run(
-            &self.broker,
+            &self.ctx,
             request.body,
             version,
             unsupported_api_versions,
@@ -99,11 +99,11 @@ fn encode(
 
 /// Runs a blocking handler on the blocking pool (file-system work: topic creation, configs).
 async fn blocking<T: Send + 'static>(
-    b: &Arc<Broker>,
-    f: impl FnOnce(&Arc<Broker>) -> T + Send + 'static,
+    ctx: &Arc<Context>,
+    f: impl FnOnce(&Context) -> T + Send + 'static,
 ) -> Result<T, HandlerFailed> {
-    let b = Arc::clone(b);
-    tokio::task::spawn_blocking(move || f(&b))
+    let ctx = Arc::clone(ctx);
+    tokio::task::spawn_blocking(move || f(&ctx))
         .await
         .map_err(|e| {
             warn!(error = %e, "handler task failed");
@@ -118,7 +118,7 @@ struct HandlerFailed;
 
 /// `Ok(None)`: no response on the wire (Produce with acks=0).
 async fn run(
-    b: &Arc<Broker>,
+    ctx: &Arc<Context>,
     body: RequestBody,
     v: i16,
     unsupported_api_versions: bool,
@@ -126,60 +126,76 @@ async fn run(
 ) -> Result<Option<ResponseBody>, HandlerFailed> {
     use RequestBody as Q;
     use ResponseBody as R;
+    use handler::*;
+    let topics = &ctx.topics;
+    let coordinator = &ctx.coordinator;
+    let groups = coordinator.groups();
+    let node = &ctx.node;
     Ok(Some(match body {
-        Q::ApiVersions(_) => {
-            R::ApiVersions(handler::api_versions::handle(unsupported_api_versions))
+        Q::ApiVersions(_) => R::ApiVersions(api_versions::handle(unsupported_api_versions)),
+        Q::Produce(r) => {
+            match produce::handle(topics, ctx.produce_decompressed_bytes_max, r, v).await {
+                Some(resp) => R::Produce(resp),
+                None => return Ok(None),
+            }
         }
-        Q::Produce(r) => match handler::produce::handle(b, r, v).await {
-            Some(resp) => R::Produce(resp),
-            None => return Ok(None),
-        },
-        Q::Fetch(r) => R::Fetch(handler::fetch::handle(b, r, v).await),
+        Q::Fetch(r) => R::Fetch(fetch::handle(topics, r, v).await),
         Q::ListOffsets(r) => {
-            R::ListOffsets(blocking(b, move |b| handler::list_offsets::handle(b, r, v)).await?)
+            R::ListOffsets(blocking(ctx, move |c| list_offsets::handle(&c.topics, r, v)).await?)
         }
-        Q::Metadata(r) => {
-            R::Metadata(blocking(b, move |b| handler::metadata::handle(b, r, v)).await?)
-        }
-        Q::InitProducerId(r) => R::InitProducerId(
-            blocking(b, move |b| handler::init_producer_id::handle(b, r, v)).await?,
+        Q::Metadata(r) => R::Metadata(
+            blocking(ctx, move |c| {
+                metadata::handle(&c.topics, &c.node, c.creation, r, v)
+            })
+            .await?,
         ),
-        Q::CreateTopics(r) => {
-            R::CreateTopics(blocking(b, move |b| handler::create_topics::handle(b, r, v)).await?)
-        }
+        Q::InitProducerId(r) => R::InitProducerId(
+            blocking(ctx, move |c| {
+                init_producer_id::handle(&c.producer_ids, r, v)
+            })
+            .await?,
+        ),
+        Q::CreateTopics(r) => R::CreateTopics(
+            blocking(ctx, move |c| {
+                create_topics::handle(&c.topics, &c.node, c.creation, r, v)
+            })
+            .await?,
+        ),
         Q::DeleteTopics(r) => {
-            R::DeleteTopics(blocking(b, move |b| handler::delete_topics::handle(b, r, v)).await?)
+            R::DeleteTopics(blocking(ctx, move |c| delete_topics::handle(&c.topics, r, v)).await?)
         }
         Q::CreatePartitions(r) => R::CreatePartitions(
-            blocking(b, move |b| handler::create_partitions::handle(b, r, v)).await?,
+            blocking(ctx, move |c| create_partitions::handle(&c.topics, r, v)).await?,
         ),
-        Q::DescribeConfigs(r) => R::DescribeConfigs(handler::describe_configs::handle(b, r, v)),
+        Q::DescribeConfigs(r) => R::DescribeConfigs(describe_configs::handle(topics, node, r, v)),
         Q::AlterConfigs(r) => {
-            R::AlterConfigs(blocking(b, move |b| handler::alter_configs::handle(b, r, v)).await?)
+            R::AlterConfigs(blocking(ctx, move |c| alter_configs::handle(&c.topics, r, v)).await?)
         }
         Q::IncrementalAlterConfigs(r) => R::IncrementalAlterConfigs(
-            blocking(b, move |b| {
-                handler::incremental_alter_configs::handle(b, r, v)
+            blocking(ctx, move |c| {
+                incremental_alter_configs::handle(&c.topics, r, v)
             })
             .await?,
         ),
         Q::DeleteRecords(r) => {
-            R::DeleteRecords(blocking(b, move |b| handler::delete_records::handle(b, r, v)).await?)
+            R::DeleteRecords(blocking(ctx, move |c| delete_records::handle(&c.topics, r, v)).await?)
         }
-        Q::DescribeCluster(r) => R::DescribeCluster(handler::describe_cluster::handle(b, r, v)),
+        Q::DescribeCluster(r) => R::DescribeCluster(describe_cluster::handle(node, r, v)),
         Q::OffsetForLeaderEpoch(r) => {
-            R::OffsetForLeaderEpoch(handler::offset_for_leader_epoch::handle(b, r, v))
+            R::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(topics, r, v))
         }
-        Q::FindCoordinator(r) => R::FindCoordinator(handler::find_coordinator::handle(b, r, v)),
-        Q::JoinGroup(r) => R::JoinGroup(handler::join_group::handle(b, r, v, client_id).await),
-        Q::SyncGroup(r) => R::SyncGroup(handler::sync_group::handle(b, r, v).await),
-        Q::Heartbeat(r) => R::Heartbeat(handler::heartbeat::handle(b, r, v)),
-        Q::LeaveGroup(r) => R::LeaveGroup(handler::leave_group::handle(b, r, v)),
-        Q::OffsetCommit(r) => R::OffsetCommit(handler::offset_commit::handle(b, r, v).await),
-        Q::OffsetFetch(r) => R::OffsetFetch(handler::offset_fetch::handle(b, r, v)),
-        Q::OffsetDelete(r) => R::OffsetDelete(handler::offset_delete::handle(b, r, v).await),
-        Q::DescribeGroups(r) => R::DescribeGroups(handler::describe_groups::handle(b, r, v)),
-        Q::ListGroups(r) => R::ListGroups(handler::list_groups::handle(b, r, v)),
-        Q::DeleteGroups(r) => R::DeleteGroups(handler::delete_groups::handle(b, r, v).await),
+        Q::FindCoordinator(r) => R::FindCoordinator(find_coordinator::handle(node, r, v)),
+        Q::JoinGroup(r) => R::JoinGroup(join_group::handle(coordinator, r, v, client_id).await),
+        Q::SyncGroup(r) => R::SyncGroup(sync_group::handle(groups, r, v).await),
+        Q::Heartbeat(r) => R::Heartbeat(heartbeat::handle(groups, r, v)),
+        Q::LeaveGroup(r) => R::LeaveGroup(leave_group::handle(groups, r, v)),
+        Q::OffsetCommit(r) => {
+            R::OffsetCommit(offset_commit::handle(topics, coordinator, r, v).await)
+        }
+        Q::OffsetFetch(r) => R::OffsetFetch(offset_fetch::handle(coordinator.offsets(), r, v)),
+        Q::OffsetDelete(r) => R::OffsetDelete(offset_delete::handle(coordinator, r, v).await),
+        Q::DescribeGroups(r) => R::DescribeGroups(describe_groups::handle(groups, r, v)),
+        Q::ListGroups(r) => R::ListGroups(list_groups::handle(groups, r, v)),
+        Q::DeleteGroups(r) => R::DeleteGroups(delete_groups::handle(coordinator, r, v).await),
     }))
 }

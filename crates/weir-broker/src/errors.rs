@@ -1,11 +1,18 @@
-//! The one place where storage and broker errors become Kafka error codes.
+//! The one place where storage and broker errors become Kafka error codes: every error a
+//! handler answers with is one of these enums, and its `code()` here is the only mapping
+//! (the handlers' own refusals are rules of the protocol, such as an unknown API version,
+//! and name their code where they apply the rule).
 
 use thiserror::Error;
 use weir_protocol::ErrorCode;
-use weir_storage::{AppendError, BatchError, BatchErrorKind, ReadError, SyncError};
+use weir_protocol::records::{self, RecordError, RecordsError};
+use weir_storage::{AppendError, BatchError, BatchErrorKind, LogError, ReadError, SyncError};
+
+use crate::meta::MetaError;
 
 /// Why an operation on one partition failed.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum PartitionError {
     /// The batch was refused by validation.
     #[error("batch refused: {0}")]
@@ -19,38 +26,71 @@ pub enum PartitionError {
     /// The storage engine failed to read.
     #[error("read failed: {0}")]
     Read(#[from] ReadError),
+    /// DeleteRecords could not raise the log start offset.
+    #[error("delete records failed: {0}")]
+    DeleteRecords(#[source] LogError),
+    /// A produced batch's framing or header, refused by the record-level validation.
+    #[error(transparent)]
+    BatchFormat(#[from] records::BatchError),
+    /// A produced batch's records section does not open (unknown codec, bad compression).
+    #[error(transparent)]
+    RecordsFormat(#[from] RecordsError),
+    /// A produced record does not parse, or the records do not match the header's count.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// A stored batch a lookup needs does not decode.
+    #[error("batch at offset {offset} does not decode")]
+    Undecodable {
+        /// The batch's offset.
+        offset: i64,
+    },
     /// A sequence gap of an idempotent producer.
     #[error("out-of-order sequence number")]
     OutOfOrderSequence,
     /// A batch from an older epoch of an idempotent producer.
     #[error("stale producer epoch")]
     StaleProducerEpoch,
-    /// Something weir does not do (yet).
-    #[error("unsupported: {0}")]
-    Unsupported(&'static str),
+    /// A transactional or control batch: weir has no transactions (yet).
+    #[error("unsupported: transactional and control batches are not supported")]
+    TransactionalBatch,
     /// A record without a key sent to a compacted topic.
     #[error("compacted topic cannot accept a record without a key")]
     KeylessRecord,
+    /// A `__consumer_offsets` batch could not be built (too many records in one commit).
+    #[error("offsets batch does not build: {0}")]
+    OffsetsBatch(#[source] records::BuildError),
+    /// The task waiting for a sync ended without an answer (it panicked).
+    #[error("sync task failed: {0}")]
+    SyncTask(#[source] tokio::task::JoinError),
 }
 
 impl PartitionError {
     /// The Kafka error code a client gets for this failure.
     pub fn code(&self) -> ErrorCode {
+        use PartitionError as E;
         match self {
-            PartitionError::Batch(e) | PartitionError::Append(AppendError::Batch(e)) => {
-                batch_code(e)
+            E::Batch(e) | E::Append(AppendError::Batch(e)) => batch_code(e),
+            E::Append(AppendError::Closed) | E::Sync(SyncError::Closed) => {
+                ErrorCode::NOT_LEADER_OR_FOLLOWER
             }
-            PartitionError::Append(AppendError::Closed)
-            | PartitionError::Sync(SyncError::Closed) => ErrorCode::NOT_LEADER_OR_FOLLOWER,
-            PartitionError::Append(_) | PartitionError::Sync(_) => ErrorCode::KAFKA_STORAGE_ERROR,
-            PartitionError::Read(ReadError::OffsetOutOfRange { .. }) => {
-                ErrorCode::OFFSET_OUT_OF_RANGE
+            E::Append(_) | E::Sync(_) | E::SyncTask(_) | E::DeleteRecords(_) => {
+                ErrorCode::KAFKA_STORAGE_ERROR
             }
-            PartitionError::Read(ReadError::Corrupt { .. }) => ErrorCode::CORRUPT_MESSAGE,
-            PartitionError::Read(_) => ErrorCode::KAFKA_STORAGE_ERROR,
-            PartitionError::OutOfOrderSequence => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
-            PartitionError::StaleProducerEpoch => ErrorCode::INVALID_PRODUCER_EPOCH,
-            PartitionError::Unsupported(_) | PartitionError::KeylessRecord => {
+            E::Read(ReadError::OffsetOutOfRange { .. }) => ErrorCode::OFFSET_OUT_OF_RANGE,
+            E::Read(ReadError::Corrupt { .. }) | E::Undecodable { .. } => {
+                ErrorCode::CORRUPT_MESSAGE
+            }
+            E::Read(_) => ErrorCode::KAFKA_STORAGE_ERROR,
+            E::BatchFormat(_) | E::RecordsFormat(_) => ErrorCode::CORRUPT_MESSAGE,
+            // A count mismatch is Kafka's INVALID_RECORD; a record that does not parse is
+            // corrupt.
+            E::Record(RecordError::TooFewRecords { .. } | RecordError::TrailingBytes { .. }) => {
+                ErrorCode::INVALID_RECORD
+            }
+            E::Record(_) => ErrorCode::CORRUPT_MESSAGE,
+            E::OutOfOrderSequence => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            E::StaleProducerEpoch => ErrorCode::INVALID_PRODUCER_EPOCH,
+            E::TransactionalBatch | E::KeylessRecord | E::OffsetsBatch(_) => {
                 ErrorCode::INVALID_RECORD
             }
         }
@@ -65,19 +105,73 @@ fn batch_code(e: &BatchError) -> ErrorCode {
     }
 }
 
-impl crate::topics::TopicError {
+/// Why a topic-level operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TopicError {
+    /// The topic exists already.
+    #[error("topic `{0}` already exists")]
+    AlreadyExists(String),
+    /// No such topic.
+    #[error("topic `{0}` does not exist")]
+    NotFound(String),
+    /// A name Kafka would refuse.
+    #[error("invalid topic name: {0}")]
+    InvalidName(String),
+    /// A new topic's partition count outside `1..=max`.
+    #[error("invalid partitions: {requested} is outside 1..={max}")]
+    PartitionCount {
+        /// The count asked for.
+        requested: i32,
+        /// The most a topic may have.
+        max: i32,
+    },
+    /// CreatePartitions asked for no increase, or past the most a topic may have.
+    #[error(
+        "invalid partitions: topic has {have} partitions; {requested} is not a valid new count"
+    )]
+    PartitionIncrease {
+        /// The partitions the topic has.
+        have: i32,
+        /// The count asked for.
+        requested: i32,
+    },
+    /// A config name or value refused.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// The storage engine failed.
+    #[error("storage: {0}")]
+    Storage(#[from] weir_storage::StoreError),
+    /// Topic metadata could not be written.
+    #[error("metadata: {0}")]
+    Meta(#[from] MetaError),
+    /// A partition's log failed while being opened.
+    #[error("partition: {0}")]
+    Partition(#[from] PartitionError),
+}
+
+impl TopicError {
     /// The Kafka error code an admin request gets for this failure.
     pub fn code(&self) -> ErrorCode {
-        use crate::topics::TopicError as E;
+        use TopicError as E;
         match self {
             E::AlreadyExists(_) => ErrorCode::TOPIC_ALREADY_EXISTS,
             E::NotFound(_) => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             E::InvalidName(_) => ErrorCode::INVALID_TOPIC_EXCEPTION,
-            E::InvalidPartitions(_) => ErrorCode::INVALID_PARTITIONS,
+            E::PartitionCount { .. } | E::PartitionIncrease { .. } => ErrorCode::INVALID_PARTITIONS,
             E::InvalidConfig(_) => ErrorCode::INVALID_CONFIG,
-            E::Storage(_) | E::Meta(_) => ErrorCode::KAFKA_STORAGE_ERROR,
+            E::Storage(_) => ErrorCode::KAFKA_STORAGE_ERROR,
+            E::Meta(e) => e.code(),
             E::Partition(p) => p.code(),
         }
+    }
+}
+
+impl MetaError {
+    /// The Kafka error code a request gets when broker metadata fails (a topic's metadata
+    /// file, the producer-id block).
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::KAFKA_STORAGE_ERROR
     }
 }
 
@@ -110,5 +204,21 @@ mod tests {
             ErrorCode::KAFKA_STORAGE_ERROR
         );
         assert_eq!(PartitionError::OutOfOrderSequence.code().0, 45);
+        assert_eq!(
+            PartitionError::Record(RecordError::TooFewRecords {
+                declared: 2,
+                found: 1
+            })
+            .code(),
+            ErrorCode::INVALID_RECORD
+        );
+        assert_eq!(
+            PartitionError::TransactionalBatch.code(),
+            ErrorCode::INVALID_RECORD
+        );
+        assert_eq!(
+            PartitionError::Undecodable { offset: 3 }.code(),
+            ErrorCode::CORRUPT_MESSAGE
+        );
     }
 }

@@ -5,14 +5,18 @@
 pub mod broker;
 pub mod cleaner;
 pub mod cleaner_stats;
+pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod dispatch;
+mod durability;
 pub mod errors;
 pub mod group;
 mod handler;
 pub mod meta;
+pub mod offload;
 pub mod producer_state;
+mod serve;
 pub mod server;
 pub mod topic_config;
 pub mod topics;

@@ -22,6 +22,7 @@ pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 
 /// An error reading or writing broker metadata.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum MetaError {
     /// The file system failed.
     #[error("{op} {path}: {source}")]

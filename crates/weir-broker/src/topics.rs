@@ -8,11 +8,14 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
 use tracing::{info, warn};
+use weir_protocol::ErrorCode;
 use weir_storage::{AppendOptions, BatchHeader, Log, RealFs, Store, TopicPartition};
 
 use crate::config::{BrokerConfig, TimestampType};
+use crate::durability::Durability;
 use crate::errors::PartitionError;
-use crate::meta::{MetaError, TopicMeta, TopicStore};
+pub use crate::errors::TopicError;
+use crate::meta::{TopicMeta, TopicStore};
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
 use crate::topic_config::{TopicDefaults, TopicSettings};
 
@@ -26,6 +29,8 @@ pub struct Partition {
     /// Checked and updated under this lock together with the append, so a resend can
     /// never race its original.
     producers: Mutex<ProducerStates>,
+    /// The flush policy and the fetch wake-up (`durability.rs`).
+    pub(crate) durability: Arc<Durability>,
 }
 
 /// Where an appended (or recognised as resent) batch is.
@@ -42,12 +47,13 @@ pub struct Appended {
 }
 
 impl Partition {
-    fn new(index: i32, log: Arc<Log>) -> Result<Self, PartitionError> {
+    fn new(index: i32, log: Arc<Log>, durability: Arc<Durability>) -> Result<Self, PartitionError> {
         let producers = rebuild_producer_state(&log)?;
         Ok(Self {
             index,
             log,
             producers: Mutex::new(producers),
+            durability,
         })
     }
 
@@ -60,9 +66,7 @@ impl Partition {
     ) -> Result<Appended, PartitionError> {
         let header = BatchHeader::parse(batch)?;
         if header.is_transactional() || header.is_control() {
-            return Err(PartitionError::Unsupported(
-                "transactional and control batches are not supported",
-            ));
+            return Err(PartitionError::TransactionalBatch);
         }
         let ident = BatchIdentity {
             producer_id: header.producer_id,
@@ -102,6 +106,44 @@ impl Partition {
             log_append_time_ms: info.log_append_time_ms,
             duplicate: false,
         })
+    }
+}
+
+/// Durability, applied to this partition's log (`durability.rs`).
+impl Partition {
+    /// The offset up to which consumers may read: the durable end under the fsync policy,
+    /// the log end under the page-cache policy.
+    pub fn high_watermark(&self) -> i64 {
+        self.durability.high_watermark(&self.log)
+    }
+
+    /// Whether an `acks=-1` answer waits for [`Partition::sync_to`] (the fsync policy).
+    pub fn acks_all_waits_for_sync(&self) -> bool {
+        self.durability.acks_all_waits_for_sync()
+    }
+
+    /// Makes everything below `upto` durable (group commit), then wakes long-poll fetches.
+    pub async fn sync_to(&self, upto: i64) -> Result<(), PartitionError> {
+        self.durability.sync_to(&self.log, upto).await
+    }
+
+    /// Syncs every `(partition, upto)` concurrently (one group-commit round for all of
+    /// them); the results in the same order.
+    pub async fn sync_all(
+        waits: impl IntoIterator<Item = (Arc<Partition>, i64)>,
+    ) -> Vec<Result<(), PartitionError>> {
+        crate::durability::sync_all(
+            waits
+                .into_iter()
+                .map(|(p, upto)| async move { p.sync_to(upto).await }),
+        )
+        .await
+    }
+
+    /// After an append nobody waits on: a background sync (fsync policy) or the page-cache
+    /// policy's message-count flush.
+    pub fn after_append(&self, upto: i64) {
+        self.durability.after_append(&self.log, self.index, upto);
     }
 }
 
@@ -186,35 +228,6 @@ impl Topic {
     }
 }
 
-/// Why a topic-level operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TopicError {
-    /// The topic exists already.
-    #[error("topic `{0}` already exists")]
-    AlreadyExists(String),
-    /// No such topic.
-    #[error("topic `{0}` does not exist")]
-    NotFound(String),
-    /// A name Kafka would refuse.
-    #[error("invalid topic name: {0}")]
-    InvalidName(String),
-    /// A partition count out of bounds, or a decrease.
-    #[error("invalid partitions: {0}")]
-    InvalidPartitions(String),
-    /// A config name or value refused.
-    #[error("invalid config: {0}")]
-    InvalidConfig(String),
-    /// The storage engine failed.
-    #[error("storage: {0}")]
-    Storage(#[from] weir_storage::StoreError),
-    /// Topic metadata could not be written.
-    #[error("metadata: {0}")]
-    Meta(#[from] MetaError),
-    /// A partition's log failed while being opened.
-    #[error("partition: {0}")]
-    Partition(#[from] PartitionError),
-}
-
 /// Partitions a topic may have at most.
 pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
 
@@ -227,8 +240,8 @@ pub struct Topics {
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Serialises create/delete/alter so two admins cannot interleave half-done changes.
     admin: Mutex<()>,
-    /// Bumped whenever a partition's readable end moves: long-poll fetches wait on it.
-    appended: watch::Sender<u64>,
+    /// Shared by every partition: the flush policy, and the channel long-poll fetches wait on.
+    durability: Arc<Durability>,
 }
 
 fn new_topic_id(name: &str) -> [u8; 16] {
@@ -281,6 +294,7 @@ impl Topics {
             });
             entry.partitions = entry.partitions.max(tp.partition() + 1);
         }
+        let durability = Arc::new(Durability::new(config.flush));
         let mut topics = BTreeMap::new();
         for (name, m) in metas {
             let settings = TopicSettings::new(&defaults, m.configs.clone())
@@ -294,7 +308,7 @@ impl Topics {
                 };
                 log.set_config(settings.applied_log_config())
                     .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
-                partitions.push(Arc::new(Partition::new(p, log)?));
+                partitions.push(Arc::new(Partition::new(p, log, Arc::clone(&durability))?));
             }
             meta.save(&name, &m)?;
             topics.insert(
@@ -314,7 +328,7 @@ impl Topics {
             defaults,
             topics: RwLock::new(topics),
             admin: Mutex::new(()),
-            appended: watch::channel(0).0,
+            durability,
         })
     }
 
@@ -330,6 +344,14 @@ impl Topics {
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
             .cloned()
+    }
+
+    /// The partition a request names: `UNKNOWN_TOPIC_OR_PARTITION` if the topic or the
+    /// partition does not exist.
+    pub fn partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
+        self.get(topic)
+            .and_then(|t| t.partition(index).cloned())
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
     }
 
     /// Every topic, by name.
@@ -370,9 +392,10 @@ impl Topics {
             return Err(TopicError::AlreadyExists(name.to_string()));
         }
         if !(1..=TOPIC_PARTITIONS_MAX).contains(&partitions) {
-            return Err(TopicError::InvalidPartitions(format!(
-                "{partitions} is outside 1..={TOPIC_PARTITIONS_MAX}"
-            )));
+            return Err(TopicError::PartitionCount {
+                requested: partitions,
+                max: TOPIC_PARTITIONS_MAX,
+            });
         }
         TopicSettings::new(&self.defaults, configs.clone()).map_err(TopicError::InvalidConfig)
     }
@@ -398,7 +421,11 @@ impl Topics {
                 &TopicPartition::new(name, p)?,
                 settings.applied_log_config(),
             )?;
-            parts.push(Arc::new(Partition::new(p, log)?));
+            parts.push(Arc::new(Partition::new(
+                p,
+                log,
+                Arc::clone(&self.durability),
+            )?));
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -445,9 +472,10 @@ impl Topics {
             .ok_or_else(|| TopicError::NotFound(name.to_string()))?;
         let have = old.partitions.len() as i32;
         if count <= have || count > TOPIC_PARTITIONS_MAX {
-            return Err(TopicError::InvalidPartitions(format!(
-                "topic has {have} partitions; {count} is not a valid new count"
-            )));
+            return Err(TopicError::PartitionIncrease {
+                have,
+                requested: count,
+            });
         }
         if validate_only {
             return Ok(());
@@ -467,7 +495,11 @@ impl Topics {
                 &TopicPartition::new(name, p)?,
                 settings.applied_log_config(),
             )?;
-            parts.push(Arc::new(Partition::new(p, log)?));
+            parts.push(Arc::new(Partition::new(
+                p,
+                log,
+                Arc::clone(&self.durability),
+            )?));
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -523,12 +555,12 @@ impl Topics {
 
     /// Wakes long-poll fetches: some partition's readable end moved.
     pub fn notify_appended(&self) {
-        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+        self.durability.notify_appended();
     }
 
     /// A receiver that sees every [`Topics::notify_appended`].
     pub fn subscribe_appended(&self) -> watch::Receiver<u64> {
-        self.appended.subscribe()
+        self.durability.subscribe_appended()
     }
 
     /// Flushes and closes every log, leaving the clean-shutdown marker.
@@ -542,7 +574,6 @@ impl Topics {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use weir_protocol::ErrorCode;
     use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
 
     fn config(dir: &Path) -> BrokerConfig {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use weir_broker::BrokerConfig;
 use weir_broker::broker::Broker;
-use weir_broker::cleaner::Cleaners;
+use weir_broker::cleaner::{CleanerOptions, Cleaners};
 use weir_broker::config::{Source, TimestampType};
 use weir_broker::group::{OFFSETS_TOPIC, OffsetStore, OffsetValue};
 use weir_protocol::records::{BatchBuilder, BatchIter, BatchSettings, Compression, NewRecord};
@@ -48,7 +48,7 @@ fn wait_until_clean(b: &Broker, topic: &str, partition: i32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let s = b
-            .topics
+            .topics()
             .cleaner_stats(topic, partition, weir_broker::broker::now_ms())
             .unwrap();
         if !s.due && s.last_clean_ms > 0 {
@@ -72,12 +72,12 @@ async fn consumer_offsets_stay_bounded_after_100k_commits() {
     {
         let b = open(dir.path());
         for t in 0..TOPICS {
-            b.topics
+            b.topics()
                 .create(&format!("t{t}"), PARTITIONS, Default::default())
                 .unwrap();
         }
         // Small segments so the active one (never cleaned) stays small too.
-        b.topics
+        b.topics()
             .set_configs(
                 OFFSETS_TOPIC,
                 overrides(&[
@@ -89,10 +89,10 @@ async fn consumer_offsets_stay_bounded_after_100k_commits() {
                 false,
             )
             .unwrap();
-        let cleaners = Cleaners::start(&b);
+        let cleaners = Cleaners::start(b.topics(), CleanerOptions::from_config(b.config()));
         for g in 0..GROUPS {
-            b.groups
-                .groups
+            b.groups()
+                .groups()
                 .check_commit(&format!("g{g}"), -1, "", None)
                 .unwrap();
         }
@@ -100,12 +100,12 @@ async fn consumer_offsets_stay_bounded_after_100k_commits() {
             let entries = (0..TOPICS)
                 .flat_map(|t| (0..PARTITIONS).map(move |p| (format!("t{t}"), p, value(w))))
                 .collect::<Vec<_>>();
-            b.groups
-                .commit(&b, &format!("g{}", w % GROUPS), entries)
+            b.groups()
+                .commit(&format!("g{}", w % GROUPS), entries)
                 .await
                 .unwrap();
         }
-        let log = Arc::clone(&b.topics.get(OFFSETS_TOPIC).unwrap().partitions[0].log);
+        let log = Arc::clone(&b.topics().get(OFFSETS_TOPIC).unwrap().partitions[0].log);
         let written = log.log_end();
         assert!(written >= 100_000);
         let bb = Arc::clone(&b);
@@ -132,7 +132,7 @@ async fn consumer_offsets_stay_bounded_after_100k_commits() {
         started.elapsed()
     );
     // The load of the committed offsets itself: replaying the compacted topic.
-    let partition = Arc::clone(&b.topics.get(OFFSETS_TOPIC).unwrap().partitions[0]);
+    let partition = Arc::clone(&b.topics().get(OFFSETS_TOPIC).unwrap().partitions[0]);
     let started = Instant::now();
     let (_, replayed) = OffsetStore::open(partition).unwrap();
     let took = started.elapsed();
@@ -151,7 +151,9 @@ async fn consumer_offsets_stay_bounded_after_100k_commits() {
         for t in 0..TOPICS {
             for p in 0..PARTITIONS {
                 assert_eq!(
-                    b.groups.offsets.get(&format!("g{g}"), &format!("t{t}"), p),
+                    b.groups()
+                        .offsets()
+                        .get(&format!("g{g}"), &format!("t{t}"), p),
                     Some(value(last)),
                     "group g{g} t{t}-{p}"
                 );
@@ -207,7 +209,7 @@ async fn an_altered_topic_is_compacted_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let b = open(dir.path());
     let t = b
-        .topics
+        .topics()
         .create("table", 1, overrides(&[("segment.bytes", "1024")]))
         .unwrap();
     let p = Arc::clone(&t.partitions[0]);
@@ -223,9 +225,9 @@ async fn an_altered_topic_is_compacted_without_a_restart() {
             p.append(&batch, TimestampType::CreateTime, 0).unwrap();
         }
     }
-    let cleaners = Cleaners::start(&b);
+    let cleaners = Cleaners::start(b.topics(), CleanerOptions::from_config(b.config()));
     let before = p.log.size_bytes();
-    b.topics
+    b.topics()
         .set_configs(
             "table",
             overrides(&[

@@ -142,9 +142,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let broker = tokio::task::spawn_blocking(move || Broker::open(config)).await??;
         let broker = Arc::new(broker);
-        tracing::info!(listen = %broker.config.listen, data_dir = %broker.config.data_dir.display(), open_ms = started.elapsed().as_millis() as u64, "weir serving");
+        tracing::info!(listen = %broker.config().listen, data_dir = %broker.config().data_dir.display(), open_ms = started.elapsed().as_millis() as u64, "weir serving");
         // One line on stdout that scripts can wait for (the bound port, when --listen used port 0).
-        println!("weir: listening on {}", broker.config.listen);
+        println!("weir: listening on {}", broker.config().listen);
         broker.serve(listener, shutdown_signal()).await?;
         Ok(())
     })

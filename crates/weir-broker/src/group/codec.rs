@@ -53,6 +53,7 @@ pub struct GroupValue {
 
 /// Why a stored record does not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodecError {
     /// The bytes end early.
     #[error("record truncated")]

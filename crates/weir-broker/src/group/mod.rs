@@ -4,9 +4,8 @@
 //!   CompletingRebalance → Stable, and Dead), driven by requests and by [`Groups::tick`].
 //! - `offsets.rs`: committed offsets, durable in the internal topic `__consumer_offsets`.
 //! - `codec.rs`: that topic's record format (docs/format.md).
-//! - `clock.rs`: the one clock the coordinator reads.
+//! - `crate::clock`: the one clock the coordinator reads.
 
-mod clock;
 mod codec;
 mod member;
 mod offsets;
@@ -19,7 +18,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use weir_protocol::ErrorCode;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use codec::{CodecError, GroupValue, Key, OffsetValue};
 pub use member::GroupState;
 pub use offsets::{OFFSETS_TOPIC, OffsetStore, Replayed, Write};
@@ -29,7 +28,6 @@ pub use offsets::{OFFSETS_TOPIC, OffsetStore, Replayed, Write};
 pub const OFFSETS_SEGMENT_BYTES: u64 = 100 * 1024 * 1024;
 pub use state::{Groups, JoinArgs, SyncArgs};
 
-use crate::broker::Broker;
 use crate::errors::PartitionError;
 use crate::topics::{TopicError, Topics};
 
@@ -137,6 +135,7 @@ pub struct PartitionLag {
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GroupError {
     /// Creating the offsets topic failed.
     #[error("cannot create {OFFSETS_TOPIC}: {0}")]
@@ -149,10 +148,8 @@ pub enum GroupError {
 /// Groups and their committed offsets.
 #[derive(Debug)]
 pub struct Coordinator {
-    /// Membership.
-    pub groups: Groups,
-    /// Committed offsets.
-    pub offsets: OffsetStore,
+    groups: Groups,
+    offsets: OffsetStore,
 }
 
 impl Coordinator {
@@ -197,8 +194,24 @@ impl Coordinator {
         Ok(Self { groups, offsets })
     }
 
+    /// Membership.
+    pub fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
+    /// Committed offsets.
+    pub fn offsets(&self) -> &OffsetStore {
+        &self.offsets
+    }
+
+    /// Fires expired deadlines (sessions, join phase, SyncGroup); the broker calls it every
+    /// [`GROUP_TICK_INTERVAL_MS`].
+    pub fn tick(&self) {
+        self.groups.tick();
+    }
+
     /// Writes the group's record if it has none yet (so a restart knows the group).
-    pub async fn persist_group(&self, b: &Arc<Broker>, group: &str) -> Result<(), PartitionError> {
+    pub async fn persist_group(&self, group: &str) -> Result<(), PartitionError> {
         let Some((protocol_type, generation)) = self.groups.needs_persisting(group) else {
             return Ok(());
         };
@@ -207,15 +220,12 @@ impl Coordinator {
             generation,
         });
         self.offsets
-            .write(
-                b,
-                vec![(
-                    Key::Group {
-                        group: group.to_string(),
-                    },
-                    Some(value),
-                )],
-            )
+            .write(vec![(
+                Key::Group {
+                    group: group.to_string(),
+                },
+                Some(value),
+            )])
             .await?;
         self.groups.mark_persisted(group, generation);
         Ok(())
@@ -224,11 +234,10 @@ impl Coordinator {
     /// Stores offsets durably (after the caller's membership check).
     pub async fn commit(
         &self,
-        b: &Arc<Broker>,
         group: &str,
         entries: Vec<(String, i32, OffsetValue)>,
     ) -> Result<(), PartitionError> {
-        self.persist_group(b, group).await?;
+        self.persist_group(group).await?;
         let writes = entries
             .into_iter()
             .map(|(topic, partition, v)| {
@@ -242,13 +251,12 @@ impl Coordinator {
                 )
             })
             .collect();
-        self.offsets.write(b, writes).await
+        self.offsets.write(writes).await
     }
 
     /// Deletes offsets (OffsetDelete, DeleteGroups).
     pub async fn delete_offsets(
         &self,
-        b: &Arc<Broker>,
         group: &str,
         partitions: Vec<(String, i32)>,
     ) -> Result<(), PartitionError> {
@@ -265,11 +273,11 @@ impl Coordinator {
                 )
             })
             .collect();
-        self.offsets.write(b, writes).await
+        self.offsets.write(writes).await
     }
 
     /// DeleteGroups for one group: only an Empty group; its offsets and record are deleted.
-    pub async fn delete_group(&self, b: &Arc<Broker>, group: &str) -> ErrorCode {
+    pub async fn delete_group(&self, group: &str) -> ErrorCode {
         if let Err(code) = self.groups.remove_if_empty(group) {
             return code;
         }
@@ -294,7 +302,7 @@ impl Coordinator {
             },
             None,
         ));
-        match self.offsets.write(b, writes).await {
+        match self.offsets.write(writes).await {
             Ok(()) => ErrorCode::NONE,
             Err(e) => e.code(),
         }

@@ -11,7 +11,7 @@ use weir_protocol::records::{
 };
 
 use super::codec::{self, GroupValue, Key, OffsetValue};
-use crate::broker::Broker;
+use crate::clock::now_ms;
 use crate::config::TimestampType;
 use crate::errors::PartitionError;
 use crate::topics::Partition;
@@ -133,11 +133,11 @@ impl OffsetStore {
 
     /// Appends `writes` as one batch, waits until it is durable, then applies it. Nothing is
     /// visible (or acknowledged) before the fsync.
-    pub async fn write(&self, b: &Arc<Broker>, writes: Vec<Write>) -> Result<(), PartitionError> {
+    pub async fn write(&self, writes: Vec<Write>) -> Result<(), PartitionError> {
         if writes.is_empty() {
             return Ok(());
         }
-        let now = crate::broker::now_ms();
+        let now = now_ms();
         let mut builder = BatchBuilder::new(BatchSettings::default());
         for (key, value) in &writes {
             builder
@@ -147,18 +147,17 @@ impl OffsetStore {
                     value: value.clone(),
                     ..Default::default()
                 })
-                .map_err(|_| PartitionError::Unsupported("too many records in one commit"))?;
+                .map_err(PartitionError::OffsetsBatch)?;
         }
-        let batch = builder
-            .build()
-            .map_err(|_| PartitionError::Unsupported("commit batch does not build"))?;
+        let batch = builder.build().map_err(PartitionError::OffsetsBatch)?;
         let appended = {
             let _g = self.append.lock().unwrap_or_else(|p| p.into_inner());
-            self.partition
-                .append(&batch, TimestampType::CreateTime, now)?
+            crate::offload::run(batch.len(), || {
+                self.partition
+                    .append(&batch, TimestampType::CreateTime, now)
+            })?
         };
-        b.sync_partition(&self.partition, appended.last_offset + 1)
-            .await?;
+        self.partition.sync_to(appended.last_offset + 1).await?;
         let mut map = self.lock();
         let mut groups = BTreeMap::new();
         for (i, (key, value)) in writes.into_iter().enumerate() {

@@ -14,9 +14,9 @@ use weir_protocol::ErrorCode;
 use weir_protocol::messages::join_group::{JoinGroupResponse, JoinGroupResponseMember};
 use weir_protocol::messages::sync_group::SyncGroupResponse;
 
-use super::clock::Clock;
 use super::member::{Group, GroupState, Member, PendingJoin, PendingMember};
 use super::{GROUP_ID_BYTES_MAX, GroupLimits, PROTOCOL_NAME_BYTES_MAX};
+use crate::clock::Clock;
 
 /// JoinGroup's inputs.
 #[derive(Debug, Clone, Default)]

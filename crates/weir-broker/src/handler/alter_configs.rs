@@ -1,18 +1,16 @@
 //! AlterConfigs (key 33): replaces a topic's overrides with the given set.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::alter_configs::{
     AlterConfigsRequest, AlterConfigsResourceResponse, AlterConfigsResponse,
 };
 
-use crate::broker::Broker;
 use crate::handler::describe_configs::RESOURCE_TOPIC;
+use crate::topics::Topics;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
     req: AlterConfigsRequest,
     _version: i16,
 ) -> AlterConfigsResponse {
@@ -35,10 +33,7 @@ pub(crate) fn handle(
                 .into_iter()
                 .filter_map(|c| c.value.map(|v| (c.name, v)))
                 .collect();
-            if let Err(e) = b
-                .topics
-                .set_configs(&res.resource_name, overrides, req.validate_only)
-            {
+            if let Err(e) = topics.set_configs(&res.resource_name, overrides, req.validate_only) {
                 r.error_code = e.code().0;
                 r.error_message = Some(e.to_string());
             }

@@ -1,15 +1,13 @@
 //! CreatePartitions (key 37).
 
-use std::sync::Arc;
-
 use weir_protocol::messages::create_partitions::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreatePartitionsTopicResult,
 };
 
-use crate::broker::Broker;
+use crate::topics::Topics;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
     req: CreatePartitionsRequest,
     _version: i16,
 ) -> CreatePartitionsResponse {
@@ -21,7 +19,7 @@ pub(crate) fn handle(
                 name: t.name.clone(),
                 ..Default::default()
             };
-            if let Err(e) = b.topics.add_partitions(&t.name, t.count, req.validate_only) {
+            if let Err(e) = topics.add_partitions(&t.name, t.count, req.validate_only) {
                 r.error_code = e.code().0;
                 r.error_message = Some(e.to_string());
             }

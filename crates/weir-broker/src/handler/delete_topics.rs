@@ -1,15 +1,13 @@
 //! DeleteTopics (key 20), by name (v1–5).
 
-use std::sync::Arc;
-
 use weir_protocol::messages::delete_topics::{
     DeletableTopicResult, DeleteTopicsRequest, DeleteTopicsResponse,
 };
 
-use crate::broker::Broker;
+use crate::topics::Topics;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
     req: DeleteTopicsRequest,
     _version: i16,
 ) -> DeleteTopicsResponse {
@@ -28,7 +26,7 @@ pub(crate) fn handle(
                 // committed offset (weir-specific refusal, see docs/broker.md).
                 r.error_code = weir_protocol::ErrorCode::INVALID_REQUEST.0;
                 r.error_message = Some("the group coordinator's internal topic".into());
-            } else if let Err(e) = b.topics.delete(&name) {
+            } else if let Err(e) = topics.delete(&name) {
                 r.error_code = e.code().0;
                 r.error_message = Some(e.to_string());
             }

@@ -4,18 +4,17 @@
 //! `crate::cleaner_stats` and docs/broker.md), only when asked for by name (Kafka leaves out a
 //! requested name it does not know, so asking is harmless anywhere).
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse,
     DescribeConfigsResult,
 };
 
-use crate::broker::Broker;
 use crate::cleaner_stats::{CLEANER_STATS_CONFIG, CleanerStatsEntry};
+use crate::handler::Node;
 use crate::handler::create_topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
 use crate::topic_config::{TOPIC_CONFIG_NAMES, default_value};
+use crate::topics::Topics;
 
 /// `config_source` of an entry that is not a config (Kafka's UNKNOWN).
 const SOURCE_UNKNOWN: i8 = 0;
@@ -43,7 +42,8 @@ fn config_type(name: &str) -> i8 {
 }
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
+    node: &Node,
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -74,11 +74,11 @@ pub(crate) fn handle(
                 }
             };
             match res.resource_type {
-                RESOURCE_TOPIC => match b.topics.get(&res.resource_name) {
+                RESOURCE_TOPIC => match topics.get(&res.resource_name) {
                     Some(t) => {
                         r.configs = t
                             .settings()
-                            .describe(b.topics.defaults())
+                            .describe(topics.defaults())
                             .into_iter()
                             .filter(|(n, _, _)| wanted(n))
                             .map(|(n, v, is_default)| {
@@ -103,9 +103,9 @@ pub(crate) fn handle(
                                 name: CLEANER_STATS_CONFIG.to_string(),
                                 value: Some(
                                     CleanerStatsEntry::of(
-                                        &b.topics,
+                                        topics,
                                         &res.resource_name,
-                                        crate::broker::now_ms(),
+                                        crate::clock::now_ms(),
                                     )
                                     .to_json(),
                                 ),
@@ -123,14 +123,13 @@ pub(crate) fn handle(
                     }
                 },
                 RESOURCE_BROKER
-                    if res.resource_name.is_empty()
-                        || res.resource_name == b.config.node_id.to_string() =>
+                    if res.resource_name.is_empty() || res.resource_name == node.id.to_string() =>
                 {
                     r.configs = TOPIC_CONFIG_NAMES
                         .iter()
                         .filter(|n| wanted(n))
                         .filter_map(|n| {
-                            default_value(b.topics.defaults(), n)
+                            default_value(topics.defaults(), n)
                                 .map(|v| entry(format!("log.{n}"), v, SOURCE_STATIC_BROKER, true))
                         })
                         .collect();

@@ -1,23 +1,21 @@
 //! DescribeGroups (key 15): state, protocol and members of each group.
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::describe_groups::{
     DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
 };
 
-use crate::broker::Broker;
+use crate::group::Groups;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    groups: &Groups,
     req: DescribeGroupsRequest,
     _version: i16,
 ) -> DescribeGroupsResponse {
     let groups = req
         .groups
         .into_iter()
-        .map(|id| match b.groups.groups.describe(&id) {
+        .map(|id| match groups.describe(&id) {
             // Kafka describes an unknown group as Dead, without an error.
             None => DescribedGroup {
                 group_id: id,

@@ -1,7 +1,6 @@
 //! Fetch (key 1): sessionless reads with long polling. Record bytes are slices of the mapped
 //! segment files, handed to the encoder as their own chunks: never copied.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,8 +9,9 @@ use weir_protocol::messages::fetch::{
     FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData,
 };
 
-use crate::broker::Broker;
 use crate::errors::PartitionError;
+use crate::offload;
+use crate::topics::Topics;
 
 /// Longest a fetch may wait, whatever the client asks (Kafka clients ask for 500 ms or so).
 pub const FETCH_WAIT_MS_MAX: u64 = 30_000;
@@ -19,7 +19,7 @@ pub const FETCH_WAIT_MS_MAX: u64 = 30_000;
 /// `isolation_level` of a read-committed consumer.
 const READ_COMMITTED: i8 = 1;
 
-pub(crate) async fn handle(b: &Arc<Broker>, req: FetchRequest, _version: i16) -> FetchResponse {
+pub(crate) async fn handle(topics: &Topics, req: FetchRequest, _version: i16) -> FetchResponse {
     if req.session_id != 0 {
         return FetchResponse {
             error_code: ErrorCode::FETCH_SESSION_ID_NOT_FOUND.0,
@@ -33,29 +33,28 @@ pub(crate) async fn handle(b: &Arc<Broker>, req: FetchRequest, _version: i16) ->
     );
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
-    let mut appended = b.topics.subscribe_appended();
+    let mut appended = topics.subscribe_appended();
     loop {
         // Mark the current version seen before reading, so an append racing this read wakes us.
         appended.borrow_and_update();
-        let (resp, bytes) = read_all(b, &req);
+        let (resp, bytes) = read_all(topics, &req);
         if bytes >= min_bytes || wait.is_zero() || tokio::time::Instant::now() >= deadline {
             return resp;
         }
         tokio::select! {
             changed = appended.changed() => if changed.is_err() { return resp },
-            _ = tokio::time::sleep_until(deadline) => return read_all(b, &req).0,
+            _ = tokio::time::sleep_until(deadline) => return read_all(topics, &req).0,
         }
     }
 }
 
 /// One pass over every requested partition; returns the response and its record bytes.
-fn read_all(b: &Arc<Broker>, req: &FetchRequest) -> (FetchResponse, usize) {
+fn read_all(topics: &Topics, req: &FetchRequest) -> (FetchResponse, usize) {
     let mut budget = usize::try_from(req.max_bytes).unwrap_or(0);
     let mut total = 0usize;
     let read_committed = req.isolation_level == READ_COMMITTED;
     let mut responses = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
-        let topic = b.topics.get(&t.topic);
         let mut parts = Vec::with_capacity(t.partitions.len());
         for fp in &t.partitions {
             let mut pd = PartitionData {
@@ -64,12 +63,15 @@ fn read_all(b: &Arc<Broker>, req: &FetchRequest) -> (FetchResponse, usize) {
                 records: Some(Bytes::new()),
                 ..Default::default()
             };
-            let Some(p) = topic.as_ref().and_then(|t| t.partition(fp.partition)) else {
-                pd.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
-                parts.push(pd);
-                continue;
+            let p = match topics.partition(&t.topic, fp.partition) {
+                Ok(p) => p,
+                Err(code) => {
+                    pd.error_code = code.0;
+                    parts.push(pd);
+                    continue;
+                }
             };
-            let hw = b.high_watermark(p);
+            let hw = p.high_watermark();
             let log_start = p.log.log_start();
             pd.high_watermark = hw;
             pd.last_stable_offset = hw;
@@ -89,7 +91,9 @@ fn read_all(b: &Arc<Broker>, req: &FetchRequest) -> (FetchResponse, usize) {
                 .min(budget);
             // The first batch of the response is returned whole even past the limits, so a
             // consumer can always make progress; later partitions respect them.
-            match p.log.read(offset, limit.max(1), hw) {
+            // A large read (CRC-32C of every batch, page faults) runs off the async worker.
+            let read = offload::run(limit, || p.log.read(offset, limit.max(1), hw));
+            match read {
                 Ok(r) if total == 0 || r.batches.len() <= limit => {
                     total += r.batches.len();
                     budget = budget.saturating_sub(r.batches.len());

@@ -1,25 +1,23 @@
 //! FindCoordinator (key 10): this broker coordinates every group. Key type 1 (transactions)
 //! is refused until transactions exist. v4 answers a batch of keys.
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::find_coordinator::{
     Coordinator, FindCoordinatorRequest, FindCoordinatorResponse,
 };
 
-use crate::broker::Broker;
+use crate::handler::Node;
 
 /// Kafka's key type of a consumer group.
 const KEY_TYPE_GROUP: i8 = 0;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    node: &Node,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let (host, port) = b.config.advertised();
-    let node_id = b.config.node_id;
+    let (host, port) = (node.host.clone(), node.port);
+    let node_id = node.id;
     let answer = |key: String| {
         if req.key_type == KEY_TYPE_GROUP {
             Coordinator {

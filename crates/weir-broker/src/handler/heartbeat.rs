@@ -1,13 +1,11 @@
 //! Heartbeat (key 12): keeps a member's session alive; tells it about rebalances.
 
-use std::sync::Arc;
-
 use weir_protocol::messages::heartbeat::{HeartbeatRequest, HeartbeatResponse};
 
-use crate::broker::Broker;
+use crate::group::Groups;
 
-pub(crate) fn handle(b: &Arc<Broker>, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
-    let code = b.groups.groups.heartbeat(
+pub(crate) fn handle(groups: &Groups, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
+    let code = groups.heartbeat(
         &req.group_id,
         req.generation_id,
         &req.member_id,

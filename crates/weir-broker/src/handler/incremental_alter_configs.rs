@@ -1,15 +1,13 @@
 //! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on a topic's overrides.
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::incremental_alter_configs::{
     AlterConfigsResourceResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 
-use crate::broker::Broker;
 use crate::handler::describe_configs::RESOURCE_TOPIC;
 use crate::topic_config::default_value;
+use crate::topics::Topics;
 
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
@@ -17,7 +15,7 @@ const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
     req: IncrementalAlterConfigsRequest,
     _version: i16,
 ) -> IncrementalAlterConfigsResponse {
@@ -41,7 +39,7 @@ pub(crate) fn handle(
                 );
                 return r;
             }
-            let Some(topic) = b.topics.get(&res.resource_name) else {
+            let Some(topic) = topics.get(&res.resource_name) else {
                 fail(
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                     format!("topic {} does not exist", res.resource_name),
@@ -54,7 +52,7 @@ pub(crate) fn handle(
                     overrides
                         .get(&c.name)
                         .cloned()
-                        .or_else(|| default_value(b.topics.defaults(), &c.name))
+                        .or_else(|| default_value(topics.defaults(), &c.name))
                         .unwrap_or_default()
                 };
                 match (c.config_operation, c.value) {
@@ -87,10 +85,7 @@ pub(crate) fn handle(
                     }
                 }
             }
-            if let Err(e) = b
-                .topics
-                .set_configs(&res.resource_name, overrides, req.validate_only)
-            {
+            if let Err(e) = topics.set_configs(&res.resource_name, overrides, req.validate_only) {
                 fail(e.code(), e.to_string());
             }
             r

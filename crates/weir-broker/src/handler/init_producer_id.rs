@@ -1,15 +1,13 @@
 //! InitProducerId (key 22): allocates idempotent-producer ids (durable, never reused) and
 //! bumps epochs (KIP-360). Transactions are not supported.
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 
-use crate::broker::Broker;
+use crate::meta::ProducerIdAllocator;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    producer_ids: &ProducerIdAllocator,
     req: InitProducerIdRequest,
     _version: i16,
 ) -> InitProducerIdResponse {
@@ -33,7 +31,7 @@ pub(crate) fn handle(
             ..Default::default()
         };
     }
-    match b.producer_ids.next() {
+    match producer_ids.next() {
         Ok(id) => InitProducerIdResponse {
             producer_id: id,
             producer_epoch: 0,
@@ -41,7 +39,7 @@ pub(crate) fn handle(
         },
         Err(e) => {
             tracing::error!(error = %e, "cannot allocate a producer id");
-            fail(ErrorCode::KAFKA_STORAGE_ERROR)
+            fail(e.code())
         }
     }
 }

@@ -1,21 +1,19 @@
 //! JoinGroup (key 11): parks until the group's join phase completes (see `group/state.rs`).
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::join_group::{JoinGroupRequest, JoinGroupResponse};
 
-use crate::broker::Broker;
+use crate::group::Coordinator;
 use crate::group::JoinArgs;
 
 pub(crate) async fn handle(
-    b: &Arc<Broker>,
+    coordinator: &Coordinator,
     req: JoinGroupRequest,
     version: i16,
     client_id: String,
 ) -> JoinGroupResponse {
     let group_id = req.group_id.clone();
-    let rx = b.groups.groups.join(JoinArgs {
+    let rx = coordinator.groups().join(JoinArgs {
         group_id: req.group_id,
         member_id: req.member_id,
         instance_id: req.group_instance_id,
@@ -41,7 +39,7 @@ pub(crate) async fn handle(
         ..Default::default()
     });
     if resp.error_code == 0
-        && let Err(e) = b.groups.persist_group(b, &group_id).await
+        && let Err(e) = coordinator.persist_group(&group_id).await
     {
         tracing::warn!(group = %group_id, error = %e, "cannot persist group record");
     }

@@ -1,12 +1,10 @@
 //! LeaveGroup (key 13): one member (v0–2) or a batch (v3+).
 
-use std::sync::Arc;
-
 use weir_protocol::messages::leave_group::{LeaveGroupRequest, LeaveGroupResponse, MemberResponse};
 
-use crate::broker::Broker;
+use crate::group::Groups;
 
-pub(crate) fn handle(b: &Arc<Broker>, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub(crate) fn handle(groups: &Groups, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         req.members
             .iter()
@@ -15,7 +13,7 @@ pub(crate) fn handle(b: &Arc<Broker>, req: LeaveGroupRequest, version: i16) -> L
     } else {
         vec![(req.member_id.clone(), None)]
     };
-    match b.groups.groups.leave(&req.group_id, &members) {
+    match groups.leave(&req.group_id, &members) {
         Err(code) => LeaveGroupResponse {
             error_code: code.0,
             ..Default::default()

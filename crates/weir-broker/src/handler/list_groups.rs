@@ -1,15 +1,11 @@
 //! ListGroups (key 16): every group, optionally filtered by state (v4+) and type (v5+).
 
-use std::sync::Arc;
-
 use weir_protocol::messages::list_groups::{ListGroupsRequest, ListGroupsResponse, ListedGroup};
 
-use crate::broker::Broker;
+use crate::group::Groups;
 
-pub(crate) fn handle(b: &Arc<Broker>, req: ListGroupsRequest, _version: i16) -> ListGroupsResponse {
-    let groups = b
-        .groups
-        .groups
+pub(crate) fn handle(groups: &Groups, req: ListGroupsRequest, _version: i16) -> ListGroupsResponse {
+    let groups = groups
         .list()
         .into_iter()
         .filter(|(_, _, state)| {

@@ -1,17 +1,14 @@
 //! ListOffsets (key 2): earliest, latest, max timestamp, and the first record at or after a
 //! timestamp — exact to the record, as Kafka answers, not just to the batch.
 
-use std::sync::Arc;
-
-use weir_protocol::ErrorCode;
 use weir_protocol::messages::list_offsets::{
     ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
 use weir_protocol::records::{DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch};
 
-use crate::broker::Broker;
 use crate::errors::PartitionError;
 use crate::topics::Partition;
+use crate::topics::Topics;
 
 /// Kafka's special timestamps.
 const LATEST_TIMESTAMP: i64 = -1;
@@ -21,7 +18,7 @@ const MAX_TIMESTAMP: i64 = -3;
 const LEADER_EPOCH_VERSION_MIN: i16 = 4;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
     req: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
@@ -29,7 +26,6 @@ pub(crate) fn handle(
         .topics
         .into_iter()
         .map(|t| {
-            let topic = b.topics.get(&t.name);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -40,15 +36,17 @@ pub(crate) fn handle(
                         offset: -1,
                         ..Default::default()
                     };
-                    let Some(p) = topic.as_ref().and_then(|t| t.partition(lp.partition_index))
-                    else {
-                        r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
-                        return r;
+                    let p = match topics.partition(&t.name, lp.partition_index) {
+                        Ok(p) => p,
+                        Err(code) => {
+                            r.error_code = code.0;
+                            return r;
+                        }
                     };
                     if version >= LEADER_EPOCH_VERSION_MIN {
                         r.leader_epoch = 0;
                     }
-                    match lookup(b, p, lp.timestamp) {
+                    match lookup(&p, lp.timestamp) {
                         Ok(Some((offset, timestamp))) => {
                             r.offset = offset;
                             r.timestamp = timestamp;
@@ -73,8 +71,8 @@ pub(crate) fn handle(
 }
 
 /// (offset, timestamp) for a ListOffsets query, or `None` when no record qualifies.
-fn lookup(b: &Broker, p: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, PartitionError> {
-    let hw = b.high_watermark(p);
+fn lookup(p: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, PartitionError> {
+    let hw = p.high_watermark();
     match timestamp {
         LATEST_TIMESTAMP => Ok(Some((hw, -1))),
         EARLIEST_TIMESTAMP => Ok(Some((p.log.log_start(), -1))),
@@ -129,9 +127,5 @@ fn exact_max(p: &Partition, batch_offset: i64, max_ts: i64, hw: i64) -> i64 {
 }
 
 fn corrupt(offset: i64) -> PartitionError {
-    PartitionError::Read(weir_storage::ReadError::Corrupt {
-        path: std::path::PathBuf::new(),
-        position: 0,
-        reason: format!("batch at offset {offset} does not decode"),
-    })
+    PartitionError::Undecodable { offset }
 }

@@ -1,8 +1,6 @@
 //! Metadata (key 3): brokers, and topics with their partitions; auto-creates topics.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::Uuid;
 use weir_protocol::messages::metadata::{
@@ -10,15 +8,22 @@ use weir_protocol::messages::metadata::{
     MetadataResponseTopic,
 };
 
-use crate::broker::Broker;
+use crate::handler::Node;
+use crate::handler::TopicCreation;
 use crate::topics::{Topic, TopicError, Topics};
 
 /// The cluster id weir reports (one broker, one cluster).
 pub const CLUSTER_ID: &str = "weir-cluster";
 
-pub(crate) fn handle(b: &Arc<Broker>, req: MetadataRequest, version: i16) -> MetadataResponse {
-    let (host, port) = b.config.advertised();
-    let node = b.config.node_id;
+pub(crate) fn handle(
+    topics: &Topics,
+    node: &Node,
+    creation: TopicCreation,
+    req: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
+    let (host, port) = (node.host.clone(), node.port);
+    let node = node.id;
     let mut resp = MetadataResponse {
         brokers: vec![MetadataResponseBroker {
             node_id: node,
@@ -38,11 +43,10 @@ pub(crate) fn handle(b: &Arc<Broker>, req: MetadataRequest, version: i16) -> Met
         Some(t) => Some(t),
     };
     let Some(requested) = requested else {
-        resp.topics = b.topics.all().iter().map(|t| describe(node, t)).collect();
+        resp.topics = topics.all().iter().map(|t| describe(node, t)).collect();
         return resp;
     };
-    let auto_create =
-        b.config.auto_create_topics_enable && (version < 4 || req.allow_auto_topic_creation);
+    let auto_create = creation.auto_create && (version < 4 || req.allow_auto_topic_creation);
     for t in requested {
         let Some(name) = t.name else {
             // Lookup by topic id (v10+ clients send names; ids alone are not supported here).
@@ -53,16 +57,14 @@ pub(crate) fn handle(b: &Arc<Broker>, req: MetadataRequest, version: i16) -> Met
             });
             continue;
         };
-        let topic = match b.topics.get(&name) {
+        let topic = match topics.get(&name) {
             Some(topic) => Ok(topic),
             None if auto_create => match Topics::validate_name(&name) {
                 // Creation is synchronous here, so the new topic is described at once.
-                Ok(()) => b
-                    .topics
-                    .create(&name, b.config.num_partitions, BTreeMap::new())
+                Ok(()) => topics
+                    .create(&name, creation.num_partitions, BTreeMap::new())
                     .or_else(|e| match e {
-                        TopicError::AlreadyExists(_) => b
-                            .topics
+                        TopicError::AlreadyExists(_) => topics
                             .get(&name)
                             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                         e => Err(e.code()),

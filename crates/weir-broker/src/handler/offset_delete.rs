@@ -3,23 +3,21 @@
 //! cannot read subscriptions, so it requires an Empty group: GROUP_SUBSCRIBED_TO_TOPIC
 //! otherwise).
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::offset_delete::{
     OffsetDeleteRequest, OffsetDeleteResponse, OffsetDeleteResponsePartition,
     OffsetDeleteResponseTopic,
 };
 
-use crate::broker::Broker;
+use crate::group::Coordinator;
 use crate::group::GroupState;
 
 pub(crate) async fn handle(
-    b: &Arc<Broker>,
+    coordinator: &Coordinator,
     req: OffsetDeleteRequest,
     _version: i16,
 ) -> OffsetDeleteResponse {
-    let state = b.groups.groups.state(&req.group_id);
+    let state = coordinator.groups().state(&req.group_id);
     let Some(state) = state else {
         return OffsetDeleteResponse {
             error_code: ErrorCode::GROUP_ID_NOT_FOUND.0,
@@ -37,8 +35,8 @@ pub(crate) async fn handle(
         let mut parts = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {
             if per_partition == ErrorCode::NONE
-                && b.groups
-                    .offsets
+                && coordinator
+                    .offsets()
                     .get(&req.group_id, &t.name, p.partition_index)
                     .is_some()
             {
@@ -54,7 +52,7 @@ pub(crate) async fn handle(
             partitions: parts,
         });
     }
-    if let Err(e) = b.groups.delete_offsets(b, &req.group_id, deletes).await {
+    if let Err(e) = coordinator.delete_offsets(&req.group_id, deletes).await {
         return OffsetDeleteResponse {
             error_code: e.code().0,
             ..Default::default()

@@ -2,21 +2,18 @@
 //! empty metadata, no error. `topics = null` → every partition the group committed. v8
 //! answers a batch of groups.
 
-use std::sync::Arc;
-
 use weir_protocol::messages::offset_fetch::{
     OffsetFetchRequest, OffsetFetchResponse, OffsetFetchResponseGroup,
     OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
     OffsetFetchResponseTopics,
 };
 
-use crate::broker::Broker;
+use crate::group::OffsetStore;
 
 /// (topic, [(partition, offset, leader epoch, metadata)]).
 type Fetched = Vec<(String, Vec<(i32, i64, i32, String)>)>;
 
-fn fetch(b: &Broker, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> Fetched {
-    let store = &b.groups.offsets;
+fn fetch(store: &OffsetStore, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> Fetched {
     match topics {
         Some(topics) => topics
             .into_iter()
@@ -46,7 +43,7 @@ fn fetch(b: &Broker, group: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> Fe
 }
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    offsets: &OffsetStore,
     req: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
@@ -61,7 +58,7 @@ pub(crate) fn handle(
                         .collect()
                 });
                 OffsetFetchResponseGroup {
-                    topics: fetch(b, &g.group_id, topics)
+                    topics: fetch(offsets, &g.group_id, topics)
                         .into_iter()
                         .map(|(name, ps)| OffsetFetchResponseTopics {
                             name,
@@ -94,7 +91,7 @@ pub(crate) fn handle(
             .collect()
     });
     OffsetFetchResponse {
-        topics: fetch(b, &req.group_id, topics)
+        topics: fetch(offsets, &req.group_id, topics)
             .into_iter()
             .map(|(name, ps)| OffsetFetchResponseTopic {
                 name,

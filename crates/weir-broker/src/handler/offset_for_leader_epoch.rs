@@ -1,21 +1,19 @@
 //! OffsetForLeaderEpoch (key 23): weir's partitions have one leader epoch, 0, for ever; the
 //! end offset of epoch 0 is the log end.
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::offset_for_leader_epoch::{
     EpochEndOffset, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
     OffsetForLeaderTopicResult,
 };
 
-use crate::broker::Broker;
+use crate::topics::Topics;
 
 /// The only leader epoch a weir partition has.
 const LEADER_EPOCH: i32 = 0;
 
 pub(crate) fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
     req: OffsetForLeaderEpochRequest,
     _version: i16,
 ) -> OffsetForLeaderEpochResponse {
@@ -23,7 +21,6 @@ pub(crate) fn handle(
         .topics
         .into_iter()
         .map(|t| {
-            let topic = b.topics.get(&t.topic);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -34,9 +31,12 @@ pub(crate) fn handle(
                         end_offset: -1,
                         ..Default::default()
                     };
-                    let Some(p) = topic.as_ref().and_then(|t| t.partition(op.partition)) else {
-                        r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
-                        return r;
+                    let p = match topics.partition(&t.topic, op.partition) {
+                        Ok(p) => p,
+                        Err(code) => {
+                            r.error_code = code.0;
+                            return r;
+                        }
                     };
                     if op.current_leader_epoch > LEADER_EPOCH {
                         r.error_code = ErrorCode::UNKNOWN_LEADER_EPOCH.0;

@@ -4,17 +4,17 @@
 use std::sync::Arc;
 
 use weir_protocol::ErrorCode;
-use weir_protocol::records::{RecordBatch, RecordError};
+use weir_protocol::records::RecordBatch;
 // Produce v0-2 (message formats v0/v1) stay advertised for librdkafka but are refused.
 use weir_protocol::api::PRODUCE_VERSION_ACCEPTED_MIN;
 use weir_protocol::messages::produce::{
     PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceResponse,
 };
 
-use crate::broker::{Broker, now_ms};
-use crate::config::FlushPolicy;
+use crate::clock::now_ms;
 use crate::errors::PartitionError;
-use crate::topics::Partition;
+use crate::offload;
+use crate::topics::{Partition, Topics};
 
 fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
     PartitionProduceResponse {
@@ -30,34 +30,21 @@ fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProdu
 /// whose records, decompressed within `budget` bytes (`produce_decompressed_bytes_max`;
 /// Kafka streams without a bound), parse, fill the
 /// records section exactly and number `recordCount`. The batch header and CRC are checked by
-/// the storage engine on append. A count mismatch is INVALID_RECORD, anything else
-/// CORRUPT_MESSAGE.
+/// the storage engine on append. The codes are `errors.rs`'s: a count mismatch is
+/// INVALID_RECORD, anything else CORRUPT_MESSAGE.
 fn validate_records(
     records: &bytes::Bytes,
     budget: usize,
     keys_required: bool,
-) -> Result<(), (ErrorCode, String)> {
-    let corrupt = |e: &dyn std::fmt::Display| (ErrorCode::CORRUPT_MESSAGE, e.to_string());
-    let batch = RecordBatch::parse_exact(records.clone()).map_err(|e| corrupt(&e))?;
+) -> Result<(), PartitionError> {
+    let batch = RecordBatch::parse_exact(records.clone())?;
     // The CRC first: a corrupt batch is refused as corrupt before its records are read.
-    batch.verify_crc().map_err(|e| corrupt(&e))?;
-    let iter = batch.records(budget).map_err(|e| corrupt(&e))?;
-    for record in iter {
+    batch.verify_crc()?;
+    for record in batch.records(budget)? {
         match record {
-            Err(e) => {
-                let code = match e {
-                    RecordError::TooFewRecords { .. } | RecordError::TrailingBytes { .. } => {
-                        ErrorCode::INVALID_RECORD
-                    }
-                    _ => ErrorCode::CORRUPT_MESSAGE,
-                };
-                return Err((code, e.to_string()));
-            }
+            Err(e) => return Err(e.into()),
             // Kafka's rule for compacted topics: every record has a key.
-            Ok(r) if keys_required && r.key.is_none() => {
-                let e = PartitionError::KeylessRecord;
-                return Err((e.code(), e.to_string()));
-            }
+            Ok(r) if keys_required && r.key.is_none() => return Err(PartitionError::KeylessRecord),
             Ok(_) => {}
         }
     }
@@ -65,7 +52,8 @@ fn validate_records(
 }
 
 pub(crate) async fn handle(
-    b: &Arc<Broker>,
+    topics: &Topics,
+    decompressed_bytes_max: usize,
     req: ProduceRequest,
     version: i16,
 ) -> Option<ProduceResponse> {
@@ -90,7 +78,7 @@ pub(crate) async fn handle(
     // Partitions whose acks=-1 answer waits for durability: (topic idx, partition idx, partition, upto).
     let mut waits: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     for (ti, t) in req.topic_data.into_iter().enumerate() {
-        let topic = b.topics.get(&t.name);
+        let settings = topics.get(&t.name).map(|t| t.settings());
         let mut parts = Vec::with_capacity(t.partition_data.len());
         for (pi, pd) in t.partition_data.into_iter().enumerate() {
             if let Some((code, msg)) = refuse {
@@ -106,10 +94,16 @@ pub(crate) async fn handle(
                 ));
                 continue;
             }
-            let Some((topic, p)) = topic
-                .as_ref()
-                .and_then(|t| t.partition(pd.index).map(|p| (t, Arc::clone(p))))
-            else {
+            let p = match topics.partition(&t.name, pd.index) {
+                Ok(p) => p,
+                Err(code) => {
+                    parts.push(error(pd.index, code, None));
+                    continue;
+                }
+            };
+            // The partition exists, so its topic's settings were read (unless the topic was
+            // deleted and recreated in between: then the partition is unknown here too).
+            let Some(settings) = &settings else {
                 parts.push(error(pd.index, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None));
                 continue;
             };
@@ -121,22 +115,20 @@ pub(crate) async fn handle(
                 ));
                 continue;
             };
-            let settings = topic.settings();
-            let budget =
-                usize::try_from(b.config.produce_decompressed_bytes_max).unwrap_or(usize::MAX);
+            let budget = decompressed_bytes_max;
             // One pass over the records: Kafka's record validation, and for a compacted
-            // topic its keyed-records rule.
-            if let Err((code, msg)) = validate_records(&records, budget, settings.compacted()) {
-                tracing::debug!(topic = %t.name, partition = pd.index, error = %msg, "produce refused");
-                parts.push(error(pd.index, code, Some(msg)));
-                continue;
-            }
-            match p.append(&records, settings.timestamp_type, now) {
+            // topic its keyed-records rule; then the append. A large batch is worked on off
+            // the async worker, still before this handler's first wait (`offload.rs`).
+            let appended = offload::run(offload::produce_work_bytes(&records), || {
+                validate_records(&records, budget, settings.compacted())?;
+                p.append(&records, settings.timestamp_type, now)
+            });
+            match appended {
                 Ok(a) => {
-                    if acks == -1 && b.config.flush == FlushPolicy::Fsync {
+                    if acks == -1 && p.acks_all_waits_for_sync() {
                         waits.push((ti, pi, Arc::clone(&p), a.last_offset + 1));
                     } else if !a.duplicate {
-                        b.after_append(&p, a.last_offset + 1);
+                        p.after_append(a.last_offset + 1);
                     }
                     parts.push(PartitionProduceResponse {
                         index: pd.index,
@@ -160,29 +152,15 @@ pub(crate) async fn handle(
     }
     // Group commit: every partition's sync runs concurrently; producers on other
     // connections share the same fsync rounds.
-    let handles: Vec<_> = waits
+    let (at, waits): (Vec<_>, Vec<_>) = waits
         .into_iter()
-        .map(|(ti, pi, p, upto)| {
-            let b = Arc::clone(b);
-            (
-                ti,
-                pi,
-                tokio::spawn(async move { b.sync_partition(&p, upto).await }),
-            )
-        })
-        .collect();
-    for (ti, pi, handle) in handles {
-        let failure = match handle.await {
-            Ok(Ok(())) => continue,
-            Ok(Err(e)) => (e.code(), e.to_string()),
-            Err(e) => (
-                ErrorCode::KAFKA_STORAGE_ERROR,
-                format!("sync task failed: {e}"),
-            ),
-        };
+        .map(|(ti, pi, p, upto)| ((ti, pi), (p, upto)))
+        .unzip();
+    for ((ti, pi), result) in at.into_iter().zip(Partition::sync_all(waits).await) {
+        let Err(e) = result else { continue };
         // Never acknowledge what is not durable.
         let part = &mut responses[ti].partition_responses[pi];
-        *part = error(part.index, failure.0, Some(failure.1));
+        *part = error(part.index, e.code(), Some(e.to_string()));
     }
     if acks == 0 {
         return None;

@@ -1,19 +1,17 @@
 //! SyncGroup (key 14): the leader hands in assignments; every member gets its own.
 
-use std::sync::Arc;
-
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::sync_group::{SyncGroupRequest, SyncGroupResponse};
 
-use crate::broker::Broker;
+use crate::group::Groups;
 use crate::group::SyncArgs;
 
 pub(crate) async fn handle(
-    b: &Arc<Broker>,
+    groups: &Groups,
     req: SyncGroupRequest,
     _version: i16,
 ) -> SyncGroupResponse {
-    let rx = b.groups.groups.sync(SyncArgs {
+    let rx = groups.sync(SyncArgs {
         group_id: req.group_id,
         generation_id: req.generation_id,
         member_id: req.member_id,

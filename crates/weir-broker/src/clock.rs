@@ -1,7 +1,15 @@
-//! The one clock the group coordinator reads: wall time in production, a hand-advanced clock
-//! in tests (so session and rebalance timeouts are tested without sleeping).
+//! Time: [`now_ms`], the wall clock every request handler and background task reads, and the
+//! [`Clock`] the group coordinator reads: wall time in production, a hand-advanced clock in
+//! tests (so session and rebalance timeouts are tested without sleeping).
 
 use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// Milliseconds, as the coordinator sees them.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -15,7 +23,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        crate::broker::now_ms()
+        now_ms()
     }
 }
 

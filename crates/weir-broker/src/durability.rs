@@ -1,0 +1,123 @@
+//! Durability of the partition logs: the high watermark (what consumers may read), the
+//! group-commit fsync an `acks=-1` answer waits for, the background sync after an append
+//! nobody waits on, and the wake-up of long-poll fetches when a readable end moves.
+//!
+//! Every partition of the broker's `Topics` shares one [`Durability`] (the flush
+//! policy and the wake-up channel); `Partition`'s `high_watermark`, `sync_to`,
+//! `after_append` and `sync_all` apply it to the partition's log. This module knows logs,
+//! not partitions or topics.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tracing::{error, warn};
+use weir_storage::Log;
+
+use crate::config::FlushPolicy;
+use crate::errors::PartitionError;
+
+/// The flush policy and the channel long-poll fetches wait on, shared by every partition.
+#[derive(Debug)]
+pub(crate) struct Durability {
+    flush: FlushPolicy,
+    /// Bumped whenever a partition's readable end moves.
+    appended: watch::Sender<u64>,
+}
+
+impl Durability {
+    pub(crate) fn new(flush: FlushPolicy) -> Self {
+        Self {
+            flush,
+            appended: watch::channel(0).0,
+        }
+    }
+
+    /// Wakes long-poll fetches: some partition's readable end moved.
+    pub(crate) fn notify_appended(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every [`Durability::notify_appended`].
+    pub(crate) fn subscribe_appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// The offset up to which consumers may read `log`: the durable end under the fsync
+    /// policy (nothing is visible that a crash could take back), the log end under the
+    /// page-cache policy, as in Kafka.
+    pub(crate) fn high_watermark(&self, log: &Log) -> i64 {
+        match self.flush {
+            FlushPolicy::Fsync => log.durable_end(),
+            FlushPolicy::PageCache { .. } => log.log_end(),
+        }
+    }
+
+    /// Whether an `acks=-1` answer waits for [`Durability::sync_to`] (the fsync policy) or
+    /// is given at once (the page-cache policy: the OS flushes).
+    pub(crate) fn acks_all_waits_for_sync(&self) -> bool {
+        self.flush == FlushPolicy::Fsync
+    }
+
+    /// Makes everything below `upto` durable (group commit: concurrent callers share fsyncs,
+    /// which run on the blocking pool), then wakes long-poll fetches.
+    pub(crate) async fn sync_to(&self, log: &Arc<Log>, upto: i64) -> Result<(), PartitionError> {
+        let log = Arc::clone(log);
+        let result = tokio::task::spawn_blocking(move || log.sync_to(upto)).await;
+        self.notify_appended();
+        match result {
+            Ok(r) => r.map_err(PartitionError::from),
+            Err(e) => {
+                error!(error = %e, "sync task failed");
+                Err(PartitionError::Sync(weir_storage::SyncError::Poisoned))
+            }
+        }
+    }
+
+    /// After an append that nobody waits on (acks 0 or 1, or any acks under the page-cache
+    /// policy): under the fsync policy start a background sync so the high watermark
+    /// advances; under the page-cache policy the data is readable at once, and the log is
+    /// synced once `log_flush_interval_messages` are unsynced (the broker's flusher syncs by
+    /// time).
+    pub(crate) fn after_append(self: &Arc<Self>, log: &Arc<Log>, partition: i32, upto: i64) {
+        match self.flush {
+            FlushPolicy::Fsync => {
+                let (durability, log) = (Arc::clone(self), Arc::clone(log));
+                tokio::spawn(async move {
+                    if let Err(e) = durability.sync_to(&log, upto).await {
+                        warn!(partition, error = %e, "background sync failed");
+                    }
+                });
+            }
+            FlushPolicy::PageCache { messages, .. } => {
+                self.notify_appended();
+                if let Some(n) = messages
+                    && log.log_end() - log.durable_end() >= i64::try_from(n).unwrap_or(i64::MAX)
+                {
+                    let log = Arc::clone(log);
+                    tokio::task::spawn_blocking(move || log.sync());
+                }
+            }
+        }
+    }
+}
+
+/// Runs every sync concurrently, each on its own task, so one request's partitions (and
+/// producers on other connections) share fsync rounds; the results in the same order.
+pub(crate) async fn sync_all<F>(
+    syncs: impl IntoIterator<Item = F>,
+) -> Vec<Result<(), PartitionError>>
+where
+    F: Future<Output = Result<(), PartitionError>> + Send + 'static,
+{
+    let handles: Vec<_> = syncs.into_iter().map(tokio::spawn).collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        results.push(
+            handle
+                .await
+                .unwrap_or_else(|e| Err(PartitionError::SyncTask(e))),
+        );
+    }
+    results
+}
