@@ -217,6 +217,20 @@ function parseArgs(CLIENT, PHASES, argv) {
   return args
 }
 
+// What a read of [start, end) per partition still waits for: `got` collects [offset, record]
+// pairs per partition, `want` the counts asked for (partitions with nothing to read left out).
+function readTracker(start, end) {
+  const want = {}
+  const got = {}
+  for (const p of Object.keys(start)) {
+    got[p] = []
+    if (end[p] > start[p]) want[p] = end[p] - start[p]
+  }
+  const progress = () => `read ${JSON.stringify(Object.fromEntries(Object.entries(got).map(([p, l]) => [p, l.length])))} of ${JSON.stringify(want)}`
+  const isDone = () => Object.entries(want).every(([p, n]) => got[p].length >= n)
+  return { want, got, progress, isDone }
+}
+
 // Prints the causes an aggregate error carries (and a Kafka response, where it has one).
 function describeNested(e, depth) {
   if (!e || depth > 4) return
@@ -272,6 +286,7 @@ module.exports = {
   check,
   withDeadline,
   makeRecord,
+  readTracker,
   phases,
   main,
   PHASE_DEADLINE_MS,

@@ -26,7 +26,7 @@ const {
 const lz4 = require('lz4js')
 const zstd = require('@bokuweb/zstd-wasm')
 
-const { check, withDeadline, phases, main, makeRecord } = require('./compat_common.js')
+const { check, withDeadline, phases, main, readTracker, makeRecord } = require('./compat_common.js')
 
 const CLIENT = 'kafkajs'
 const SEND_CHUNK_COUNT = 100 // records per producer.send: one batch per partition per send
@@ -158,20 +158,13 @@ class Adapter {
   }
 
   async read(topic, start, end) {
-    const want = {}
-    const got = {}
-    for (const p of Object.keys(start)) {
-      got[p] = []
-      if (end[p] > start[p]) want[p] = end[p] - start[p]
-    }
+    const { want, got, progress, isDone } = readTracker(start, end)
     if (Object.keys(want).length === 0) return got
     const consumer = this.kafka.consumer({
       groupId: `weir-compat-kafkajs-reader-${process.pid}-${Date.now()}`,
       maxWaitTimeInMs: 500,
       retry: { retries: 5 },
     })
-    const progress = () => `read ${JSON.stringify(Object.fromEntries(Object.entries(got).map(([p, l]) => [p, l.length])))} of ${JSON.stringify(want)}`
-    const isDone = () => Object.entries(want).every(([p, n]) => got[p].length >= n)
     await consumer.connect()
     try {
       let finish, crash

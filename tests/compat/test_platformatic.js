@@ -11,7 +11,7 @@
 
 const { Admin, Consumer, Producer } = require('@platformatic/kafka')
 
-const { check, withDeadline, phases, main } = require('./compat_common.js')
+const { check, withDeadline, phases, main, readTracker } = require('./compat_common.js')
 
 const CLIENT = 'platformatic'
 const SEND_CHUNK_COUNT = 100 // records per producer.send
@@ -100,17 +100,10 @@ class Adapter {
   }
 
   async read(topic, start, end) {
-    const want = {}
-    const got = {}
-    for (const p of Object.keys(start)) {
-      got[p] = []
-      if (end[p] > start[p]) want[p] = end[p] - start[p]
-    }
+    const { want, got, progress, isDone } = readTracker(start, end)
     if (Object.keys(want).length === 0) return got
     const consumer = new Consumer({ ...this.base, groupId: `weir-compat-platformatic-reader-${process.pid}-${Date.now()}`, maxWaitTime: 500 })
     this.consumers.push(consumer)
-    const progress = () => `read ${JSON.stringify(Object.fromEntries(Object.entries(got).map(([p, l]) => [p, l.length])))} of ${JSON.stringify(want)}`
-    const isDone = () => Object.entries(want).every(([p, n]) => got[p].length >= n)
     const offsets = Object.keys(start).map(p => ({ topic, partition: Number(p), offset: BigInt(start[p]) }))
     const stream = await withDeadline(consumer.consume({ topics: [topic], mode: 'manual', offsets, autocommit: false }), `joining to read ${topic}`)
     const done = (async () => {
