@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::batch::{BatchHeader, validate_stored_batch};
 use crate::error::ReadError;
 use crate::log::Log;
 use crate::segment::{Segment, read_lock};
+use weir_records::{BatchHeader, validate_stored as validate_stored_batch};
 
 /// Batches read from one segment.
 #[derive(Debug, Clone)]
