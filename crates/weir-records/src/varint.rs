@@ -135,6 +135,21 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn zigzag_values_at_the_edges() {
+        // Moved from weir-protocol's golden tests with the signed varints.
+        assert_eq!(decode_varint(&[0x01]).unwrap().0, -1);
+        assert_eq!(decode_varint(&[0x02]).unwrap().0, 1);
+        assert_eq!(
+            decode_varint(&[0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap().0,
+            i32::MIN
+        );
+        assert_eq!(decode_varlong(&[0x03]).unwrap().0, -2);
+        let mut max = [0xffu8; 10];
+        max[9] = 0x01;
+        assert_eq!(decode_varlong(&max).unwrap().0, i64::MIN);
+    }
+
+    #[test]
     fn known_encodings() {
         // Values from Kafka's ByteUtilsTest.
         let cases: &[(i32, &[u8])] = &[

@@ -18,6 +18,7 @@ mod clean;
 pub mod config;
 mod error;
 mod index;
+pub mod inspect;
 pub mod io;
 mod log;
 // The one module allowed `unsafe` (memory maps); see its SAFETY comments.
