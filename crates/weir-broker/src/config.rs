@@ -31,14 +31,10 @@ pub enum FlushPolicy {
     },
 }
 
-/// The timestamp a topic's records carry (Kafka's `message.timestamp.type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimestampType {
-    /// The producer's timestamp is stored as sent.
-    CreateTime,
-    /// The broker stamps each batch with its append time.
-    LogAppendTime,
-}
+/// The timestamp a topic's records carry (Kafka's `message.timestamp.type`): the record
+/// format's own type, `CreateTime` (stored as the producer sent it) or `LogAppendTime`
+/// (the broker stamps each batch with its append time).
+pub use weir_protocol::records::TimestampType;
 
 /// A validated broker configuration.
 #[derive(Debug, Clone, PartialEq)]

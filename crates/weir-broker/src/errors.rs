@@ -14,7 +14,8 @@ use crate::meta::MetaError;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum PartitionError {
-    /// The batch was refused by validation.
+    /// The batch was refused by validation (framing, size, magic, CRC-32C, counts: one
+    /// error type, `weir-records`', for the produce handler and the storage engine).
     #[error("batch refused: {0}")]
     Batch(#[from] BatchError),
     /// The storage engine failed to append.
@@ -29,9 +30,6 @@ pub enum PartitionError {
     /// DeleteRecords could not raise the log start offset.
     #[error("delete records failed: {0}")]
     DeleteRecords(#[source] LogError),
-    /// A produced batch's framing or header, refused by the record-level validation.
-    #[error(transparent)]
-    BatchFormat(#[from] records::BatchError),
     /// A produced batch's records section does not open (unknown codec, bad compression).
     #[error(transparent)]
     RecordsFormat(#[from] RecordsError),
@@ -81,7 +79,7 @@ impl PartitionError {
                 ErrorCode::CORRUPT_MESSAGE
             }
             E::Read(_) => ErrorCode::KAFKA_STORAGE_ERROR,
-            E::BatchFormat(_) | E::RecordsFormat(_) => ErrorCode::CORRUPT_MESSAGE,
+            E::RecordsFormat(_) => ErrorCode::CORRUPT_MESSAGE,
             // A count mismatch is Kafka's INVALID_RECORD; a record that does not parse is
             // corrupt.
             E::Record(RecordError::TooFewRecords { .. } | RecordError::TrailingBytes { .. }) => {
@@ -192,7 +190,7 @@ mod tests {
         }));
         assert_eq!(big.code(), ErrorCode::MESSAGE_TOO_LARGE);
         assert_eq!(
-            PartitionError::Batch(BatchError::UnsupportedMagic(1)).code(),
+            PartitionError::Batch(BatchError::BadMagic { magic: 1 }).code(),
             ErrorCode::INVALID_RECORD
         );
         assert_eq!(

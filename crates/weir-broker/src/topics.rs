@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 use tracing::{info, warn};
 use weir_protocol::ErrorCode;
-use weir_storage::{AppendOptions, BatchHeader, Log, RealFs, Store, TopicPartition};
+use weir_protocol::records::ValidatedBatch;
+use weir_storage::{AppendOptions, Log, RealFs, Store, TopicPartition};
 
 use crate::config::{BrokerConfig, TimestampType};
 use crate::durability::Durability;
@@ -57,14 +58,31 @@ impl Partition {
         })
     }
 
-    /// Validates and appends one record batch, applying idempotent-producer rules.
-    pub fn append(
+    /// Validates (against this log's `max_message_bytes`) and appends one record batch
+    /// given as bytes (copied): [`Partition::append`] for the small batches the broker writes
+    /// itself (`__consumer_offsets`) and for tests.
+    pub fn append_bytes(
         &self,
         batch: &[u8],
         timestamp_type: TimestampType,
         now_ms: i64,
     ) -> Result<Appended, PartitionError> {
-        let header = BatchHeader::parse(batch)?;
+        let batch = ValidatedBatch::new(
+            bytes::Bytes::copy_from_slice(batch),
+            Some(self.log.max_message_bytes()),
+        )?;
+        self.append(&batch, timestamp_type, now_ms)
+    }
+
+    /// Appends one validated record batch, applying idempotent-producer rules; the header
+    /// decoded by validation is the one used here and by the log.
+    pub fn append(
+        &self,
+        batch: &ValidatedBatch,
+        timestamp_type: TimestampType,
+        now_ms: i64,
+    ) -> Result<Appended, PartitionError> {
+        let header = batch.header();
         if header.is_transactional() || header.is_control() {
             return Err(PartitionError::TransactionalBatch);
         }
@@ -88,15 +106,15 @@ impl Partition {
             Verdict::OutOfOrder => return Err(PartitionError::OutOfOrderSequence),
             Verdict::StaleEpoch => return Err(PartitionError::StaleProducerEpoch),
         }
-        let timestamp_type = match timestamp_type {
-            TimestampType::CreateTime => weir_storage::TimestampType::CreateTime,
-            TimestampType::LogAppendTime => weir_storage::TimestampType::LogAppendTime { now_ms },
+        let log_append_time_ms = match timestamp_type {
+            TimestampType::CreateTime => None,
+            TimestampType::LogAppendTime => Some(now_ms),
         };
-        let info = self.log.append(
+        let info = self.log.append_validated(
             batch,
             AppendOptions {
                 leader_epoch: 0,
-                timestamp_type,
+                log_append_time_ms,
             },
         )?;
         producers.record(&ident, info.base_offset, info.log_append_time_ms);
@@ -187,12 +205,7 @@ fn rebuild_from(
             base_sequence: header.base_sequence,
             last_offset_delta: header.last_offset_delta,
         };
-        let append_time =
-            if header.attributes & weir_storage::batch::ATTR_TIMESTAMP_TYPE_LOG_APPEND != 0 {
-                header.max_timestamp
-            } else {
-                -1
-            };
+        let append_time = header.log_append_time().unwrap_or(-1);
         states.record(&ident, header.base_offset, append_time);
     }
     Ok(None)
@@ -610,17 +623,17 @@ mod tests {
             let t = topics.create("orders", 2, BTreeMap::new()).unwrap();
             let p = t.partition(1).unwrap();
             assert_eq!(
-                p.append(&batch(-1, -1, -1, 2), TimestampType::CreateTime, 0)
+                p.append_bytes(&batch(-1, -1, -1, 2), TimestampType::CreateTime, 0)
                     .unwrap()
                     .base_offset,
                 0
             );
             let a = p
-                .append(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
+                .append_bytes(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
                 .unwrap();
             assert_eq!((a.base_offset, a.last_offset, a.duplicate), (2, 4, false));
             let again = p
-                .append(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
+                .append_bytes(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
                 .unwrap();
             assert_eq!(
                 (again.base_offset, again.last_offset, again.duplicate),
@@ -635,16 +648,16 @@ mod tests {
         assert_eq!(t.partitions.len(), 2);
         let p = t.partition(1).unwrap();
         let again = p
-            .append(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
+            .append_bytes(&batch(42, 0, 0, 3), TimestampType::CreateTime, 0)
             .unwrap();
         assert!(again.duplicate);
         assert_eq!(again.base_offset, 2);
         let gap = p
-            .append(&batch(42, 0, 9, 1), TimestampType::CreateTime, 0)
+            .append_bytes(&batch(42, 0, 9, 1), TimestampType::CreateTime, 0)
             .unwrap_err();
         assert_eq!(gap.code(), ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
         assert_eq!(
-            p.append(&batch(42, 0, 3, 1), TimestampType::CreateTime, 0)
+            p.append_bytes(&batch(42, 0, 3, 1), TimestampType::CreateTime, 0)
                 .unwrap()
                 .base_offset,
             5
@@ -661,13 +674,13 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert_eq!(
-            p.append(&bad, TimestampType::CreateTime, 0)
+            p.append_bytes(&bad, TimestampType::CreateTime, 0)
                 .unwrap_err()
                 .code(),
             ErrorCode::CORRUPT_MESSAGE
         );
         assert_eq!(
-            p.append(&bad[..30], TimestampType::CreateTime, 0)
+            p.append_bytes(&bad[..30], TimestampType::CreateTime, 0)
                 .unwrap_err()
                 .code(),
             ErrorCode::CORRUPT_MESSAGE
@@ -740,7 +753,7 @@ mod tests {
             let t = topics.create("orphan", 2, BTreeMap::new()).unwrap();
             t.partition(1)
                 .unwrap()
-                .append(&batch(-1, -1, -1, 4), TimestampType::CreateTime, 0)
+                .append_bytes(&batch(-1, -1, -1, 4), TimestampType::CreateTime, 0)
                 .unwrap();
             topics.close().unwrap();
         }

@@ -222,7 +222,8 @@ async fn an_altered_topic_is_compacted_without_a_restart() {
                 )],
                 Compression::Lz4,
             );
-            p.append(&batch, TimestampType::CreateTime, 0).unwrap();
+            p.append_bytes(&batch, TimestampType::CreateTime, 0)
+                .unwrap();
         }
     }
     let cleaners = Cleaners::start(b.topics(), CleanerOptions::from_config(b.config()));

@@ -41,7 +41,9 @@ pub mod frame;
 pub mod header;
 pub mod messages;
 pub mod primitives;
-pub mod records;
+/// Kafka v2 record batches: the `weir-records` crate, re-exported so message types and
+/// clients name them through the protocol crate.
+pub use weir_records as records;
 
 pub use api::{
     ADVERTISED, ApiKey, Request, RequestBody, ResponseBody, decode_request, decode_response,

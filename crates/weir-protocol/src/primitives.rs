@@ -1,5 +1,6 @@
-//! Wire primitives: `nom` parsers over `&[u8]` for every Kafka primitive type, and the
-//! varint writers. Public, so the records module can use the zigzag varints too.
+//! Wire primitives: `nom` parsers over `&[u8]` for every Kafka primitive type of message
+//! fields, and the unsigned varint writers. Message fields have no signed (zigzag)
+//! varints; those of records are `weir-records`' (`weir_records::varint`).
 //! [`crate::decoder::Decoder`] and [`crate::encoder::Encoder`] build on them.
 
 use bytes::{BufMut, BytesMut};
@@ -156,28 +157,6 @@ pub fn unsigned_varint(i: &[u8]) -> WireResult<'_, u32> {
 /// `ByteUtils.readUnsignedVarlong`).
 pub fn unsigned_varlong(i: &[u8]) -> WireResult<'_, u64> {
     unsigned_leb(i, UNSIGNED_VARLONG_BYTES_MAX, 64)
-}
-
-/// A zigzag-encoded signed varint (`int32`), as in record headers.
-pub fn varint(i: &[u8]) -> WireResult<'_, i32> {
-    let (rest, v) = unsigned_varint(i)?;
-    Ok((rest, ((v >> 1) as i32) ^ -((v & 1) as i32)))
-}
-
-/// A zigzag-encoded signed varlong (`int64`), as in record timestamps.
-pub fn varlong(i: &[u8]) -> WireResult<'_, i64> {
-    let (rest, v) = unsigned_varlong(i)?;
-    Ok((rest, ((v >> 1) as i64) ^ -((v & 1) as i64)))
-}
-
-/// Zigzag-encodes an `i32` for [`put_unsigned_varint`].
-pub fn zigzag32(v: i32) -> u32 {
-    ((v << 1) ^ (v >> 31)) as u32
-}
-
-/// Zigzag-encodes an `i64` for [`put_unsigned_varlong`].
-pub fn zigzag64(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
 }
 
 /// Appends an unsigned varint.

@@ -15,13 +15,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::batch::validate_batch;
 use crate::checkpoint::CLEAN_SHUTDOWN_FILE;
 use crate::config::LogConfig;
 use crate::io::RealFs;
 use crate::log::{AppendOptions, Log};
 use crate::read::TimestampOffset;
 use crate::segment::segment_path;
+use weir_records::validate as validate_batch;
 
 /// Small sizes so that inputs of a few KiB reach index entries, full indexes and rolls.
 fn fuzz_config() -> LogConfig {
@@ -104,10 +104,10 @@ pub fn valid_prefix_len(log: &[u8]) -> usize {
     let mut next = 0i64;
     while pos < log.len() {
         let rest = &log[pos..];
-        let Ok(h) = crate::batch::BatchHeader::parse(rest) else {
+        let Ok(h) = weir_records::BatchHeader::parse(rest) else {
             break;
         };
-        let Some(total) = h.total_bytes().filter(|&t| t <= rest.len()) else {
+        let Some(total) = h.frame_bytes().filter(|&t| t <= rest.len()) else {
             break;
         };
         if h.base_offset != next || validate_batch(&rest[..total], None).is_err() {
@@ -162,10 +162,10 @@ fn read_all(log: &Log) -> Result<Result<Vec<u8>, String>, String> {
         let mut b: &[u8] = &r.batches;
         let mut expected = r.first_offset;
         while !b.is_empty() {
-            let h = crate::batch::BatchHeader::parse(b)
+            let h = weir_records::BatchHeader::parse(b)
                 .map_err(|e| format!("served a bad header at {at}: {e}"))?;
             let total = h
-                .total_bytes()
+                .frame_bytes()
                 .filter(|&t| t <= b.len())
                 .ok_or_else(|| format!("served a partial batch at {at}"))?;
             validate_batch(&b[..total], None)

@@ -79,7 +79,7 @@ pub const RETENTION_BYTES_BOUNDS: Bounds = Bounds::new(-1, i64::MAX);
 /// Kafka `max.message.bytes` default: 1 MiB + 12 (1048588).
 pub const MAX_MESSAGE_BYTES_DEFAULT: u64 = 1024 * 1024 + 12;
 /// Smallest `max_message_bytes`: one v2 batch header (61 bytes).
-pub const MAX_MESSAGE_BYTES_MIN: u64 = crate::batch::BATCH_HEADER_BYTES as u64;
+pub const MAX_MESSAGE_BYTES_MIN: u64 = weir_records::BATCH_HEADER_BYTES as u64;
 /// Largest `max_message_bytes` (Kafka: Int.MaxValue; we also need it to fit a segment).
 pub const MAX_MESSAGE_BYTES_MAX: u64 = i32::MAX as u64;
 /// Accepted `max_message_bytes`: [`MAX_MESSAGE_BYTES_MIN`]..=[`MAX_MESSAGE_BYTES_MAX`].

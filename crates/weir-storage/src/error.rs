@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::batch::BatchError;
 use crate::config::ConfigError;
+use weir_records::BatchError;
 
 /// Errors of [`crate::Log::append`].
 #[derive(Debug, Error)]

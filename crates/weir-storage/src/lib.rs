@@ -12,13 +12,13 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod batch;
 pub mod check;
 mod checkpoint;
 mod clean;
 pub mod config;
 mod error;
 mod index;
+pub mod inspect;
 pub mod io;
 mod log;
 // The one module allowed `unsafe` (memory maps); see its SAFETY comments.
@@ -32,24 +32,24 @@ mod store;
 mod sync;
 pub mod testing;
 
-pub use batch::{BatchError, BatchErrorKind, BatchHeader};
 pub use checkpoint::{CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE};
-pub use clean::cleaner::ATTR_DELETE_HORIZON;
 pub use clean::{
     CLEANED_SUFFIX, CLEANER_CHECKPOINT_FILE, CleanError, CleanOutcome, CleanerConfig, CleanerStats,
-    CodecError, DECOMPRESSED_BATCH_BYTES_MAX_DEFAULT, DEDUPE_BUFFER_BYTES_DEFAULT,
-    DEDUPE_BUFFER_BYTES_MIN, OFFSET_MAP_ENTRY_BYTES, RecordError, SWAP_MANIFEST_FILE,
+    DECOMPRESSED_BATCH_BYTES_MAX_DEFAULT, DEDUPE_BUFFER_BYTES_DEFAULT, DEDUPE_BUFFER_BYTES_MIN,
+    OFFSET_MAP_ENTRY_BYTES, SWAP_MANIFEST_FILE,
 };
 pub use config::{Bounds, CleanupPolicy, ConfigError, LogConfig, Ratio};
 pub use error::{AppendError, LogError, ReadError, StoreError, SyncError};
 pub use index::offset::OFFSET_ENTRY_BYTES;
 pub use index::time::TIME_ENTRY_BYTES;
 pub use io::{FaultFs, FileSystem, RealFs, StorageFile};
-pub use log::{AppendInfo, AppendOptions, Log, RELATIVE_OFFSET_MAX, TimestampType};
+pub use log::{AppendInfo, AppendOptions, Log, RELATIVE_OFFSET_MAX};
 pub use read::{HeaderIter, ReadResult, TimestampOffset, VerifyReport};
 pub use retention::RetentionOutcome;
 pub use segment::{FILE_NAME_DIGITS, segment_path};
 pub use store::{DELETE_SUFFIX, Store, TOPIC_NAME_BYTES_MAX, TopicPartition};
+/// The batch types the engine's API takes and returns, from the one record-format crate.
+pub use weir_records::{BatchError, BatchErrorKind, BatchHeader, ValidatedBatch};
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::batch::{BATCH_HEADER_BYTES, patched_header, validate_batch};
 use crate::checkpoint::{self, Checkpoint};
 use crate::clean::state::CleanerState;
 use crate::config::LogConfig;
@@ -18,40 +17,22 @@ use crate::error::{AppendError, LogError};
 use crate::io::FileSystem;
 use crate::segment::{Segment, read_lock, write_lock};
 use crate::sync::SyncState;
+use weir_records::{BATCH_HEADER_BYTES, BatchError, BatchHeader, ValidatedBatch, patched_header};
 
 /// Largest offset distance from a segment's base (Kafka reads relative offsets as
 /// signed 32-bit integers, so weir keeps them below 2^31 although the field is u32).
 pub const RELATIVE_OFFSET_MAX: i64 = i32::MAX as i64;
 
-/// How the batch's timestamps are to be stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimestampType {
-    /// Store the batch as the producer sent it.
-    CreateTime,
-    /// Kafka's `LogAppendTime`: set the timestamp-type attribute bit and `maxTimestamp`
-    /// to `now_ms`, then recompute the CRC-32C (the one case the engine re-checksums).
-    LogAppendTime {
-        /// The append time, milliseconds since the epoch.
-        now_ms: i64,
-    },
-}
-
 /// Options of one append.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AppendOptions {
     /// Leader epoch patched into bytes 12..16 (outside the CRC).
     pub leader_epoch: i32,
-    /// How timestamps are stored.
-    pub timestamp_type: TimestampType,
-}
-
-impl Default for AppendOptions {
-    fn default() -> Self {
-        AppendOptions {
-            leader_epoch: 0,
-            timestamp_type: TimestampType::CreateTime,
-        }
-    }
+    /// `None`: store the batch's timestamps as the producer sent them (Kafka's
+    /// `CreateTime`). `Some(now_ms)`: Kafka's `LogAppendTime`: set the timestamp-type
+    /// attribute bit and `maxTimestamp` to `now_ms`, then recompute the CRC-32C (the one
+    /// case the engine re-checksums a batch).
+    pub log_append_time_ms: Option<i64>,
 }
 
 /// What an append did.
@@ -171,15 +152,48 @@ impl Log {
         read_lock(&self.segments).iter().map(|s| s.size()).sum()
     }
 
-    /// Appends one v2 batch. The header is validated (magic, lengths, CRC-32C, counts,
-    /// `max_message_bytes`) before anything is written; the engine then patches the base
-    /// offset and leader epoch (and, for log-append time, the timestamp fields and CRC).
-    /// The batch is visible to readers when this returns; it is durable once
-    /// [`Log::sync_to`] covers `last_offset`.
+    /// Appends one v2 batch given as bytes: validates it as [`ValidatedBatch::new`] does
+    /// (framing, `max_message_bytes`, magic, CRC-32C, counts) and appends it as
+    /// [`Log::append_validated`] does.
     pub fn append(&self, batch: &[u8], opts: AppendOptions) -> Result<AppendInfo, AppendError> {
+        let header = weir_records::validate(batch, Some(self.max_message_bytes()))?;
+        self.append_checked(batch, &header, opts)
+    }
+
+    /// `max_message_bytes` of the current configuration, as a byte count.
+    pub fn max_message_bytes(&self) -> usize {
+        usize::try_from(read_lock(&self.config).max_message_bytes).unwrap_or(usize::MAX)
+    }
+
+    /// Appends one batch that was validated when it arrived: nothing is parsed or
+    /// checksummed again; only its size is compared with `max_message_bytes` once more
+    /// (the topic's config may have changed since). The engine patches the base offset and
+    /// leader epoch (and, for log-append time, the timestamp fields and CRC). The batch is
+    /// visible to readers when this returns; it is durable once [`Log::sync_to`] covers
+    /// `last_offset`.
+    pub fn append_validated(
+        &self,
+        batch: &ValidatedBatch,
+        opts: AppendOptions,
+    ) -> Result<AppendInfo, AppendError> {
+        let max = self.max_message_bytes();
+        if batch.len() > max {
+            return Err(AppendError::Batch(BatchError::TooLarge {
+                size: batch.len(),
+                max,
+            }));
+        }
+        self.append_checked(batch.as_bytes(), batch.header(), opts)
+    }
+
+    /// The append itself, for a batch whose `header` was validated from `batch`.
+    fn append_checked(
+        &self,
+        batch: &[u8],
+        header: &BatchHeader,
+        opts: AppendOptions,
+    ) -> Result<AppendInfo, AppendError> {
         let cfg = self.config();
-        let max = usize::try_from(cfg.max_message_bytes).unwrap_or(usize::MAX);
-        let header = validate_batch(batch, Some(max))?;
         let mut w = lock(&self.writer);
         if self.closed.load(Ordering::Acquire) {
             return Err(AppendError::Closed);
@@ -191,15 +205,13 @@ impl Log {
         let delta = i64::from(header.last_offset_delta);
         let last = base.checked_add(delta).ok_or(AppendError::OffsetOverflow)?;
         let next = last.checked_add(1).ok_or(AppendError::OffsetOverflow)?;
-        // `validate_batch` refuses a negative lastOffsetDelta: offsets only move forward.
+        // Validation refuses a negative lastOffsetDelta: offsets only move forward.
         assert!(
             base <= last && last < next,
             "append offsets {base}..={last}, next {next}"
         );
-        let (lat, max_ts) = match opts.timestamp_type {
-            TimestampType::CreateTime => (None, header.max_timestamp),
-            TimestampType::LogAppendTime { now_ms } => (Some(now_ms), now_ms),
-        };
+        let lat = opts.log_append_time_ms;
+        let max_ts = lat.unwrap_or(header.max_timestamp);
         let total = batch.len() as u64;
         if self.should_roll(&w, &cfg, total, last, max_ts) {
             self.roll(&mut w, &cfg, base)

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::batch::{BatchHeader, validate_stored_batch};
 use crate::error::ReadError;
 use crate::log::Log;
 use crate::segment::{Segment, read_lock};
+use weir_records::{BatchHeader, validate_stored as validate_stored_batch};
 
 /// Batches read from one segment.
 #[derive(Debug, Clone)]
@@ -318,60 +318,49 @@ impl Log {
     }
 
     /// Checks every batch of every segment (length, magic, CRC-32C, counts, offset
-    /// continuity) and every index against the data.
+    /// continuity) and every index against the data, with the inspector `weir log verify`
+    /// uses (`inspect.rs`), over the committed bytes; appends wait while it runs.
     pub fn verify(&self) -> Result<VerifyReport, ReadError> {
+        let _writer = crate::log::lock(&self.writer);
         let segs: Vec<Arc<Segment>> = read_lock(&self.segments).clone();
-        let mut report = VerifyReport {
-            segments: segs.len(),
-            ..VerifyReport::default()
-        };
-        let mut expected = segs.first().map_or(0, |s| s.base_offset);
-        for seg in segs {
-            let size = seg.size();
-            let view = seg.view(size)?;
-            if seg.base_offset != expected {
-                report.problems.push(format!(
-                    "{}: base offset {} where {expected} was expected",
-                    seg.log_path.display(),
-                    seg.base_offset
-                ));
-            }
-            let end = Segment::scan(
-                &view[..size as usize],
-                0,
-                seg.base_offset,
-                self.gap_ok_below(),
-                true,
-                |_, _, total| {
-                    report.batches += 1;
-                    report.bytes += total;
-                },
-            );
-            if end.stopped_early {
-                report.problems.push(format!(
-                    "{}: invalid batch at byte {}",
-                    seg.log_path.display(),
-                    end.valid_bytes
-                ));
-            } else if end.next_offset > seg.next_offset() {
-                report.problems.push(format!(
-                    "{}: ends at offset {} not {}",
-                    seg.log_path.display(),
-                    end.next_offset,
-                    seg.next_offset()
-                ));
-            }
-            let rel_end = u64::try_from(seg.next_offset() - seg.base_offset).unwrap_or(0);
+        let mut inspector = crate::inspect::Inspector::new(self.gap_ok_below());
+        let mut beyond = Vec::new();
+        for seg in &segs {
+            let io_error = |source| ReadError::Io {
+                path: seg.log_path.clone(),
+                source,
+            };
+            // The indexes as the log holds them (mapped; their files may still carry the
+            // active segment's preallocated zeros).
             let idx = read_lock(&seg.idx);
-            if !idx.offset.is_sane(rel_end, size.max(1)) || !idx.time.is_sane(rel_end) {
-                report.problems.push(format!(
+            inspector
+                .segment(crate::inspect::SegmentFiles {
+                    base: seg.base_offset,
+                    log_path: &seg.log_path,
+                    log: &*seg.file,
+                    log_len: seg.size(),
+                    index: Some(idx.offset.file.live_bytes()),
+                    time_index: Some(idx.time.file.live_bytes()),
+                    next_offset: Some(seg.next_offset()),
+                })
+                .map_err(io_error)?;
+            let rel_end = u64::try_from(seg.next_offset() - seg.base_offset).unwrap_or(0);
+            if !idx.offset.is_sane(rel_end, seg.size().max(1)) || !idx.time.is_sane(rel_end) {
+                beyond.push(format!(
                     "{}: index entries out of order or out of range",
                     seg.log_path.display()
                 ));
             }
-            expected = seg.next_offset();
         }
-        Ok(report)
+        let found = inspector.finish();
+        let mut problems: Vec<String> = found.problems.iter().map(ToString::to_string).collect();
+        problems.extend(beyond);
+        Ok(VerifyReport {
+            segments: found.segments,
+            batches: found.batches,
+            bytes: found.bytes,
+            problems,
+        })
     }
 }
 

@@ -516,7 +516,7 @@ fn plan_tail_base(bytes: &[u8], plan: &IndexPlan, base: i64) -> i64 {
     if plan.last_entry_pos == 0 {
         return base;
     }
-    crate::batch::BatchHeader::parse(&bytes[plan.last_entry_pos as usize..])
+    weir_records::BatchHeader::parse(&bytes[plan.last_entry_pos as usize..])
         .map_or(base, |h| h.base_offset)
 }
 

@@ -10,12 +10,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 
-use crate::batch::{BATCH_HEADER_BYTES, BatchHeader, validate_stored_batch};
 use crate::error::ReadError;
 use crate::index::offset::OffsetIndex;
 use crate::index::time::TimeIndex;
 use crate::io::{FileSystem, StorageFile};
 use crate::mmap::map_segment;
+use weir_records::{BATCH_HEADER_BYTES, BatchHeader, validate_stored as validate_stored_batch};
 
 /// Width of the zero-padded base offset in file names (Kafka's 20 digits).
 pub const FILE_NAME_DIGITS: usize = 20;
@@ -242,7 +242,7 @@ impl Segment {
         }
         let h = BatchHeader::parse(&view[p..]).map_err(|e| self.corrupt(pos, e.to_string()))?;
         let total = h
-            .total_bytes()
+            .frame_bytes()
             .ok_or_else(|| self.corrupt(pos, "bad batchLength"))? as u64;
         if pos + total > size {
             return Err(self.corrupt(pos, "batch runs past the segment end"));
@@ -310,7 +310,7 @@ impl Segment {
             let Ok(h) = BatchHeader::parse(rest) else {
                 break;
             };
-            let Some(total) = h.total_bytes() else { break };
+            let Some(total) = h.frame_bytes() else { break };
             let bad_gap = h.base_offset > next && h.base_offset > gap_ok_below;
             if total > rest.len() || h.base_offset < next || bad_gap || h.last_offset_delta < 0 {
                 break;

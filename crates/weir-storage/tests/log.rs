@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use common::*;
 use weir_storage::testing::{BatchSpec, batch};
-use weir_storage::{
-    AppendError, AppendOptions, BatchErrorKind, BatchHeader, LogConfig, ReadError, TimestampType,
-};
+use weir_storage::{AppendError, AppendOptions, BatchErrorKind, BatchHeader, LogConfig, ReadError};
 
 #[test]
 fn append_then_read_back_exactly() {
@@ -82,17 +80,17 @@ fn log_append_time_rewrites_timestamp_and_crc_and_epoch_is_patched() {
     let b = batch(3, 10, 5);
     let opts = AppendOptions {
         leader_epoch: 7,
-        timestamp_type: TimestampType::LogAppendTime { now_ms: 123_456 },
+        log_append_time_ms: Some(123_456),
     };
     let info = log.append(&b, opts).unwrap();
     assert_eq!(info.log_append_time_ms, 123_456);
     let r = log.read(0, 1000, i64::MAX).unwrap();
-    let h = weir_storage::batch::validate_batch(&r.batches, None).unwrap();
+    let h = weir_records::validate(&r.batches, None).unwrap();
     assert_eq!(h.max_timestamp, 123_456);
     assert_eq!(h.partition_leader_epoch, 7);
-    assert_ne!(
-        h.attributes & weir_storage::batch::ATTR_TIMESTAMP_TYPE_LOG_APPEND,
-        0
+    assert_eq!(
+        h.attributes.timestamp_type(),
+        weir_records::TimestampType::LogAppendTime
     );
     assert_eq!(&r.batches[61..], &b[61..], "record bytes untouched");
     let info = log.append(&b, AppendOptions::default()).unwrap();
@@ -394,7 +392,7 @@ fn retention_never_pulls_memory_from_under_readers() {
                     let mut b = &bytes[..];
                     while !b.is_empty() {
                         let len = i32::from_be_bytes(b[8..12].try_into().unwrap()) as usize + 12;
-                        weir_storage::batch::validate_batch(&b[..len], None).unwrap();
+                        weir_records::validate(&b[..len], None).unwrap();
                         b = &b[len..];
                     }
                 }

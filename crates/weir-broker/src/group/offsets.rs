@@ -154,7 +154,7 @@ impl OffsetStore {
             let _g = self.append.lock().unwrap_or_else(|p| p.into_inner());
             crate::offload::run(batch.len(), || {
                 self.partition
-                    .append(&batch, TimestampType::CreateTime, now)
+                    .append_bytes(&batch, TimestampType::CreateTime, now)
             })?
         };
         self.partition.sync_to(appended.last_offset + 1).await?;

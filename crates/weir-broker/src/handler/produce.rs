@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use weir_protocol::ErrorCode;
-use weir_protocol::records::RecordBatch;
+use weir_protocol::records::ValidatedBatch;
 // Produce v0-2 (message formats v0/v1) stay advertised for librdkafka but are refused.
 use weir_protocol::api::PRODUCE_VERSION_ACCEPTED_MIN;
 use weir_protocol::messages::produce::{
@@ -26,20 +26,20 @@ fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProdu
     }
 }
 
-/// Kafka's record-level validation of a produced batch (LogValidator): exactly one v2 batch
-/// whose records, decompressed within `budget` bytes (`produce_decompressed_bytes_max`;
-/// Kafka streams without a bound), parse, fill the
-/// records section exactly and number `recordCount`. The batch header and CRC are checked by
-/// the storage engine on append. The codes are `errors.rs`'s: a count mismatch is
-/// INVALID_RECORD, anything else CORRUPT_MESSAGE.
-fn validate_records(
+/// Kafka's validation of a produced batch, in Kafka's order: exactly one v2 batch, at most
+/// the topic's `max_message_bytes` (checked before anything is decompressed), with a
+/// matching CRC-32C and `recordCount == lastOffsetDelta + 1` (`ValidatedBatch::new`, which
+/// decodes the header once and computes the CRC once for the whole produce path); then
+/// (LogValidator) its records, decompressed within `budget` bytes
+/// (`produce_decompressed_bytes_max`; Kafka streams without a bound), parse, fill the
+/// records section exactly and number `recordCount`. The codes are `errors.rs`'s.
+fn validate(
     records: &bytes::Bytes,
+    max_message_bytes: usize,
     budget: usize,
     keys_required: bool,
-) -> Result<(), PartitionError> {
-    let batch = RecordBatch::parse_exact(records.clone())?;
-    // The CRC first: a corrupt batch is refused as corrupt before its records are read.
-    batch.verify_crc()?;
+) -> Result<ValidatedBatch, PartitionError> {
+    let batch = ValidatedBatch::new(records.clone(), Some(max_message_bytes))?;
     for record in batch.records(budget)? {
         match record {
             Err(e) => return Err(e.into()),
@@ -48,7 +48,7 @@ fn validate_records(
             Ok(_) => {}
         }
     }
-    Ok(())
+    Ok(batch)
 }
 
 pub(crate) async fn handle(
@@ -120,8 +120,9 @@ pub(crate) async fn handle(
             // topic its keyed-records rule; then the append. A large batch is worked on off
             // the async worker, still before this handler's first wait (`offload.rs`).
             let appended = offload::run(offload::produce_work_bytes(&records), || {
-                validate_records(&records, budget, settings.compacted())?;
-                p.append(&records, settings.timestamp_type, now)
+                let max = p.log.max_message_bytes();
+                let batch = validate(&records, max, budget, settings.compacted())?;
+                p.append(&batch, settings.timestamp_type, now)
             });
             match appended {
                 Ok(a) => {

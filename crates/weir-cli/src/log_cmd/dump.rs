@@ -34,7 +34,7 @@ fn codec_name(batch: &RecordBatch) -> String {
 }
 
 fn dump_log(args: &DumpArgs, out: &mut impl io::Write) -> anyhow::Result<bool> {
-    let (mut file, len) = open_len(&args.path)?;
+    let (file, len) = open_len(&args.path)?;
     if !args.json {
         writeln!(out, "Dumping {}", args.path.display())?;
         if let Some(base) = base_offset_of(&args.path) {
@@ -45,7 +45,7 @@ fn dump_log(args: &DumpArgs, out: &mut impl io::Write) -> anyhow::Result<bool> {
     let (mut batches, mut records) = (0u64, 0u64);
     let mut error: Option<String> = None;
     loop {
-        let batch = match read_batch(&mut file, pos, len)
+        let batch = match read_batch(&file, pos, len)
             .with_context(|| format!("reading {}", args.path.display()))?
         {
             Next::End => break,

@@ -13,25 +13,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::batch::{
-    ATTR_TIMESTAMP_TYPE_LOG_APPEND, BATCH_HEADER_BYTES, BatchHeader, MAGIC_V2,
-    validate_stored_batch,
-};
 use crate::config::{LogConfig, SEGMENT_BYTES_MAX};
 use crate::error::LogError;
 use crate::io::StorageFile;
 use crate::log::{Log, RELATIVE_OFFSET_MAX, lock};
 use crate::segment::{Segment, read_lock, write_lock};
+use bytes::BytesMut;
+use weir_records::raw::{RawRecord, RawRecords};
+use weir_records::{
+    BATCH_HEADER_BYTES, BatchFrame, BatchHeader, Compression, assemble_batch, compress,
+    decompress_slice, validate_stored as validate_stored_batch,
+};
 
-use super::codec::{ATTR_COMPRESSION_MASK, Codec, compress, decompress};
 use super::offset_map::{Latest, OffsetMap};
-use super::records::{Records, encode_with_timestamp_delta};
 use super::state::{self, CleanerStats};
 use super::swap::{self, SwapGroup, cleaned_path};
 use super::{CLEAN_WRITE_BUFFER_BYTES, CleanError, CleanOutcome, CleanerConfig};
-
-/// Attribute bit 6: the base timestamp holds the batch's delete horizon (KIP-534).
-pub const ATTR_DELETE_HORIZON: i16 = 1 << 6;
 
 /// Index of the first segment the cleaner must not touch: the active one, or the first
 /// whose newest timestamp is younger than `min_compaction_lag_ms`.
@@ -70,15 +67,17 @@ fn for_each_batch(
 }
 
 /// The records section of a batch, decompressed (`None`: keep the batch as it is).
-fn records_of(h: &BatchHeader, bytes: &[u8], cc: &CleanerConfig) -> Option<(Codec, Vec<u8>)> {
+fn records_of(h: &BatchHeader, bytes: &[u8], cc: &CleanerConfig) -> Option<(Compression, Vec<u8>)> {
     if h.is_control() || h.is_transactional() {
         return None;
     }
     let raw = &bytes[BATCH_HEADER_BYTES..];
-    let codec = Codec::from_attributes(h.attributes).ok()?;
-    match decompress(codec, raw, cc.decompressed_batch_bytes_max) {
-        Ok(Some(v)) => Some((codec, v)),
-        Ok(None) => Some((codec, raw.to_vec())),
+    let codec = h.attributes.compression().ok()?;
+    if codec == Compression::None {
+        return Some((codec, raw.to_vec()));
+    }
+    match decompress_slice(codec, raw, cc.decompressed_batch_bytes_max) {
+        Ok(v) => Some((codec, v)),
         Err(e) => {
             tracing::warn!(base_offset = h.base_offset, error = %e, "batch kept as is: its records cannot be decompressed");
             None
@@ -108,34 +107,23 @@ struct Pass2<'a> {
     next_horizon_ms: Option<i64>,
 }
 
+/// `h`'s batch rewritten around a new records section (same offsets and producer).
 fn build_batch(
     h: &BatchHeader,
-    attributes: i16,
+    attributes: weir_records::Attributes,
     base_ts: i64,
     max_ts: i64,
     count: usize,
     records: &[u8],
 ) -> Option<Vec<u8>> {
-    let length = i32::try_from(BATCH_HEADER_BYTES - 12 + records.len()).ok()?;
-    let count = i32::try_from(count).ok()?;
-    let mut b = Vec::with_capacity(BATCH_HEADER_BYTES + records.len());
-    b.extend_from_slice(&h.base_offset.to_be_bytes());
-    b.extend_from_slice(&length.to_be_bytes());
-    b.extend_from_slice(&h.partition_leader_epoch.to_be_bytes());
-    b.push(MAGIC_V2 as u8);
-    b.extend_from_slice(&[0; 4]);
-    b.extend_from_slice(&attributes.to_be_bytes());
-    b.extend_from_slice(&h.last_offset_delta.to_be_bytes());
-    b.extend_from_slice(&base_ts.to_be_bytes());
-    b.extend_from_slice(&max_ts.to_be_bytes());
-    b.extend_from_slice(&h.producer_id.to_be_bytes());
-    b.extend_from_slice(&h.producer_epoch.to_be_bytes());
-    b.extend_from_slice(&h.base_sequence.to_be_bytes());
-    b.extend_from_slice(&count.to_be_bytes());
-    b.extend_from_slice(records);
-    let crc = crc32c::crc32c(&b[21..]);
-    b[17..21].copy_from_slice(&crc.to_be_bytes());
-    Some(b)
+    let frame = BatchFrame {
+        attributes,
+        base_timestamp: base_ts,
+        max_timestamp: max_ts,
+        record_count: i32::try_from(count).ok()?,
+        ..BatchFrame::of(h)
+    };
+    assemble_batch(&frame, records).ok().map(|b| b.to_vec())
 }
 
 impl Pass2<'_> {
@@ -143,11 +131,14 @@ impl Pass2<'_> {
         let Some((codec, section)) = records_of(h, bytes, self.cc) else {
             return Fate::Keep;
         };
-        let horizon = (h.attributes & ATTR_DELETE_HORIZON != 0).then_some(h.base_timestamp);
-        let mut kept = Vec::new();
+        let horizon = h
+            .attributes
+            .has_delete_horizon()
+            .then_some(h.base_timestamp);
+        let mut kept: Vec<RawRecord<'_>> = Vec::new();
         let mut removed = 0u64;
         let mut tombstones = false;
-        for r in Records::new(&section) {
+        for r in RawRecords::new(&section) {
             let Ok(r) = r else {
                 tracing::warn!(
                     base_offset = h.base_offset,
@@ -199,7 +190,7 @@ impl Pass2<'_> {
                 // empty batches) so the producer's sequence state survives.
                 return match build_batch(
                     h,
-                    h.attributes & !ATTR_COMPRESSION_MASK,
+                    h.attributes.with_compression(Compression::None),
                     h.base_timestamp,
                     h.max_timestamp,
                     0,
@@ -213,25 +204,25 @@ impl Pass2<'_> {
         }
         let (attributes, base_ts) = if stamp {
             (
-                h.attributes | ATTR_DELETE_HORIZON,
+                h.attributes.with_delete_horizon(),
                 self.now_ms.saturating_add(self.delete_retention_ms),
             )
         } else {
             (h.attributes, h.base_timestamp)
         };
-        let mut out = Vec::with_capacity(section.len());
+        let mut out = BytesMut::with_capacity(section.len());
         let mut max_ts = i64::MIN;
         for r in &kept {
             let ts = h.base_timestamp.saturating_add(r.timestamp_delta);
             max_ts = max_ts.max(ts);
             if stamp {
-                encode_with_timestamp_delta(&mut out, r, ts.saturating_sub(base_ts));
+                r.encode_with_timestamp_delta(&mut out, ts.saturating_sub(base_ts));
             } else {
                 out.extend_from_slice(r.raw);
             }
         }
-        if h.attributes & ATTR_TIMESTAMP_TYPE_LOG_APPEND != 0 {
-            max_ts = h.max_timestamp;
+        if let Some(append_time) = h.log_append_time() {
+            max_ts = append_time;
         }
         let records = match compress(codec, &out) {
             Ok(c) => c,
@@ -370,7 +361,7 @@ impl Log {
                     return Ok(true);
                 }
                 if let Some((_, section)) = records_of(h, bytes, cc) {
-                    for r in Records::new(&section) {
+                    for r in RawRecords::new(&section) {
                         let Ok(r) = r else { break };
                         let offset = h.base_offset + i64::from(r.offset_delta);
                         if let Some(key) = r.key

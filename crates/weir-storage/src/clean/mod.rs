@@ -1,8 +1,8 @@
 //! Log compaction (Kafka's log cleaner) for logs whose `cleanup_policy` compacts.
 //!
 //! - `offset_map.rs`: key → latest offset within a memory budget, collision-safe.
-//! - `records.rs`: v2 records inside a batch (keys, tombstones, re-encoding).
-//! - `codec.rs`: bounded decompression and recompression with the batch's codec.
+//! - records (keys, tombstones, re-encoding) and codecs (bounded decompression,
+//!   recompression with the batch's codec) are `weir-records`' (`raw`, `compress`).
 //! - `cleaner.rs`: the two passes (map the dirty range; rewrite from the start).
 //! - `swap.rs`: the crash-safe file protocol (`.cleaned` files, the swap manifest) and
 //!   its recovery; `state.rs`: the cleaner checkpoint and per-log cleaner state.
@@ -10,17 +10,13 @@
 //! The protocol and the rules are specified in `docs/format.md` ("Log compaction").
 
 pub(crate) mod cleaner;
-pub(crate) mod codec;
 mod offset_map;
-pub(crate) mod records;
 pub(crate) mod state;
 pub(crate) mod swap;
 
 use thiserror::Error;
 
-pub use codec::CodecError;
 pub use offset_map::OFFSET_MAP_ENTRY_BYTES;
-pub use records::RecordError;
 pub use state::{CLEANER_CHECKPOINT_FILE, CleanerStats};
 pub use swap::{CLEANED_SUFFIX, SWAP_MANIFEST_FILE};
 

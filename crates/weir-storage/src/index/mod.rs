@@ -82,6 +82,14 @@ impl IndexFile {
         self.entries >= self.capacity()
     }
 
+    /// The live entries' bytes (without the preallocated zeros after them).
+    pub(crate) fn live_bytes(&self) -> Vec<u8> {
+        (0..self.entries)
+            .flat_map(|i| self.entry(i))
+            .copied()
+            .collect()
+    }
+
     pub(crate) fn entry(&self, i: usize) -> &[u8] {
         assert!(i < self.entries, "index entry {i} of {}", self.entries);
         let map = self.map.as_ref().expect("entries > 0 implies a mapping");

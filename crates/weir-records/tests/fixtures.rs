@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use serde_json::Value;
-use weir_protocol::records::{
+use weir_records::{
     BatchError, BatchIter, Compression, DECOMPRESSED_BYTES_MAX_DEFAULT, Record, RecordBatch,
     TimestampType, check,
 };

@@ -1,5 +1,5 @@
 //! Throughput figures for the report, not a pass/fail test:
-//! `cargo test --release -p weir-protocol --test records_bench -- --ignored --nocapture`.
+//! `cargo test --release -p weir-records --test bench -- --ignored --nocapture`.
 //!
 //! For a 1 MiB batch (1024 records of ~1 KiB of log-like text) it prints,
 //! per codec, the time to decompress and iterate every record, next to a
@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use weir_protocol::records::{
+use weir_records::{
     BatchBuilder, BatchSettings, Compression, DECOMPRESSED_BYTES_MAX_DEFAULT, NewRecord,
     RecordBatch, decompress,
 };

@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use weir_protocol::records::{
-    BatchBuilder, BatchSettings, Compression, NewRecord, RecordHeader, check,
-};
+use weir_records::{BatchBuilder, BatchSettings, Compression, NewRecord, RecordHeader, check};
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/record_batch")
@@ -98,7 +96,7 @@ fn seed_batches() -> Vec<(String, Bytes)> {
     out
 }
 
-/// Writes the seeds: `WEIR_WRITE_CORPUS=1 cargo test -p weir-protocol --test records_corpus -- --ignored`.
+/// Writes the seeds: `WEIR_WRITE_CORPUS=1 cargo test -p weir-records --test corpus -- --ignored`.
 #[test]
 #[ignore]
 fn write_corpus_seeds() {

@@ -9,9 +9,10 @@
 //! encoding longer than 5 bytes (varint) or 10 bytes (varlong), or one whose
 //! last byte carries bits beyond the type's width, is [`VarintError::Overlong`].
 //!
-//! This is deliberately not `crate::primitives`' varint: message fields there must be
-//! canonical (so decode → encode is byte-identical), while record bytes are stored as the
-//! client sent them and read with Kafka's leniency.
+//! These are the only signed varints of weir: message fields (`weir-protocol`'s
+//! `primitives`) use unsigned varints alone. Message fields are written canonically (so
+//! decode → encode is byte-identical), while record bytes are stored as the client sent
+//! them and read with Kafka's leniency.
 
 use bytes::{BufMut, BytesMut};
 use thiserror::Error;
@@ -104,7 +105,6 @@ fn zigzag64(value: i64) -> u64 {
 }
 
 /// Appends an unsigned varint.
-#[allow(dead_code)] // Unused by records; kept so the post-merge dedupe with `primitives` is one swap.
 pub fn encode_uvarint(value: u32, out: &mut BytesMut) {
     encode_unsigned(u64::from(value), out);
 }
@@ -133,6 +133,21 @@ pub fn varlong_len(value: i64) -> usize {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn zigzag_values_at_the_edges() {
+        // Moved from weir-protocol's golden tests with the signed varints.
+        assert_eq!(decode_varint(&[0x01]).unwrap().0, -1);
+        assert_eq!(decode_varint(&[0x02]).unwrap().0, 1);
+        assert_eq!(
+            decode_varint(&[0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap().0,
+            i32::MIN
+        );
+        assert_eq!(decode_varlong(&[0x03]).unwrap().0, -2);
+        let mut max = [0xffu8; 10];
+        max[9] = 0x01;
+        assert_eq!(decode_varlong(&max).unwrap().0, i64::MIN);
+    }
 
     #[test]
     fn known_encodings() {

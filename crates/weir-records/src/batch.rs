@@ -105,6 +105,19 @@ impl Attributes {
     pub fn known_bits(self) -> i16 {
         self.0 & ATTR_KNOWN_MASK
     }
+    /// The same attributes with another codec (the cleaner writes an emptied batch
+    /// uncompressed).
+    pub fn with_compression(self, compression: Compression) -> Attributes {
+        Attributes((self.0 & !ATTR_COMPRESSION_MASK) | i16::from(compression.id()))
+    }
+    /// The same attributes with bit 6 set: `baseTimestamp` holds the delete horizon.
+    pub fn with_delete_horizon(self) -> Attributes {
+        Attributes(self.0 | ATTR_DELETE_HORIZON)
+    }
+    /// The same attributes with bit 3 set: the timestamps are log-append times.
+    pub fn with_log_append_time(self) -> Attributes {
+        Attributes(self.0 | ATTR_TIMESTAMP_TYPE)
+    }
     /// Assembles attributes from their parts.
     pub fn new(
         compression: Compression,
@@ -162,6 +175,41 @@ pub struct BatchHeader {
 }
 
 impl BatchHeader {
+    /// Decodes the fixed header fields of the batch at the start of `bytes`; checks only
+    /// that the 61 header bytes are present ([`crate::validate`] checks the rest).
+    pub fn parse(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+        match header(bytes) {
+            Ok((_, header)) => Ok(header),
+            Err(_) => Err(BatchError::Incomplete {
+                available: bytes.len(),
+                needed: BATCH_HEADER_BYTES,
+            }),
+        }
+    }
+
+    /// Bytes of the whole batch (`batchLength + 12`), or `None` when `batchLength` is
+    /// below a header's (a length no batch can have: corruption, or the zeros after a
+    /// torn write).
+    pub fn frame_bytes(&self) -> Option<usize> {
+        (self.batch_length >= BATCH_LENGTH_MIN).then(|| self.total_bytes())
+    }
+
+    /// Whether the batch is part of a transaction (attribute bit 4).
+    pub fn is_transactional(&self) -> bool {
+        self.attributes.is_transactional()
+    }
+
+    /// Whether the batch is a control batch (attribute bit 5).
+    pub fn is_control(&self) -> bool {
+        self.attributes.is_control()
+    }
+
+    /// The timestamp every record of a log-append-time batch takes, if it is one.
+    pub fn log_append_time(&self) -> Option<i64> {
+        (self.attributes.timestamp_type() == TimestampType::LogAppendTime)
+            .then_some(self.max_timestamp)
+    }
+
     /// Offset of the last record in the batch (`baseOffset + lastOffsetDelta`),
     /// `None` if that overflows.
     pub fn last_offset(&self) -> Option<i64> {
@@ -239,6 +287,36 @@ fn frame_length(bytes: &[u8]) -> Result<usize, BatchError> {
     Ok(needed)
 }
 
+/// Checks that `bytes` is exactly one batch (lengths, magic, no trailing bytes, a
+/// non-negative record count) and decodes its header; the CRC is not checked.
+pub(crate) fn frame_exact(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    let length = match frame_length(bytes) {
+        Ok(length) => length,
+        Err(BatchError::Incomplete { available, needed }) => {
+            return Err(BatchError::LengthExceedsInput { available, needed });
+        }
+        Err(other) => return Err(other),
+    };
+    if bytes.len() > length {
+        return Err(BatchError::TrailingBytes {
+            trailing_bytes: bytes.len() - length,
+        });
+    }
+    framed_header(bytes)
+}
+
+/// The header of `bytes`, which `frame_length` found to be one whole batch.
+fn framed_header(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    // Cannot fail after frame_length (>= 61 bytes); kept as a typed error.
+    let header = BatchHeader::parse(bytes)?;
+    if header.record_count < 0 {
+        return Err(BatchError::NegativeRecordCount {
+            record_count: header.record_count,
+        });
+    }
+    Ok(header)
+}
+
 /// One v2 record batch: a zero-copy view of its bytes plus the decoded header.
 ///
 /// Constructing one checks only framing (length, magic, record count sign);
@@ -264,39 +342,20 @@ impl RecordBatch {
     /// Parses `bytes` as exactly one batch (as in a Produce request, where
     /// Kafka requires one batch per partition).
     pub fn parse_exact(bytes: Bytes) -> Result<RecordBatch, BatchError> {
-        let length = match frame_length(&bytes) {
-            Ok(length) => length,
-            Err(BatchError::Incomplete { available, needed }) => {
-                return Err(BatchError::LengthExceedsInput { available, needed });
-            }
-            Err(other) => return Err(other),
-        };
-        if bytes.len() > length {
-            return Err(BatchError::TrailingBytes {
-                trailing_bytes: bytes.len() - length,
-            });
-        }
-        RecordBatch::from_framed(bytes)
+        let header = frame_exact(&bytes)?;
+        Ok(RecordBatch { bytes, header })
     }
 
     /// `bytes` is exactly one batch per `frame_length`.
     fn from_framed(bytes: Bytes) -> Result<RecordBatch, BatchError> {
-        let header = match header(&bytes) {
-            Ok((_, header)) => header,
-            // Unreachable after frame_length (>= 61 bytes), kept as a typed error.
-            Err(_) => {
-                return Err(BatchError::Incomplete {
-                    available: bytes.len(),
-                    needed: BATCH_HEADER_BYTES,
-                });
-            }
-        };
-        if header.record_count < 0 {
-            return Err(BatchError::NegativeRecordCount {
-                record_count: header.record_count,
-            });
-        }
+        let header = framed_header(&bytes)?;
         Ok(RecordBatch { bytes, header })
+    }
+
+    /// A batch whose header the caller has already decoded from `bytes` (see
+    /// [`crate::ValidatedBatch`]).
+    pub(crate) fn from_parts(bytes: Bytes, header: BatchHeader) -> RecordBatch {
+        RecordBatch { bytes, header }
     }
 
     /// The decoded header.
@@ -316,7 +375,7 @@ impl RecordBatch {
 
     /// The CRC-32C over attributes..end, as it should be stored.
     pub fn compute_crc(&self) -> u32 {
-        crc32c::crc32c(&self.bytes[CRC_COVERED_FROM..])
+        crc_of(&self.bytes)
     }
 
     /// Checks the stored CRC-32C against the bytes.
@@ -419,3 +478,13 @@ pub fn patch_partition_leader_epoch(batch: &mut [u8], epoch: i32) -> Result<(), 
 
 /// Where the CRC is stored and from where it is computed, for the builder.
 pub(crate) const CRC_FIELD: (usize, usize) = (CRC_OFFSET, CRC_COVERED_FROM);
+
+/// The CRC-32C of a batch's bytes from the attributes to the end.
+pub(crate) fn crc_of(bytes: &[u8]) -> u32 {
+    crc32c::crc32c(&bytes[CRC_COVERED_FROM..])
+}
+
+/// Offset of `baseTimestamp`..`maxTimestamp` fields, for the log-append-time patch.
+pub(crate) const MAX_TIMESTAMP_OFFSET: usize = 35;
+/// Offset of the attributes field.
+pub(crate) const ATTRIBUTES_OFFSET: usize = CRC_COVERED_FROM;

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use weir_protocol::records::{
+use weir_records::{
     BatchBuilder, BatchIter, BatchSettings, Compression, NewRecord, RecordBatch, RecordHeader,
     TimestampType, check,
 };

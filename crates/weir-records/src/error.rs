@@ -4,8 +4,10 @@ use thiserror::Error;
 
 use super::varint::VarintError;
 
-/// A record batch could not be framed or its header is invalid.
+/// A record batch could not be framed or its header is invalid. [`BatchError::kind`] says
+/// which Kafka error class it is.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum BatchError {
     /// The bytes end inside a batch whose header (so far) looks valid.
     ///
@@ -66,6 +68,34 @@ pub enum BatchError {
         /// The 3-bit codec id.
         id: u8,
     },
+    /// `recordCount` does not fit `lastOffsetDelta` (a produced batch needs
+    /// `recordCount == lastOffsetDelta + 1`; a stored one, cleaned, at most that).
+    #[error("recordCount {record_count} does not fit lastOffsetDelta {last_offset_delta}")]
+    CountMismatch {
+        /// The `recordCount` field.
+        record_count: i32,
+        /// The `lastOffsetDelta` field.
+        last_offset_delta: i32,
+    },
+    /// The batch is larger than the caller's limit (`max_message_bytes`).
+    #[error("batch of {size} bytes exceeds max_message_bytes {max}")]
+    TooLarge {
+        /// Bytes of the batch.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// The Kafka error class of a [`BatchError`]; the broker maps each to one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchErrorKind {
+    /// Kafka's `CORRUPT_MESSAGE`: bytes that do not frame, or a CRC mismatch.
+    Corrupt,
+    /// Kafka's `INVALID_RECORD`: well-framed bytes whose content Kafka refuses.
+    Invalid,
+    /// Kafka's `MESSAGE_TOO_LARGE`.
+    TooLarge,
 }
 
 impl BatchError {
@@ -73,10 +103,30 @@ impl BatchError {
     pub fn is_incomplete(&self) -> bool {
         matches!(self, BatchError::Incomplete { .. })
     }
+
+    /// The Kafka error class of this refusal (Kafka: a magic other than 2 in a v3+ produce and
+    /// a count that does not match the offsets are `InvalidRecordException`; lengths and CRC
+    /// are `CorruptRecordException`).
+    pub fn kind(&self) -> BatchErrorKind {
+        match self {
+            BatchError::BadMagic { .. } | BatchError::CountMismatch { .. } => {
+                BatchErrorKind::Invalid
+            }
+            BatchError::TooLarge { .. } => BatchErrorKind::TooLarge,
+            BatchError::Incomplete { .. }
+            | BatchError::LengthTooSmall { .. }
+            | BatchError::LengthExceedsInput { .. }
+            | BatchError::TrailingBytes { .. }
+            | BatchError::CrcMismatch { .. }
+            | BatchError::NegativeRecordCount { .. }
+            | BatchError::UnknownCompression { .. } => BatchErrorKind::Corrupt,
+        }
+    }
 }
 
 /// A record inside an (uncompressed) records section is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum RecordError {
     /// A varint field could not be read.
     #[error("record {index}: bad varint in {field}")]
@@ -169,6 +219,7 @@ pub enum RecordError {
 
 /// Compressing or decompressing a records section failed.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum CompressionError {
     /// The decompressed output would exceed the caller's budget.
     #[error("decompressed records exceed the budget of {decompressed_bytes_max} bytes")]
@@ -221,6 +272,7 @@ pub enum CompressionError {
 
 /// Reading the records of a batch failed before any record was parsed.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum RecordsError {
     /// The batch header is invalid for reading (e.g. unknown codec).
     #[error(transparent)]
@@ -232,6 +284,7 @@ pub enum RecordsError {
 
 /// A batch could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// Explicit offset deltas must be strictly increasing and non-negative.
     #[error("offset delta {offset_delta} does not follow {previous}")]

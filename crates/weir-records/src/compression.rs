@@ -140,12 +140,30 @@ pub fn decompress(
     input: &Bytes,
     decompressed_bytes_max: usize,
 ) -> Result<Bytes, CompressionError> {
+    match codec {
+        Compression::None => Ok(input.clone()),
+        codec => decompress_slice(codec, input, decompressed_bytes_max).map(Bytes::from),
+    }
+}
+
+/// Decompresses a records section borrowed from anywhere (a memory map, say) into a new
+/// buffer of at most `decompressed_bytes_max` bytes; `Compression::None` copies it.
+pub fn decompress_slice(
+    codec: Compression,
+    input: &[u8],
+    decompressed_bytes_max: usize,
+) -> Result<Vec<u8>, CompressionError> {
     let budget = decompressed_bytes_max;
     let out = match codec {
-        Compression::None => return Ok(input.clone()),
+        Compression::None if input.len() > budget => {
+            return Err(CompressionError::BudgetExceeded {
+                decompressed_bytes_max: budget,
+            });
+        }
+        Compression::None => input.to_vec(),
         Compression::Gzip => read_bounded(
             "gzip",
-            flate2::read::MultiGzDecoder::new(&input[..]),
+            flate2::read::MultiGzDecoder::new(input),
             input.len(),
             budget,
         )?,
@@ -153,14 +171,14 @@ pub fn decompress(
         Compression::Lz4 => lz4_frame::check_frames(input).and_then(|()| {
             read_bounded(
                 "lz4",
-                lz4_flex::frame::FrameDecoder::new(&input[..]),
+                lz4_flex::frame::FrameDecoder::new(input),
                 input.len(),
                 budget,
             )
         })?,
         Compression::Zstd => zstd_decompress(input, budget)?,
     };
-    Ok(Bytes::from(out))
+    Ok(out)
 }
 
 fn zstd_decompress(input: &[u8], budget: usize) -> Result<Vec<u8>, CompressionError> {

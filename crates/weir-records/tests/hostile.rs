@@ -2,7 +2,7 @@
 //! typed error with bounded allocation, never a panic.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use weir_protocol::records::{
+use weir_records::{
     BATCH_HEADER_BYTES, BatchBuilder, BatchError, BatchIter, BatchSettings, Compression,
     CompressionError, NewRecord, RecordBatch, RecordError, RecordHeader, RecordsError, check,
 };

@@ -9,7 +9,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::batch::{
-    Attributes, BATCH_HEADER_BYTES, CRC_FIELD, LOG_OVERHEAD_BYTES, MAGIC_V2, TimestampType,
+    Attributes, BATCH_HEADER_BYTES, BatchHeader, CRC_FIELD, LOG_OVERHEAD_BYTES, MAGIC_V2,
+    TimestampType,
 };
 use super::compression::{self, Compression};
 use super::error::BuildError;
@@ -184,11 +185,6 @@ impl BatchBuilder {
             codec => BytesMut::from(&compression::compress(codec, &section)?[..]),
         };
 
-        let total = BATCH_HEADER_BYTES
-            .checked_add(section.len())
-            .ok_or(BuildError::TooLarge { field: "batch" })?;
-        let batch_length = i32::try_from(total - LOG_OVERHEAD_BYTES)
-            .map_err(|_| BuildError::TooLarge { field: "batch" })?;
         let timestamp_type = if settings.log_append_time.is_some() {
             TimestampType::LogAppendTime
         } else {
@@ -201,28 +197,94 @@ impl BatchBuilder {
             settings.control,
             settings.delete_horizon.is_some(),
         );
-
-        let mut out = BytesMut::with_capacity(total);
-        out.put_i64(settings.base_offset);
-        out.put_i32(batch_length);
-        out.put_i32(settings.partition_leader_epoch);
-        out.put_i8(MAGIC_V2);
-        out.put_u32(0); // CRC, filled below
-        out.put_i16(attributes.0);
-        out.put_i32(last_offset_delta);
-        out.put_i64(base_timestamp);
-        out.put_i64(max_timestamp);
-        out.put_i64(settings.producer_id);
-        out.put_i16(settings.producer_epoch);
-        out.put_i32(settings.base_sequence);
-        out.put_i32(record_count);
-        debug_assert_eq!(out.len(), BATCH_HEADER_BYTES);
-        out.extend_from_slice(&section);
-        let (crc_at, covered_from) = CRC_FIELD;
-        let crc = crc32c::crc32c(&out[covered_from..]);
-        out[crc_at..crc_at + 4].copy_from_slice(&crc.to_be_bytes());
-        Ok(out.freeze())
+        let frame = BatchFrame {
+            base_offset: settings.base_offset,
+            partition_leader_epoch: settings.partition_leader_epoch,
+            attributes,
+            last_offset_delta,
+            base_timestamp,
+            max_timestamp,
+            producer_id: settings.producer_id,
+            producer_epoch: settings.producer_epoch,
+            base_sequence: settings.base_sequence,
+            record_count,
+        };
+        assemble_batch(&frame, &section)
     }
+}
+
+/// The header fields of a batch whose records section is already encoded (and compressed
+/// as `attributes` says); [`assemble_batch`] computes the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchFrame {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Leader epoch.
+    pub partition_leader_epoch: i32,
+    /// Attributes, codec included.
+    pub attributes: Attributes,
+    /// Last offset minus base offset.
+    pub last_offset_delta: i32,
+    /// First timestamp (or the delete horizon).
+    pub base_timestamp: i64,
+    /// Largest timestamp (or the append time).
+    pub max_timestamp: i64,
+    /// Producer id, -1 if none.
+    pub producer_id: i64,
+    /// Producer epoch, -1 if none.
+    pub producer_epoch: i16,
+    /// First sequence, -1 if none.
+    pub base_sequence: i32,
+    /// Records in the section.
+    pub record_count: i32,
+}
+
+impl BatchFrame {
+    /// The fields of an existing header (to rewrite a batch around a new section).
+    pub fn of(header: &BatchHeader) -> BatchFrame {
+        BatchFrame {
+            base_offset: header.base_offset,
+            partition_leader_epoch: header.partition_leader_epoch,
+            attributes: header.attributes,
+            last_offset_delta: header.last_offset_delta,
+            base_timestamp: header.base_timestamp,
+            max_timestamp: header.max_timestamp,
+            producer_id: header.producer_id,
+            producer_epoch: header.producer_epoch,
+            base_sequence: header.base_sequence,
+            record_count: header.record_count,
+        }
+    }
+}
+
+/// Writes a whole batch around an encoded records `section`: the header with its
+/// `batchLength` and magic, then the section, then the CRC-32C over both.
+pub fn assemble_batch(frame: &BatchFrame, section: &[u8]) -> Result<Bytes, BuildError> {
+    let total = BATCH_HEADER_BYTES
+        .checked_add(section.len())
+        .ok_or(BuildError::TooLarge { field: "batch" })?;
+    let batch_length = i32::try_from(total - LOG_OVERHEAD_BYTES)
+        .map_err(|_| BuildError::TooLarge { field: "batch" })?;
+    let mut out = BytesMut::with_capacity(total);
+    out.put_i64(frame.base_offset);
+    out.put_i32(batch_length);
+    out.put_i32(frame.partition_leader_epoch);
+    out.put_i8(MAGIC_V2);
+    out.put_u32(0); // CRC, filled below
+    out.put_i16(frame.attributes.0);
+    out.put_i32(frame.last_offset_delta);
+    out.put_i64(frame.base_timestamp);
+    out.put_i64(frame.max_timestamp);
+    out.put_i64(frame.producer_id);
+    out.put_i16(frame.producer_epoch);
+    out.put_i32(frame.base_sequence);
+    out.put_i32(frame.record_count);
+    debug_assert_eq!(out.len(), BATCH_HEADER_BYTES);
+    out.extend_from_slice(section);
+    let (crc_at, covered_from) = CRC_FIELD;
+    let crc = crc32c::crc32c(&out[covered_from..]);
+    out[crc_at..crc_at + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(out.freeze())
 }
 
 fn length_of(field: &'static str, bytes: Option<&Bytes>) -> Result<i32, BuildError> {
