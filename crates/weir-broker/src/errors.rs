@@ -136,7 +136,7 @@ pub enum TopicError {
     },
     /// A config name or value refused.
     #[error("invalid config: {0}")]
-    InvalidConfig(String),
+    InvalidConfig(#[from] crate::topic_config::TopicConfigError),
     /// The storage engine failed.
     #[error("storage: {0}")]
     Storage(#[from] weir_storage::StoreError),

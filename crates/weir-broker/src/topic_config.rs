@@ -11,7 +11,9 @@ use weir_storage::config::{
 };
 use weir_storage::{CleanupPolicy, LogConfig, Ratio};
 
-use crate::config::{BrokerConfig, TimestampType};
+use thiserror::Error;
+
+use crate::config::{BrokerConfig, TimestampType, ValueError};
 
 /// The broker-wide default of every topic config: the storage engine's [`LogConfig`] (from
 /// the broker keys `segment_bytes`, `retention_ms`, ...; Kafka's defaults for the compaction
@@ -86,22 +88,56 @@ pub fn default_value(defaults: &TopicDefaults, name: &str) -> Option<String> {
     })
 }
 
+/// Why a topic config was refused: Kafka's INVALID_CONFIG, whatever the reason.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TopicConfigError {
+    /// A name Kafka's topic configs do not have (or weir does not accept).
+    #[error("unknown topic config `{0}`")]
+    Unknown(String),
+    /// A value refused for its name (the same [`ValueError`] the broker keys give).
+    #[error("{name}: `{value}`: {reason}")]
+    Value {
+        /// The config's dotted name.
+        name: String,
+        /// The value given.
+        value: String,
+        /// Why.
+        reason: ValueError,
+    },
+    /// The storage engine refused the resulting log config.
+    #[error("{0}")]
+    Log(#[from] weir_storage::ConfigError),
+    /// The storage engine refused to apply the config to a partition's log.
+    #[error("{0}")]
+    Apply(#[source] weir_storage::LogError),
+}
+
+fn value_error(name: &str, value: &str, reason: ValueError) -> TopicConfigError {
+    TopicConfigError::Value {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason,
+    }
+}
+
 /// An integer topic config within its bounds (the storage engine's, as the broker keys').
-fn int(name: &str, v: &str, bounds: Bounds) -> Result<i64, String> {
+fn int(name: &str, v: &str, bounds: Bounds) -> Result<i64, TopicConfigError> {
     let n = v
         .trim()
         .parse::<i64>()
-        .map_err(|_| format!("{name}: `{v}` is not an integer"))?;
+        .map_err(|_| value_error(name, v, ValueError::NotAnInteger))?;
     if bounds.contains(n) {
         Ok(n)
     } else {
-        Err(format!("{name}: {n} is out of bounds {bounds}"))
+        Err(value_error(name, v, ValueError::OutOfBounds(bounds)))
     }
 }
 
 /// [`int`] for a size (bounds never below 0).
-fn size(name: &str, v: &str, bounds: Bounds) -> Result<u64, String> {
-    u64::try_from(int(name, v, bounds)?).map_err(|_| format!("{name}: must not be negative"))
+fn size(name: &str, v: &str, bounds: Bounds) -> Result<u64, TopicConfigError> {
+    u64::try_from(int(name, v, bounds)?)
+        .map_err(|_| value_error(name, v, ValueError::OutOfBounds(bounds)))
 }
 
 impl TopicSettings {
@@ -110,15 +146,17 @@ impl TopicSettings {
     pub fn new(
         defaults: &TopicDefaults,
         overrides: BTreeMap<String, String>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TopicConfigError> {
         let mut log = defaults.log;
         let mut timestamp_type = defaults.message_timestamp_type;
         for (name, value) in &overrides {
             match name.as_str() {
                 "cleanup.policy" => {
                     log.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(|| {
-                        format!(
-                            "cleanup.policy: `{value}` is not delete, compact or compact,delete"
+                        value_error(
+                            name,
+                            value,
+                            ValueError::Expected("delete, compact or compact,delete"),
                         )
                     })?;
                 }
@@ -137,7 +175,9 @@ impl TopicSettings {
                         .parse::<f64>()
                         .ok()
                         .and_then(Ratio::from_f64)
-                        .ok_or_else(|| format!("{name}: `{value}` is not a number in [0, 1]"))?;
+                        .ok_or_else(|| {
+                            value_error(name, value, ValueError::Expected("a number in [0, 1]"))
+                        })?;
                 }
                 "index.interval.bytes" => {
                     log.index_interval_bytes = size(name, value, INDEX_INTERVAL_BYTES_BOUNDS)?;
@@ -150,8 +190,10 @@ impl TopicSettings {
                         "CreateTime" => TimestampType::CreateTime,
                         "LogAppendTime" => TimestampType::LogAppendTime,
                         _ => {
-                            return Err(format!(
-                                "message.timestamp.type: `{value}` is not CreateTime or LogAppendTime"
+                            return Err(value_error(
+                                name,
+                                value,
+                                ValueError::Expected("CreateTime or LogAppendTime"),
                             ));
                         }
                     }
@@ -165,11 +207,11 @@ impl TopicSettings {
                     log.segment_index_bytes = size(name, value, SEGMENT_INDEX_BYTES_BOUNDS)?;
                 }
                 "segment.ms" => log.segment_ms = int(name, value, SEGMENT_MS_BOUNDS)?,
-                _ => return Err(format!("unknown topic config `{name}`")),
+                _ => return Err(TopicConfigError::Unknown(name.clone())),
             }
         }
         // Each value is within its bounds already; this checks the defaults too.
-        log.validate().map_err(|e| e.to_string())?;
+        log.validate()?;
         Ok(Self {
             overrides,
             log,

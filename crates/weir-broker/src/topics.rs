@@ -18,7 +18,7 @@ use crate::errors::PartitionError;
 pub use crate::errors::TopicError;
 use crate::meta::{TopicMeta, TopicStore};
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
-use crate::topic_config::{TopicDefaults, TopicSettings};
+use crate::topic_config::{TopicConfigError, TopicDefaults, TopicSettings};
 
 /// One partition: its log and the idempotent-producer state guarding appends to it.
 #[derive(Debug)]
@@ -320,7 +320,7 @@ impl Topics {
                     None => store.create(&tp, settings.applied_log_config())?,
                 };
                 log.set_config(settings.applied_log_config())
-                    .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+                    .map_err(|e| TopicError::InvalidConfig(TopicConfigError::Apply(e)))?;
                 partitions.push(Arc::new(Partition::new(p, log, Arc::clone(&durability))?));
             }
             meta.save(&name, &m)?;
@@ -554,7 +554,7 @@ impl Topics {
         for p in &topic.partitions {
             p.log
                 .set_config(settings.applied_log_config())
-                .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+                .map_err(|e| TopicError::InvalidConfig(TopicConfigError::Apply(e)))?;
         }
         *topic.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
         Ok(())
