@@ -4,10 +4,10 @@
 //! high bit = "more follows"). Signed varints and varlongs are zigzag-encoded
 //! first (`(n << 1) ^ (n >> 31)`), as Protocol Buffers do.
 //!
-//! Reading is as lenient as Kafka's `ByteUtils` on padding (a non-canonical
-//! encoding such as `0x80 0x00` for zero is accepted) but strict on size: an
-//! encoding longer than 5 bytes (varint) or 10 bytes (varlong), or one whose
-//! last byte carries bits beyond the type's width, is [`VarintError::Overlong`].
+//! Reading is as lenient as Kafka's `ByteUtils`: a non-canonical encoding such as
+//! `0x80 0x00` for zero is accepted, and bits of the last allowed byte beyond the
+//! type's width are dropped; only an encoding longer than 5 bytes (varint) or 10
+//! bytes (varlong) is [`VarintError::Overlong`].
 //!
 //! These are the only signed varints of weir: message fields (`weir-protocol`'s
 //! `primitives`) use unsigned varints alone. Message fields are written canonically (so
@@ -46,11 +46,13 @@ fn decode_unsigned(
             return Err(VarintError::Overlong);
         }
         let shift = 7 * i as u32;
-        let group = u64::from(byte & 0x7f);
-        // Bits of this group that would land beyond `bits_max` must be zero.
+        let mut group = u64::from(byte & 0x7f);
+        // Bits of the last byte that land beyond `bits_max` are dropped, as Kafka's
+        // `ByteUtils.readVarint`/`readVarlong` shift them out (only a continuation bit on
+        // the last allowed byte is an error).
         let room = bits_max.saturating_sub(shift);
-        if room < 7 && group >> room != 0 {
-            return Err(VarintError::Overlong);
+        if room < 7 {
+            group &= (1u64 << room) - 1;
         }
         value |= group << shift;
         if byte & 0x80 == 0 {
@@ -180,15 +182,19 @@ mod tests {
             decode_varint(&[0x80, 0x80, 0x80, 0x80, 0x80]),
             Err(VarintError::Overlong)
         );
-        // Fifth byte with bits beyond 32.
+        // Kafka's ByteUtils: a fifth byte's bits beyond 32 are shifted out, not refused
+        // (0x1f carries bit 32: the value read is that of 0x0f).
         assert_eq!(
             decode_varint(&[0xff, 0xff, 0xff, 0xff, 0x1f]),
-            Err(VarintError::Overlong)
+            decode_varint(&[0xff, 0xff, 0xff, 0xff, 0x0f]).map(|(v, _)| (v, 5))
         );
         assert_eq!(decode_varlong(&[0x80; 11]), Err(VarintError::Overlong));
+        // A tenth byte's bits beyond 64 likewise.
         let mut max = vec![0xff; 9];
         max.push(0x02);
-        assert_eq!(decode_varlong(&max), Err(VarintError::Overlong));
+        let mut same = vec![0xff; 9];
+        same.push(0x00);
+        assert_eq!(decode_varlong(&max), decode_varlong(&same));
         // Non-canonical padding is accepted, as Kafka does.
         assert_eq!(decode_varint(&[0x80, 0x00]), Ok((0, 2)));
     }
