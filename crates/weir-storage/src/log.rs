@@ -93,6 +93,11 @@ impl Log {
     }
 }
 
+/// `max_message_bytes` as a byte count.
+fn max_bytes(cfg: &LogConfig) -> usize {
+    usize::try_from(cfg.max_message_bytes).unwrap_or(usize::MAX)
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -156,13 +161,14 @@ impl Log {
     /// (framing, `max_message_bytes`, magic, CRC-32C, counts) and appends it as
     /// [`Log::append_validated`] does.
     pub fn append(&self, batch: &[u8], opts: AppendOptions) -> Result<AppendInfo, AppendError> {
-        let header = weir_records::validate(batch, Some(self.max_message_bytes()))?;
-        self.append_checked(batch, &header, opts)
+        let cfg = self.config();
+        let header = weir_records::validate(batch, Some(max_bytes(&cfg)))?;
+        self.append_checked(batch, &header, opts, cfg)
     }
 
     /// `max_message_bytes` of the current configuration, as a byte count.
     pub fn max_message_bytes(&self) -> usize {
-        usize::try_from(read_lock(&self.config).max_message_bytes).unwrap_or(usize::MAX)
+        max_bytes(&read_lock(&self.config))
     }
 
     /// Appends one batch that was validated when it arrived: nothing is parsed or
@@ -176,14 +182,15 @@ impl Log {
         batch: &ValidatedBatch,
         opts: AppendOptions,
     ) -> Result<AppendInfo, AppendError> {
-        let max = self.max_message_bytes();
+        let cfg = self.config();
+        let max = max_bytes(&cfg);
         if batch.len() > max {
             return Err(AppendError::Batch(BatchError::TooLarge {
                 size: batch.len(),
                 max,
             }));
         }
-        self.append_checked(batch.as_bytes(), batch.header(), opts)
+        self.append_checked(batch.as_bytes(), batch.header(), opts, cfg)
     }
 
     /// The append itself, for a batch whose `header` was validated from `batch`.
@@ -192,8 +199,8 @@ impl Log {
         batch: &[u8],
         header: &BatchHeader,
         opts: AppendOptions,
+        cfg: LogConfig,
     ) -> Result<AppendInfo, AppendError> {
-        let cfg = self.config();
         let mut w = lock(&self.writer);
         if self.closed.load(Ordering::Acquire) {
             return Err(AppendError::Closed);
