@@ -154,7 +154,14 @@ async fn create(client: &Client, name: &str, partitions: i32) -> Result<(), Stri
     results[0].1.as_ref().map(|_| ()).map_err(|e| e.to_string())
 }
 
-async fn produce(producer: &Producer, topic: &str, partition: i32, count: usize) {
+/// `count` records to one partition, stamped `timestamp_ms` (`None`: now).
+async fn produce(
+    producer: &Producer,
+    topic: &str,
+    partition: i32,
+    count: usize,
+    timestamp_ms: Option<i64>,
+) {
     let mut deliveries = Vec::new();
     for i in 0..count {
         let record = ProducerRecord {
@@ -163,7 +170,7 @@ async fn produce(producer: &Producer, topic: &str, partition: i32, count: usize)
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(Bytes::from(format!("value {i} of partition {partition}"))),
             headers: vec![],
-            timestamp_ms: None,
+            timestamp_ms,
         };
         deliveries.push(producer.send(record).await.unwrap());
     }
@@ -185,8 +192,10 @@ async fn scrape_matches_what_clients_did() {
     assert!(create(&client, "m", 2).await.is_err());
 
     let producer = Producer::new(client.clone(), ProducerConfig::default()).unwrap();
-    produce(&producer, "m", 0, 100).await;
-    produce(&producer, "m", 1, 50).await;
+    // Partition 0's records are an hour old: the group's lag in seconds shows it.
+    let hour_ago = weir_broker::broker::now_ms() - 3_600_000;
+    produce(&producer, "m", 0, 100, Some(hour_ago)).await;
+    produce(&producer, "m", 1, 50, None).await;
     producer.close().await.unwrap();
 
     // Read everything once.
@@ -281,7 +290,15 @@ async fn scrape_matches_what_clients_did() {
         );
     }
     let g0 = [("group", AWKWARD_GROUP), ("topic", "m"), ("partition", "0")];
+    let g1 = [("group", AWKWARD_GROUP), ("topic", "m"), ("partition", "1")];
     assert_eq!(s.value("weir_group_lag", &g0), Some(60.0));
+    let age = s.value("weir_group_lag_seconds", &g0).unwrap();
+    assert!((3600.0..3700.0).contains(&age), "{age}");
+    assert_eq!(
+        s.value("weir_group_lag_seconds", &g1),
+        Some(0.0),
+        "caught up"
+    );
     assert!(
         s.text.contains(r#"group="g\"\\\nx""#),
         "the group id escaped as the format requires"
