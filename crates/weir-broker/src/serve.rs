@@ -47,6 +47,12 @@ impl Broker {
         let metrics = Arc::clone(self.metrics());
         // The listener is bound and recovery is done: from here connections are accepted.
         metrics.set_phase(Phase::Serving);
+        // /readyz says 503 from the moment shutdown begins, while in-flight requests finish.
+        let stopping = Arc::clone(&metrics);
+        let shutdown = async move {
+            shutdown.await;
+            stopping.set_phase(Phase::Stopping);
+        };
         crate::server::run(
             listener,
             service,
