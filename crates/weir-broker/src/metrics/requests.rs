@@ -103,7 +103,9 @@ fn first(mut codes: impl Iterator<Item = i16>) -> i16 {
     codes.find(|&c| c != 0).unwrap_or(0)
 }
 
-/// Adds the record bytes of a Fetch response to each partition's bytes out.
+/// Adds the record bytes of a Fetch response to each partition's bytes out. Topics are
+/// found by name: a Fetch v13+ response names its topics by id only, so once the broker
+/// serves those versions this must fall back to the id (`topic_id`) when the name is empty.
 pub(crate) fn count_fetched(topics: &Topics, response: &FetchResponse) {
     for t in &response.responses {
         let sent: usize = t
