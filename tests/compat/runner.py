@@ -184,6 +184,8 @@ class Broker:
         # Groups form at once, as in Kafka's own tests (the default delay is 3 s).
         cmd = [self.weir, "serve", "--listen", "127.0.0.1:%d" % self.port,
                "--data-dir", self.data_dir, "--set", "group_initial_rebalance_delay_ms=0"]
+        # No metrics endpoint: its fixed default port would clash with a weir already running.
+        cmd += ["--set", "http_listen="]
         # The log cleaner looks for dirty logs every 100 ms (Kafka's default is 15 s), so the
         # compaction scenarios see their topics compacted at once.
         cmd += ["--set", "log_cleaner_backoff_ms=100"]

@@ -86,7 +86,8 @@ class Broker:
         log.write(b"\n==== start #%d\n" % self.starts)
         log.flush()
         cmd = [self.weir, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir",
-               self.data_dir, "--set", "group_initial_rebalance_delay_ms=0"] + self.extra
+               self.data_dir, "--set", "group_initial_rebalance_delay_ms=0",
+               "--set", "http_listen="] + self.extra
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=log, start_new_session=True)
         log.close()

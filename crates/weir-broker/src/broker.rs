@@ -11,6 +11,8 @@ use std::sync::Arc;
 use crate::config::BrokerConfig;
 use crate::group::{Coordinator, GroupError, GroupLimits, SystemClock};
 use crate::meta::{MetaError, ProducerIdAllocator};
+use crate::metrics::Metrics;
+use crate::metrics::fs::MeteredFs;
 use crate::topics::{TopicError, Topics};
 
 /// Milliseconds since the Unix epoch (kept here for callers of `broker::now_ms`).
@@ -23,6 +25,7 @@ pub struct Broker {
     topics: Arc<Topics>,
     producer_ids: Arc<ProducerIdAllocator>,
     groups: Arc<Coordinator>,
+    metrics: Arc<Metrics>,
 }
 
 /// Why the broker could not start or stop cleanly.
@@ -56,6 +59,23 @@ impl Broker {
         config: BrokerConfig,
         fs: Arc<dyn weir_storage::FileSystem>,
     ) -> Result<Self, BrokerError> {
+        let metrics = Metrics::new(config.metrics_series_max as usize);
+        Self::open_observed(config, fs, metrics)
+    }
+
+    /// [`Broker::open_with_fs`] recording into `metrics`, which an HTTP endpoint
+    /// ([`crate::metrics::http::Endpoint`]) may already serve: its `/readyz` says 503 until
+    /// [`Broker::serve`] accepts. Every fsync of the logs is timed (`weir_fsync_*`), the
+    /// time this takes is `weir_recovery_seconds`, and the topics and the coordinator are
+    /// handed to `metrics` for its scrape-time families.
+    pub fn open_observed(
+        config: BrokerConfig,
+        fs: Arc<dyn weir_storage::FileSystem>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, BrokerError> {
+        let started = std::time::Instant::now();
+        let fs: Arc<dyn weir_storage::FileSystem> =
+            Arc::new(MeteredFs::new(fs, Arc::clone(&metrics)));
         let topics = Topics::open_with_fs(&config, Arc::clone(&fs))?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir, fs)?;
         let groups = Coordinator::open(
@@ -66,11 +86,15 @@ impl Broker {
                 ..GroupLimits::with_initial_delay(config.group_initial_rebalance_delay_ms)
             },
         )?;
+        let (topics, groups) = (Arc::new(topics), Arc::new(groups));
+        metrics.attach(&topics, &groups);
+        metrics.set_recovery(started.elapsed());
         Ok(Self {
             config,
-            topics: Arc::new(topics),
+            topics,
             producer_ids: Arc::new(producer_ids),
-            groups: Arc::new(groups),
+            groups,
+            metrics,
         })
     }
 
@@ -87,6 +111,11 @@ impl Broker {
     /// The group coordinator and committed offsets.
     pub fn groups(&self) -> &Arc<Coordinator> {
         &self.groups
+    }
+
+    /// The broker's metrics (`metrics.rs`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// InitProducerId's id source.

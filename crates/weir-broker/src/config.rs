@@ -83,6 +83,10 @@ pub struct BrokerConfig {
     /// Bytes a produced compressed batch may inflate to while its records are validated
     /// (`produce_decompressed_bytes_max`).
     pub produce_decompressed_bytes_max: u64,
+    /// Address of the HTTP endpoint (`http_listen`; `None` when empty: no endpoint).
+    pub http_listen: Option<SocketAddr>,
+    /// Series per per-partition and per-group metric family at most (`metrics_series_max`).
+    pub metrics_series_max: u32,
 }
 
 /// An error in the configuration; the message names the key and the source.
@@ -279,6 +283,8 @@ fn placeholder() -> BrokerConfig {
         log_cleaner_backoff_ms: 0,
         group_max_size: 0,
         produce_decompressed_bytes_max: 0,
+        http_listen: None,
+        metrics_series_max: 0,
     }
 }
 

@@ -5,30 +5,36 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tracing::{Instrument, debug, debug_span, warn};
-use weir_protocol::DecodeError;
 use weir_protocol::Encoder;
 use weir_protocol::api::{ApiKey, RequestBody, ResponseBody, decode_request};
 use weir_protocol::header::{ResponseHeader, response_header_version};
+use weir_protocol::{DecodeError, ErrorCode};
 
 use crate::connection::{Response, Service};
 use crate::handler::{self, Context};
+use crate::metrics::Metrics;
 
 /// The broker's [`Service`]: one call per request frame. It holds the handlers' context and
-/// hands each handler the parts it uses.
+/// hands each handler the parts it uses; it counts and times every answered request.
 #[derive(Debug)]
 pub struct Dispatcher {
     ctx: Arc<Context>,
+    metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
-    /// A dispatcher over the handlers' context.
-    pub(crate) fn new(ctx: Context) -> Self {
-        Self { ctx: Arc::new(ctx) }
+    /// A dispatcher over the handlers' context, recording into `metrics`.
+    pub(crate) fn new(ctx: Context, metrics: Arc<Metrics>) -> Self {
+        Self {
+            ctx: Arc::new(ctx),
+            metrics,
+        }
     }
 }
 
 impl Service for Dispatcher {
     async fn call(self: Arc<Self>, frame: Bytes) -> Response {
+        let started = std::time::Instant::now();
         let request = match decode_request(frame) {
             Ok(r) => {
                 if r.trailing_bytes > 0 {
@@ -68,11 +74,25 @@ impl Service for Dispatcher {
         .await
         {
             Ok(Some(body)) => body,
-            Ok(None) => return Response::Nothing,
+            Ok(None) => {
+                // acks=0: counted, with no response bytes.
+                self.metrics
+                    .record_request(key, ErrorCode::NONE, started.elapsed(), 0);
+                return Response::Nothing;
+            }
             Err(HandlerFailed) => return Response::Close,
         };
+        if let ResponseBody::Fetch(r) = &body {
+            crate::metrics::count_fetched(&self.ctx.topics, r);
+        }
+        let error = self.metrics.response_error(&body);
         match encode(correlation_id, key, body_version, &body) {
-            Ok(chunks) => Response::Frame(chunks),
+            Ok(chunks) => {
+                let bytes = chunks.iter().map(Bytes::len).sum();
+                self.metrics
+                    .record_request(key, error, started.elapsed(), bytes);
+                Response::Frame(chunks)
+            }
             Err(e) => {
                 warn!(?key, version, error = %e, "response does not encode; closing");
                 Response::Close

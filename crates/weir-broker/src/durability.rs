@@ -16,6 +16,7 @@ use weir_storage::Log;
 
 use crate::config::FlushPolicy;
 use crate::errors::PartitionError;
+use crate::metrics::DurationHistogram;
 
 /// The flush policy and the channel long-poll fetches wait on, shared by every partition.
 #[derive(Debug)]
@@ -23,6 +24,8 @@ pub(crate) struct Durability {
     flush: FlushPolicy,
     /// Bumped whenever a partition's readable end moves.
     appended: watch::Sender<u64>,
+    /// How long [`Durability::sync_to`] callers (acknowledgements) waited.
+    pub(crate) ack_wait: DurationHistogram,
 }
 
 impl Durability {
@@ -30,6 +33,7 @@ impl Durability {
         Self {
             flush,
             appended: watch::channel(0).0,
+            ack_wait: DurationHistogram::default(),
         }
     }
 
@@ -60,8 +64,17 @@ impl Durability {
     }
 
     /// Makes everything below `upto` durable (group commit: concurrent callers share fsyncs,
-    /// which run on the blocking pool), then wakes long-poll fetches.
+    /// which run on the blocking pool), then wakes long-poll fetches. The wait is recorded
+    /// in `weir_produce_ack_wait_seconds`: an answer waits for it.
     pub(crate) async fn sync_to(&self, log: &Arc<Log>, upto: i64) -> Result<(), PartitionError> {
+        let started = std::time::Instant::now();
+        let r = self.sync_unobserved(log, upto).await;
+        self.ack_wait.observe(started.elapsed());
+        r
+    }
+
+    /// [`Durability::sync_to`] for a background sync nobody waits on.
+    async fn sync_unobserved(&self, log: &Arc<Log>, upto: i64) -> Result<(), PartitionError> {
         let log = Arc::clone(log);
         let result = tokio::task::spawn_blocking(move || log.sync_to(upto)).await;
         self.notify_appended();
@@ -84,7 +97,7 @@ impl Durability {
             FlushPolicy::Fsync => {
                 let (durability, log) = (Arc::clone(self), Arc::clone(log));
                 tokio::spawn(async move {
-                    if let Err(e) = durability.sync_to(&log, upto).await {
+                    if let Err(e) = durability.sync_unobserved(&log, upto).await {
                         warn!(partition, error = %e, "background sync failed");
                     }
                 });

@@ -14,6 +14,7 @@ pub mod errors;
 pub mod group;
 mod handler;
 pub mod meta;
+pub mod metrics;
 pub mod offload;
 pub mod producer_state;
 mod serve;
@@ -22,3 +23,4 @@ pub mod topic_config;
 pub mod topics;
 
 pub use config::BrokerConfig;
+pub use weir_storage::RealFs;

@@ -17,6 +17,7 @@ use crate::connection::ConnectionLimits;
 use crate::dispatch::Dispatcher;
 use crate::group::{Coordinator, GROUP_TICK_INTERVAL_MS};
 use crate::handler::Context;
+use crate::metrics::Phase;
 use crate::topics::Topics;
 
 impl Broker {
@@ -34,13 +35,34 @@ impl Broker {
         };
         let background = spawn_background(config, self.topics(), self.groups());
         let cleaners = Cleaners::start(self.topics(), CleanerOptions::from_config(config));
-        let service = Arc::new(Dispatcher::new(Context::new(
-            config,
-            Arc::clone(self.topics()),
-            Arc::clone(self.groups()),
-            Arc::clone(self.producer_ids()),
-        )));
-        crate::server::run(listener, service, limits, config.connections_max, shutdown).await;
+        let service = Arc::new(Dispatcher::new(
+            Context::new(
+                config,
+                Arc::clone(self.topics()),
+                Arc::clone(self.groups()),
+                Arc::clone(self.producer_ids()),
+            ),
+            Arc::clone(self.metrics()),
+        ));
+        let metrics = Arc::clone(self.metrics());
+        // The listener is bound and recovery is done: from here connections are accepted.
+        metrics.set_phase(Phase::Serving);
+        // /readyz says 503 from the moment shutdown begins, while in-flight requests finish.
+        let stopping = Arc::clone(&metrics);
+        let shutdown = async move {
+            shutdown.await;
+            stopping.set_phase(Phase::Stopping);
+        };
+        crate::server::run(
+            listener,
+            service,
+            limits,
+            config.connections_max,
+            Some(Arc::clone(&metrics)),
+            shutdown,
+        )
+        .await;
+        metrics.set_phase(Phase::Stopping);
         background.abort();
         let _ = tokio::task::spawn_blocking(move || cleaners.stop()).await;
         let topics = Arc::clone(self.topics());

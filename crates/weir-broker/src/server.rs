@@ -11,14 +11,17 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::connection::{self, ConnectionLimits, Service};
+use crate::metrics::Metrics;
 
 /// Accepts and serves connections on `listener` until `shutdown` completes, then waits for
-/// every connection to finish its in-flight requests.
+/// every connection to finish its in-flight requests. Connections are counted in `metrics`
+/// (`weir_connections`, `weir_connections_accepted_total`) when given.
 pub async fn run<S: Service>(
     listener: TcpListener,
     service: Arc<S>,
     limits: ConnectionLimits,
     connections_max: u32,
+    metrics: Option<Arc<Metrics>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(connections_max as usize));
@@ -49,8 +52,10 @@ pub async fn run<S: Service>(
         let span = info_span!("conn", id, %peer);
         let service = Arc::clone(&service);
         let stop_rx = stop_rx.clone();
+        let counted = metrics.as_ref().map(|m| m.connection_opened());
         conns.spawn(
             async move {
+                let _counted = counted;
                 let reason = connection::serve(stream, service, limits, stop_rx).await;
                 tracing::debug!(?reason, "closed");
                 drop(permit);

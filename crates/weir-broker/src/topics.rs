@@ -17,6 +17,7 @@ use crate::durability::Durability;
 use crate::errors::PartitionError;
 pub use crate::errors::TopicError;
 use crate::meta::{TopicMeta, TopicStore};
+use crate::metrics::{HistogramSnapshot, PartitionStats};
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
 use crate::topic_config::{TopicConfigError, TopicDefaults, TopicSettings};
 
@@ -32,6 +33,8 @@ pub struct Partition {
     producers: Mutex<ProducerStates>,
     /// The flush policy and the fetch wake-up (`durability.rs`).
     pub(crate) durability: Arc<Durability>,
+    /// Records and bytes in and out, for the metrics.
+    pub(crate) stats: PartitionStats,
 }
 
 /// Where an appended (or recognised as resent) batch is.
@@ -55,6 +58,7 @@ impl Partition {
             log,
             producers: Mutex::new(producers),
             durability,
+            stats: PartitionStats::default(),
         })
     }
 
@@ -118,6 +122,8 @@ impl Partition {
             },
         )?;
         producers.record(&ident, info.base_offset, info.log_append_time_ms);
+        let records = u64::try_from(info.last_offset - info.base_offset + 1).unwrap_or(0);
+        self.stats.appended(records, batch.len());
         Ok(Appended {
             base_offset: info.base_offset,
             last_offset: info.last_offset,
@@ -574,6 +580,11 @@ impl Topics {
     /// A receiver that sees every [`Topics::notify_appended`].
     pub fn subscribe_appended(&self) -> watch::Receiver<u64> {
         self.durability.subscribe_appended()
+    }
+
+    /// The waits of `acks=-1` produces and offset commits for their fsync, so far.
+    pub(crate) fn ack_wait(&self) -> HistogramSnapshot {
+        self.durability.ack_wait.snapshot()
     }
 
     /// Flushes and closes every log, leaving the clean-shutdown marker.

@@ -14,6 +14,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use weir_broker::broker::Broker;
 use weir_broker::config::{BrokerConfig, Source, help_table};
+use weir_broker::metrics::Metrics;
+use weir_broker::metrics::http::Endpoint;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -139,13 +141,34 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         config.listen = listener.local_addr()?;
+        // The HTTP endpoint first, so /readyz answers 503 while the logs recover.
+        let metrics = Metrics::new(config.metrics_series_max as usize);
+        let endpoint = match config.http_listen {
+            Some(addr) => Some(
+                Endpoint::start(addr, Arc::clone(&metrics))
+                    .await
+                    .with_context(|| format!("binding http_listen {addr}"))?,
+            ),
+            None => None,
+        };
         let started = std::time::Instant::now();
-        let broker = tokio::task::spawn_blocking(move || Broker::open(config)).await??;
+        let broker = tokio::task::spawn_blocking(move || {
+            Broker::open_observed(config, Arc::new(weir_broker::RealFs), metrics)
+        })
+        .await??;
         let broker = Arc::new(broker);
         tracing::info!(listen = %broker.config().listen, data_dir = %broker.config().data_dir.display(), open_ms = started.elapsed().as_millis() as u64, "weir serving");
-        // One line on stdout that scripts can wait for (the bound port, when --listen used port 0).
+        // One line on stdout that scripts can wait for (the bound port, when --listen used port 0),
+        // first; then the HTTP endpoint's.
         println!("weir: listening on {}", broker.config().listen);
+        if let Some(e) = &endpoint {
+            tracing::info!(http = %e.local_addr(), "metrics endpoint serving");
+            // Not println!: a script that read only the first line may have closed the pipe.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), "weir: http on {}", e.local_addr());
+        }
         broker.serve(listener, shutdown_signal()).await?;
+        drop(endpoint);
         Ok(())
     })
 }

@@ -410,6 +410,23 @@ pub const KEYS: &[KeySpec] = &[
         "bytes a produced compressed batch may inflate to while its records are checked; past it CORRUPT_MESSAGE (100 MiB default)",
         |b, n| put(&mut b.c.produce_decompressed_bytes_max, n),
     ),
+    KeySpec::text(
+        "http_listen",
+        "127.0.0.1:9464",
+        "host:port, or empty for none",
+        "address of the HTTP endpoint: /metrics (Prometheus), /healthz, /readyz",
+        |b, v| {
+            b.c.http_listen = if v.is_empty() { None } else { Some(v.parse()?) };
+            Ok(())
+        },
+    ),
+    KeySpec::int(
+        "metrics_series_max",
+        crate::metrics::METRICS_SERIES_MAX_DEFAULT,
+        Bounds::new(0, 10_000_000),
+        "series of each per-partition and per-group metric family at most; past it they are left out and counted in weir_metrics_series_dropped_total",
+        |b, n| put(&mut b.c.metrics_series_max, n),
+    ),
 ];
 
 fn parse_bool(v: &str) -> Result<bool, ValueError> {

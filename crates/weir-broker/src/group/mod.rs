@@ -101,6 +101,19 @@ pub struct MemberDescription {
     pub assignment: Bytes,
 }
 
+/// A group as the metrics see it.
+#[derive(Debug, Clone)]
+pub struct GroupSummary {
+    /// Group id.
+    pub id: String,
+    /// State.
+    pub state: GroupState,
+    /// Members now.
+    pub members: usize,
+    /// Generation: rebalances completed over the group's life.
+    pub generation: i32,
+}
+
 /// A group in DescribeGroups.
 #[derive(Debug, Clone)]
 pub struct GroupDescription {

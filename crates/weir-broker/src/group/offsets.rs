@@ -191,6 +191,17 @@ impl OffsetStore {
             .unwrap_or_default()
     }
 
+    /// Every committed offset: (group, topic, partition, offset), for the metrics.
+    pub fn snapshot(&self) -> Vec<(String, String, i32, i64)> {
+        self.lock()
+            .iter()
+            .flat_map(|(g, m)| {
+                m.iter()
+                    .map(move |((t, p), e)| (g.clone(), t.clone(), *p, e.value.offset))
+            })
+            .collect()
+    }
+
     /// Whether the group has any committed offset.
     pub fn has_group(&self, group: &str) -> bool {
         self.lock().get(group).is_some_and(|m| !m.is_empty())

@@ -6,7 +6,7 @@ use weir_protocol::ErrorCode;
 
 use super::member::{Group, GroupState};
 use super::state::Groups;
-use super::{GROUP_ID_BYTES_MAX, GroupDescription, MemberDescription};
+use super::{GROUP_ID_BYTES_MAX, GroupDescription, GroupSummary, MemberDescription};
 
 impl Groups {
     /// OffsetCommit's membership check. Generation -1 with an empty member id is a standalone
@@ -121,6 +121,19 @@ impl Groups {
                     g.protocol_type.clone().unwrap_or_default(),
                     g.state,
                 )
+            })
+            .collect()
+    }
+
+    /// Id, state, member count and generation of every group, for the metrics.
+    pub fn summaries(&self) -> Vec<GroupSummary> {
+        self.lock()
+            .values()
+            .map(|g| GroupSummary {
+                id: g.id.clone(),
+                state: g.state,
+                members: g.members.len(),
+                generation: g.generation,
             })
             .collect()
     }

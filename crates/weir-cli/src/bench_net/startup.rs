@@ -169,6 +169,7 @@ fn one_run(
         .arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")
+        .args(["--set", "http_listen=127.0.0.1:0"])
         .arg("--data-dir")
         .arg(dir.path())
         .env("WEIR_LOG", "warn")

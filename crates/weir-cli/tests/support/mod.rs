@@ -22,6 +22,8 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
             .args(["--set", "group_initial_rebalance_delay_ms=0"])
+            // Tests run in parallel: the metrics endpoint on an ephemeral port, not 9464.
+            .args(["--set", "http_listen=127.0.0.1:0"])
             .args(sets.iter().flat_map(|s| ["--set", s]))
             .env("WEIR_LOG", "warn")
             .stdout(Stdio::piped())
