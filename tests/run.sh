@@ -23,5 +23,8 @@ rm -f "$selftest_log"
 cargo build --locked -p weir-cli
 bash tests/compat/run.sh --weir target/debug/weir
 
+echo "== Prometheus scraping weir serve's metrics endpoint (tests/prometheus)"
+bash tests/prometheus/run.sh --weir target/debug/weir
+
 echo "== crash suite: kill -9 cycles, SIGSTOP, Jepsen-style checker (tests/crash)"
 bash tests/crash/run.sh --weir target/debug/weir
