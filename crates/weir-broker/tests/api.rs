@@ -126,8 +126,16 @@ fn request(key: ApiKey, v: i16, grow_to: i32) -> Option<Q> {
             timeout_ms: 5000,
             ..Default::default()
         }),
-        ApiKey::DeleteTopics => Q::DeleteTopics(dt::DeleteTopicsRequest {
+        ApiKey::DeleteTopics if v < 6 => Q::DeleteTopics(dt::DeleteTopicsRequest {
             topic_names: vec![format!("d{v}")],
+            timeout_ms: 5000,
+            ..Default::default()
+        }),
+        ApiKey::DeleteTopics => Q::DeleteTopics(dt::DeleteTopicsRequest {
+            topics: vec![dt::DeleteTopicState {
+                name: Some(format!("d{v}")),
+                ..Default::default()
+            }],
             timeout_ms: 5000,
             ..Default::default()
         }),
