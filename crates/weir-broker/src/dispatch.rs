@@ -159,7 +159,7 @@ async fn run(
                 None => return Ok(None),
             }
         }
-        Q::Fetch(r) => R::Fetch(fetch::handle(topics, r, v).await),
+        Q::Fetch(r) => R::Fetch(fetch::handle(topics, node, r, v).await),
         Q::ListOffsets(r) => {
             R::ListOffsets(blocking(ctx, move |c| list_offsets::handle(&c.topics, r, v)).await?)
         }

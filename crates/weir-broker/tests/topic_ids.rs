@@ -1,12 +1,14 @@
 //! Topic ids against a real broker: random, persisted, kept across restarts, given to data
 //! dirs written before ids existed; Metadata v12 and DeleteTopics v6 by id, and the
-//! UNKNOWN_TOPIC_ID / INVALID_REQUEST answers Kafka gives.
+//! UNKNOWN_TOPIC_ID / INVALID_REQUEST answers Kafka gives; Fetch v13+ by id, and v15+'s
+//! replica state.
 
 #[allow(dead_code)] // the shared helpers; this file uses only some
 mod support;
 
 use support::{Client, TestBroker};
-use weir_protocol::messages::{delete_topics as dt, metadata as md};
+use weir_protocol::messages::{delete_topics as dt, fetch as f, metadata as md};
+use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
 use weir_protocol::{ErrorCode, RequestBody as Q, ResponseBody as R, Uuid};
 
 async fn metadata(
@@ -284,5 +286,171 @@ async fn delete_topics_by_id() {
         .topic_id;
     let r = delete(&mut c, 6, vec![state(None, offsets)], vec![]).await;
     assert_eq!(r[0].error_code, invalid);
+    broker.stop().await;
+}
+
+fn fetch_req(v: i16, topic: &str, id: Uuid, partitions: &[i32]) -> f::FetchRequest {
+    f::FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 0,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        session_epoch: -1,
+        topics: vec![f::FetchTopic {
+            topic: if v < 13 { topic.into() } else { String::new() },
+            topic_id: if v >= 13 { id } else { Uuid::ZERO },
+            partitions: partitions
+                .iter()
+                .map(|&partition| f::FetchPartition {
+                    partition,
+                    fetch_offset: 0,
+                    partition_max_bytes: 1 << 20,
+                    current_leader_epoch: -1,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+async fn fetch(c: &mut Client, v: i16, req: f::FetchRequest) -> f::FetchResponse {
+    let R::Fetch(r) = c.call(v, Q::Fetch(req)).await else {
+        panic!("not Fetch")
+    };
+    r
+}
+
+fn one_record() -> bytes::Bytes {
+    let mut b = BatchBuilder::new(BatchSettings::default());
+    b.push(NewRecord {
+        timestamp: 1_700_000_000_000,
+        value: Some(bytes::Bytes::from_static(b"by-id")),
+        ..Default::default()
+    })
+    .unwrap();
+    b.build().unwrap()
+}
+
+/// Fetch v13+ names topics by id: the records of the topic with that id (also after a
+/// restart), the id echoed; an unknown id is a partition-level UNKNOWN_TOPIC_ID with high
+/// watermark -1 (Kafka's `FetchResponse.partitionResponse`), an unknown partition of a known
+/// id UNKNOWN_TOPIC_OR_PARTITION; v12 still fetches by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_by_topic_id() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("f", 1, &[]).await;
+    assert_eq!(c.produce("f", 0, -1, one_record()).await, (0, 0));
+    let id = id_of(&mut c, "f").await;
+    for v in 13..=17 {
+        let r = fetch(&mut c, v, fetch_req(v, "f", id, &[0, 7])).await;
+        assert_eq!(r.responses.len(), 1, "v{v}");
+        assert_eq!(r.responses[0].topic_id, id, "v{v}");
+        let p = &r.responses[0].partitions;
+        assert_eq!((p[0].error_code, p[0].high_watermark), (0, 1), "v{v}");
+        assert!(p[0].records.as_ref().is_some_and(|b| !b.is_empty()), "v{v}");
+        assert_eq!(
+            p[1].error_code,
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0,
+            "v{v}"
+        );
+        assert_eq!(p[1].high_watermark, -1);
+
+        let unknown = Uuid([5; 16]);
+        let r = fetch(&mut c, v, fetch_req(v, "f", unknown, &[0, 1])).await;
+        assert_eq!(
+            r.error_code, 0,
+            "a partition-level error, not a top-level one"
+        );
+        assert_eq!(r.responses[0].topic_id, unknown);
+        for p in &r.responses[0].partitions {
+            assert_eq!(
+                (p.error_code, p.high_watermark),
+                (ErrorCode::UNKNOWN_TOPIC_ID.0, -1),
+                "v{v}"
+            );
+            assert_eq!(p.records.as_deref(), Some(&b""[..]), "never null records");
+        }
+    }
+    // v12: by name; the id field is not on the wire.
+    let r = fetch(&mut c, 12, fetch_req(12, "f", id, &[0])).await;
+    assert_eq!(
+        (
+            r.responses[0].partitions[0].error_code,
+            r.responses[0].partitions[0].high_watermark
+        ),
+        (0, 1)
+    );
+    let dir = broker.stop().await;
+    let broker = TestBroker::start_in(dir, &[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let r = fetch(&mut c, 13, fetch_req(13, "f", id, &[0])).await;
+    assert_eq!(
+        r.responses[0].partitions[0].high_watermark, 1,
+        "the same id after a restart"
+    );
+    broker.stop().await;
+}
+
+/// A follower's fetch (replica id >= 0: the old field before v15, `ReplicaState` from v15)
+/// is refused as Kafka's `followerReplicaOrThrow` refuses a broker that is not a replica:
+/// NOT_LEADER_OR_FOLLOWER, or UNKNOWN_LEADER_EPOCH when it gave an epoch; from v16 the
+/// answer names the leader and its endpoint (KIP-951). A consumer's `current_leader_epoch`
+/// above the leader's is UNKNOWN_LEADER_EPOCH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_fetches_and_leader_epochs() {
+    let broker = TestBroker::start(&[("node_id", "3")]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("r", 1, &[]).await;
+    let id = id_of(&mut c, "r").await;
+    for v in [12, 14, 15, 16, 17] {
+        let mut req = fetch_req(v, "r", id, &[0]);
+        if v < 15 {
+            req.replica_id = 1;
+        } else {
+            req.replica_state.replica_id = 1;
+        }
+        req.max_wait_ms = 10_000; // answered at once all the same
+        let started = std::time::Instant::now();
+        let r = fetch(&mut c, v, req).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let p = &r.responses[0].partitions[0];
+        assert_eq!(p.error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER.0, "v{v}");
+        if v >= 16 {
+            assert_eq!(
+                (p.current_leader.leader_id, p.current_leader.leader_epoch),
+                (3, 0)
+            );
+            assert_eq!(r.node_endpoints.len(), 1);
+            assert_eq!(r.node_endpoints[0].node_id, 3);
+            assert_eq!(r.node_endpoints[0].port, i32::from(broker.addr.port()));
+        } else {
+            assert!(r.node_endpoints.is_empty());
+        }
+    }
+    let mut req = fetch_req(15, "r", id, &[0]);
+    req.replica_state.replica_id = 1;
+    req.topics[0].partitions[0].current_leader_epoch = 0;
+    let r = fetch(&mut c, 15, req).await;
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ErrorCode::UNKNOWN_LEADER_EPOCH.0
+    );
+    let mut req = fetch_req(13, "r", id, &[0]);
+    req.topics[0].partitions[0].current_leader_epoch = 1;
+    let r = fetch(&mut c, 13, req).await;
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        ErrorCode::UNKNOWN_LEADER_EPOCH.0
+    );
+    let mut req = fetch_req(13, "r", id, &[0]);
+    req.topics[0].partitions[0].current_leader_epoch = 0;
+    let r = fetch(&mut c, 13, req).await;
+    assert_eq!(
+        r.responses[0].partitions[0].error_code, 0,
+        "the current epoch"
+    );
     broker.stop().await;
 }
