@@ -744,3 +744,29 @@ async fn high_watermark_follows_the_flush_policy() {
     );
     broker.stop().await;
 }
+
+/// ListOffsets' KIP-405 and KIP-1005 timestamps without remote storage, as Kafka's
+/// `UnifiedLog.fetchOffsetByTimestamp` answers: earliest local (-4) is the log start,
+/// latest tiered (-5) is offset -1 with epoch -1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_offsets_earliest_local_and_latest_tiered() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("lo", 1, &[]).await;
+    assert_eq!(c.produce("lo", 0, -1, batch(3)).await, (0, 0));
+    for (ts, v, want) in [(-4, 8, (0, 0)), (-5, 9, (-1, -1)), (-4, 10, (0, 0))] {
+        let Q::ListOffsets(mut req) = request(ApiKey::ListOffsets, v, 0).unwrap() else {
+            panic!()
+        };
+        req.topics[0].name = "lo".into();
+        req.topics[0].partitions[0].timestamp = ts;
+        let R::ListOffsets(r) = c.call(v, Q::ListOffsets(req)).await else {
+            panic!()
+        };
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        assert_eq!((p.offset, p.leader_epoch), want, "timestamp {ts} v{v}");
+        assert_eq!(p.timestamp, -1);
+    }
+    broker.stop().await;
+}
