@@ -217,5 +217,11 @@ async fn run(
         Q::DescribeGroups(r) => R::DescribeGroups(describe_groups::handle(groups, r, v)),
         Q::ListGroups(r) => R::ListGroups(list_groups::handle(groups, r, v)),
         Q::DeleteGroups(r) => R::DeleteGroups(delete_groups::handle(coordinator, r, v).await),
+        Q::DescribeLogDirs(r) => R::DescribeLogDirs(
+            blocking(ctx, move |c| describe_log_dirs::handle(&c.topics, r, v)).await?,
+        ),
+        Q::DescribeTopicPartitions(r) => {
+            R::DescribeTopicPartitions(describe_topic_partitions::handle(topics, node.id, r, v))
+        }
     }))
 }

@@ -340,6 +340,19 @@ impl Topics {
         })
     }
 
+    /// The data directory holding every partition log (Kafka's one log dir).
+    pub fn data_dir(&self) -> &Path {
+        self.store.dir()
+    }
+
+    /// Kafka's `Topic.isInternal`: the offsets, transaction and share-group state topics.
+    pub fn is_internal(name: &str) -> bool {
+        matches!(
+            name,
+            crate::group::OFFSETS_TOPIC | "__transaction_state" | "__share_group_state"
+        )
+    }
+
     /// The broker-wide topic defaults.
     pub fn defaults(&self) -> &TopicDefaults {
         &self.defaults

@@ -8,8 +8,9 @@ use support::{Client, TestBroker};
 use weir_protocol::messages::{
     alter_configs as ac, api_versions as av, create_partitions as cp, create_topics as ct,
     delete_records as dr, delete_topics as dt, describe_cluster as dc, describe_configs as dcf,
-    fetch as f, incremental_alter_configs as iac, init_producer_id as ipi, list_offsets as lo,
-    metadata as md, offset_for_leader_epoch as ofle, produce as p,
+    describe_log_dirs as dld, describe_topic_partitions as dtp, fetch as f,
+    incremental_alter_configs as iac, init_producer_id as ipi, list_offsets as lo, metadata as md,
+    offset_for_leader_epoch as ofle, produce as p,
 };
 use weir_protocol::messages::{
     delete_groups as dg, describe_groups as dgr, find_coordinator as fc, heartbeat as hb,
@@ -210,6 +211,20 @@ fn request(key: ApiKey, v: i16, grow_to: i32) -> Option<Q> {
             ..Default::default()
         }),
         ApiKey::DescribeCluster => Q::DescribeCluster(dc::DescribeClusterRequest::default()),
+        ApiKey::DescribeLogDirs => Q::DescribeLogDirs(dld::DescribeLogDirsRequest {
+            topics: None,
+            ..Default::default()
+        }),
+        ApiKey::DescribeTopicPartitions => {
+            Q::DescribeTopicPartitions(dtp::DescribeTopicPartitionsRequest {
+                topics: vec![dtp::TopicRequest {
+                    name: "t".into(),
+                    ..Default::default()
+                }],
+                response_partition_limit: 2000,
+                ..Default::default()
+            })
+        }
         ApiKey::OffsetForLeaderEpoch => {
             Q::OffsetForLeaderEpoch(ofle::OffsetForLeaderEpochRequest {
                 replica_id: -1,
@@ -483,6 +498,14 @@ async fn every_served_api_answers_at_every_advertised_version() {
                     "init producer id v{v}: {r:?}"
                 ),
                 R::DescribeCluster(r) => assert_eq!(r.brokers.len(), 1),
+                R::DescribeLogDirs(r) => {
+                    let t = r.results[0].topics.iter().find(|t| t.name == "t").unwrap();
+                    assert!(t.partitions[0].partition_size > 0, "describe log dirs v{v}");
+                }
+                R::DescribeTopicPartitions(r) => {
+                    assert_eq!(r.topics[0].error_code, 0);
+                    assert_eq!(r.topics[0].partitions.len(), 1);
+                }
                 R::OffsetForLeaderEpoch(r) => assert_eq!(
                     r.topics[0].partitions[0].end_offset, produced,
                     "offset for leader epoch v{v}"
@@ -742,31 +765,5 @@ async fn high_watermark_follows_the_flush_policy() {
             .as_ref()
             .is_some_and(|b| !b.is_empty())
     );
-    broker.stop().await;
-}
-
-/// ListOffsets' KIP-405 and KIP-1005 timestamps without remote storage, as Kafka's
-/// `UnifiedLog.fetchOffsetByTimestamp` answers: earliest local (-4) is the log start,
-/// latest tiered (-5) is offset -1 with epoch -1.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_offsets_earliest_local_and_latest_tiered() {
-    let broker = TestBroker::start(&[]).await;
-    let mut c = Client::connect(broker.addr).await;
-    c.create_topic("lo", 1, &[]).await;
-    assert_eq!(c.produce("lo", 0, -1, batch(3)).await, (0, 0));
-    for (ts, v, want) in [(-4, 8, (0, 0)), (-5, 9, (-1, -1)), (-4, 10, (0, 0))] {
-        let Q::ListOffsets(mut req) = request(ApiKey::ListOffsets, v, 0).unwrap() else {
-            panic!()
-        };
-        req.topics[0].name = "lo".into();
-        req.topics[0].partitions[0].timestamp = ts;
-        let R::ListOffsets(r) = c.call(v, Q::ListOffsets(req)).await else {
-            panic!()
-        };
-        let p = &r.topics[0].partitions[0];
-        assert_eq!(p.error_code, 0);
-        assert_eq!((p.offset, p.leader_epoch), want, "timestamp {ts} v{v}");
-        assert_eq!(p.timestamp, -1);
-    }
     broker.stop().await;
 }

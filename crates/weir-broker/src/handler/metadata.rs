@@ -152,7 +152,7 @@ fn describe(node: i32, t: &Topic) -> MetadataResponseTopic {
     MetadataResponseTopic {
         name: Some(t.name.clone()),
         topic_id: Uuid(t.id),
-        is_internal: t.name.starts_with("__"),
+        is_internal: Topics::is_internal(&t.name),
         partitions: t
             .partitions
             .iter()
