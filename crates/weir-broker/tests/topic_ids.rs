@@ -335,8 +335,8 @@ fn one_record() -> bytes::Bytes {
 
 /// Fetch v13+ names topics by id: the records of the topic with that id (also after a
 /// restart), the id echoed; an unknown id is a partition-level UNKNOWN_TOPIC_ID with high
-/// watermark -1 (Kafka's `FetchResponse.partitionResponse`), an unknown partition of a known
-/// id UNKNOWN_TOPIC_OR_PARTITION; v12 still fetches by name.
+/// watermark -1 (Kafka's `FetchResponse.partitionResponse`), answered without waiting; an
+/// unknown partition of a known id UNKNOWN_TOPIC_OR_PARTITION; v12 still fetches by name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_by_topic_id() {
     let broker = TestBroker::start(&[]).await;
@@ -358,8 +358,17 @@ async fn fetch_by_topic_id() {
         );
         assert_eq!(p[1].high_watermark, -1);
 
+        // Nothing that exists is asked for: answered at once, whatever the wait (Kafka
+        // answers when no partition is "interesting").
         let unknown = Uuid([5; 16]);
-        let r = fetch(&mut c, v, fetch_req(v, "f", unknown, &[0, 1])).await;
+        let mut req = fetch_req(v, "f", unknown, &[0, 1]);
+        req.max_wait_ms = 10_000;
+        let started = std::time::Instant::now();
+        let r = fetch(&mut c, v, req).await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "v{v}: waited"
+        );
         assert_eq!(
             r.error_code, 0,
             "a partition-level error, not a top-level one"

@@ -63,20 +63,34 @@ pub(crate) async fn handle(
     loop {
         // Mark the current version seen before reading, so an append racing this read wakes us.
         appended.borrow_and_update();
-        let (resp, bytes) = fetch.read_all();
-        // A follower's fetch is refused at once, as Kafka answers a replica it does not know.
+        let Pass {
+            resp,
+            bytes,
+            answer_now,
+        } = fetch.read_all();
         if bytes >= min_bytes
             || wait.is_zero()
-            || fetch.is_follower_fetch()
+            || answer_now
             || tokio::time::Instant::now() >= deadline
         {
             return resp;
         }
         tokio::select! {
             changed = appended.changed() => if changed.is_err() { return resp },
-            _ = tokio::time::sleep_until(deadline) => return fetch.read_all().0,
+            _ = tokio::time::sleep_until(deadline) => return fetch.read_all().resp,
         }
     }
+}
+
+/// What one pass over the partitions found.
+struct Pass {
+    resp: FetchResponse,
+    /// Record bytes in `resp`.
+    bytes: usize,
+    /// Kafka answers without waiting: no requested partition exists (`handleFetchRequest`
+    /// with nothing `interesting`), or reading one failed (`fetchMessages`'
+    /// `errorReadingData`: out of range, a leader-epoch or follower refusal, a read error).
+    answer_now: bool,
 }
 
 /// One request being answered.
@@ -128,11 +142,12 @@ impl Fetch<'_> {
     }
 
     /// One pass over every requested partition; returns the response and its record bytes.
-    fn read_all(&self) -> (FetchResponse, usize) {
+    fn read_all(&self) -> Pass {
         let req = self.req;
         let mut budget = usize::try_from(req.max_bytes).unwrap_or(0);
         let mut total = 0usize;
         let mut leader_moved = false;
+        let (mut existing, mut read_error) = (0usize, false);
         let mut responses = Vec::with_capacity(req.topics.len());
         for t in &req.topics {
             let topic = self.topic(t);
@@ -150,6 +165,7 @@ impl Fetch<'_> {
                     parts.push(partition_error(fp.partition, code));
                     continue;
                 };
+                existing += 1;
                 // Kafka's `checkCurrentLeaderEpoch` (a negative epoch is "not given"; with
                 // the leader at epoch 0 no given epoch is below it, so none is fenced).
                 let code = if fp.current_leader_epoch > LEADER_EPOCH {
@@ -165,6 +181,7 @@ impl Fetch<'_> {
                     None
                 };
                 if let Some(code) = code {
+                    read_error = true;
                     let mut pd = partition_error(fp.partition, code);
                     // Kafka adds the leader on NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH.
                     if self.version >= LEADER_DISCOVERY_VERSION_MIN
@@ -184,7 +201,9 @@ impl Fetch<'_> {
                     Ok(topic) => topic.name.as_str(),
                     Err(_) => "",
                 };
-                parts.push(self.read_partition(name, fp, &p, &mut budget, &mut total));
+                let pd = self.read_partition(name, fp, &p, &mut budget, &mut total);
+                read_error |= pd.error_code != ErrorCode::NONE.0;
+                parts.push(pd);
             }
             responses.push(FetchableTopicResponse {
                 topic: t.topic.clone(),
@@ -207,14 +226,15 @@ impl Fetch<'_> {
         } else {
             Vec::new()
         };
-        (
-            FetchResponse {
+        Pass {
+            resp: FetchResponse {
                 responses,
                 node_endpoints,
                 ..Default::default()
             },
-            total,
-        )
+            bytes: total,
+            answer_now: existing == 0 || read_error,
+        }
     }
 
     fn read_partition(
