@@ -88,6 +88,12 @@ impl TopicMap {
         self.by_id.insert(topic.id, topic);
     }
 
+    pub(crate) fn remove_by_id(&mut self, id: &TopicId) -> Option<Arc<Topic>> {
+        let topic = self.by_id.remove(id)?;
+        self.by_name.remove(&topic.name);
+        Some(topic)
+    }
+
     pub(crate) fn remove(&mut self, name: &str) -> Option<Arc<Topic>> {
         let topic = self.by_name.remove(name)?;
         self.by_id.remove(&topic.id);

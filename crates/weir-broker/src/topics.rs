@@ -345,14 +345,6 @@ impl Topics {
         self.store.dir()
     }
 
-    /// Kafka's `Topic.isInternal`: the offsets, transaction and share-group state topics.
-    pub fn is_internal(name: &str) -> bool {
-        matches!(
-            name,
-            crate::group::OFFSETS_TOPIC | "__transaction_state" | "__share_group_state"
-        )
-    }
-
     /// The broker-wide topic defaults.
     pub fn defaults(&self) -> &TopicDefaults {
         &self.defaults
@@ -491,12 +483,9 @@ impl Topics {
     pub fn delete_by_id(&self, id: &TopicId) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let mut map = self.topics.write().unwrap_or_else(|p| p.into_inner());
-        let name = map
-            .by_id
-            .get(id)
-            .map(|t| t.name.clone())
+        let topic = map
+            .remove_by_id(id)
             .ok_or_else(|| TopicError::UnknownId(crate::topic_id::display(id)))?;
-        let topic = map.remove(&name).ok_or(TopicError::NotFound(name))?;
         drop(map);
         self.delete_logs(&topic)?;
         Ok(topic)

@@ -89,7 +89,7 @@ pub(crate) fn handle(
                 };
                 resp.topics.push(DescribeTopicPartitionsResponseTopic {
                     error_code: code.0,
-                    is_internal: Topics::is_internal(&name),
+                    is_internal: crate::handler::is_internal_topic(&name),
                     name: Some(name),
                     topic_authorized_operations: TOPIC_OPERATIONS,
                     ..Default::default()
@@ -117,7 +117,7 @@ pub(crate) fn handle(
             .collect();
         remaining -= partitions.len() as i32;
         resp.topics.push(DescribeTopicPartitionsResponseTopic {
-            is_internal: Topics::is_internal(&name),
+            is_internal: crate::handler::is_internal_topic(&name),
             topic_id: Uuid(topic.id),
             name: Some(name.clone()),
             partitions,

@@ -152,7 +152,7 @@ fn describe(node: i32, t: &Topic) -> MetadataResponseTopic {
     MetadataResponseTopic {
         name: Some(t.name.clone()),
         topic_id: Uuid(t.id),
-        is_internal: Topics::is_internal(&t.name),
+        is_internal: crate::handler::is_internal_topic(&t.name),
         partitions: t
             .partitions
             .iter()

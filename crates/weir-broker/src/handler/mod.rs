@@ -97,3 +97,11 @@ pub(crate) struct TopicCreation {
     /// `auto_create_topics_enable`.
     pub(crate) auto_create: bool,
 }
+
+/// Kafka's `Topic.isInternal`: the offsets, transaction and share-group state topics.
+pub(crate) fn is_internal_topic(name: &str) -> bool {
+    matches!(
+        name,
+        crate::group::OFFSETS_TOPIC | "__transaction_state" | "__share_group_state"
+    )
+}
