@@ -352,22 +352,16 @@ impl Topics {
 
     /// A topic by name.
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
-        self.topics
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_name
-            .get(name)
-            .cloned()
+        self.map().by_name.get(name).cloned()
+    }
+
+    fn map(&self) -> std::sync::RwLockReadGuard<'_, TopicMap> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A topic by id.
     pub fn get_by_id(&self, id: &TopicId) -> Option<Arc<Topic>> {
-        self.topics
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .get(id)
-            .cloned()
+        self.map().by_id.get(id).cloned()
     }
 
     /// The partition a request names: `UNKNOWN_TOPIC_OR_PARTITION` if the topic or the
@@ -380,13 +374,7 @@ impl Topics {
 
     /// Every topic, by name.
     pub fn all(&self) -> Vec<Arc<Topic>> {
-        self.topics
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_name
-            .values()
-            .cloned()
-            .collect()
+        self.map().by_name.values().cloned().collect()
     }
 
     /// Validates a topic name as Kafka does: 1..=249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
