@@ -6,7 +6,8 @@
 #   tests/compat/run.sh [--weir PATH] [--only CLIENT[,CLIENT]] [--steps STEP[,STEP]]
 #                       [--record DIR [--record-responses]] [--keep] [--suite-deadline-s N]
 #
-# Clients: confluent, kafka-python, aiokafka, kafkajs, kcat.
+# Clients: confluent, kafka-python, aiokafka, kafkajs, platformatic, kcat, kcat-rdkafka-2.16,
+# and the group and compaction scenarios (runner.py lists them).
 # The last line printed is exactly `compat: N passed, N failed`; exit status 1 on any failure.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

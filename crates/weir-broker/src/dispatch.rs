@@ -159,7 +159,7 @@ async fn run(
                 None => return Ok(None),
             }
         }
-        Q::Fetch(r) => R::Fetch(fetch::handle(topics, r, v).await),
+        Q::Fetch(r) => R::Fetch(fetch::handle(topics, node, r, v).await),
         Q::ListOffsets(r) => {
             R::ListOffsets(blocking(ctx, move |c| list_offsets::handle(&c.topics, r, v)).await?)
         }
@@ -217,5 +217,11 @@ async fn run(
         Q::DescribeGroups(r) => R::DescribeGroups(describe_groups::handle(groups, r, v)),
         Q::ListGroups(r) => R::ListGroups(list_groups::handle(groups, r, v)),
         Q::DeleteGroups(r) => R::DeleteGroups(delete_groups::handle(coordinator, r, v).await),
+        Q::DescribeLogDirs(r) => R::DescribeLogDirs(
+            blocking(ctx, move |c| describe_log_dirs::handle(&c.topics, r, v)).await?,
+        ),
+        Q::DescribeTopicPartitions(r) => {
+            R::DescribeTopicPartitions(describe_topic_partitions::handle(topics, node.id, r, v))
+        }
     }))
 }

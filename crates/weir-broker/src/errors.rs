@@ -113,6 +113,12 @@ pub enum TopicError {
     /// No such topic.
     #[error("topic `{0}` does not exist")]
     NotFound(String),
+    /// No topic has this id.
+    #[error("no topic has id {0}")]
+    UnknownId(String),
+    /// A new topic could not be given an id.
+    #[error("{0}")]
+    Random(#[from] crate::topic_id::RandomError),
     /// A name Kafka would refuse.
     #[error("invalid topic name: {0}")]
     InvalidName(String),
@@ -155,6 +161,8 @@ impl TopicError {
         match self {
             E::AlreadyExists(_) => ErrorCode::TOPIC_ALREADY_EXISTS,
             E::NotFound(_) => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            E::UnknownId(_) => ErrorCode::UNKNOWN_TOPIC_ID,
+            E::Random(_) => ErrorCode::UNKNOWN_SERVER_ERROR,
             E::InvalidName(_) => ErrorCode::INVALID_TOPIC_EXCEPTION,
             E::PartitionCount { .. } | E::PartitionIncrease { .. } => ErrorCode::INVALID_PARTITIONS,
             E::InvalidConfig(_) => ErrorCode::INVALID_CONFIG,

@@ -20,6 +20,7 @@ pub mod producer_state;
 mod serve;
 pub mod server;
 pub mod topic_config;
+pub mod topic_id;
 pub mod topics;
 
 pub use config::BrokerConfig;

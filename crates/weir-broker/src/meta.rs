@@ -1,6 +1,6 @@
 //! The broker's own small durable state, beside the partition logs:
-//! `<data_dir>/__weir_meta/` holds one JSON file per topic (partition count and config
-//! overrides) and the producer-id high mark. Every file is replaced atomically with
+//! `<data_dir>/__weir_meta/` holds one JSON file per topic (partition count, config
+//! overrides and topic id) and the producer-id high mark. Every file is replaced atomically with
 //! storage's `write_atomic`, and all of it goes through the broker's [`FileSystem`], so
 //! fault injection (`FaultFs`) reaches topic metadata and producer ids too.
 
@@ -66,7 +66,9 @@ pub struct TopicMeta {
     pub partitions: i32,
     /// Topic config overrides, with Kafka's dotted names (`retention.ms`).
     pub configs: BTreeMap<String, String>,
-    /// The topic's id (Kafka's topic UUID), as 16 bytes.
+    /// The topic's id (Kafka's topic UUID), as 16 bytes. A file written before topic ids
+    /// existed has none (all zero): the broker gives the topic one when it opens it.
+    #[serde(default)]
     pub topic_id: [u8; 16],
 }
 

@@ -20,6 +20,7 @@ use crate::meta::{TopicMeta, TopicStore};
 use crate::metrics::{HistogramSnapshot, PartitionStats};
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
 use crate::topic_config::{TopicConfigError, TopicDefaults, TopicSettings};
+use crate::topic_id::{TopicId, TopicMap, is_reserved, random_topic_id};
 
 /// One partition: its log and the idempotent-producer state guarding appends to it.
 #[derive(Debug)]
@@ -222,8 +223,8 @@ fn rebuild_from(
 pub struct Topic {
     /// Topic name.
     pub name: String,
-    /// Kafka topic id.
-    pub id: [u8; 16],
+    /// Kafka topic id (random, persisted, never reserved).
+    pub id: TopicId,
     /// Partitions, index = position.
     pub partitions: Vec<Arc<Partition>>,
     /// Effective settings.
@@ -256,26 +257,11 @@ pub struct Topics {
     store: Store,
     meta: TopicStore,
     defaults: TopicDefaults,
-    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    topics: RwLock<TopicMap>,
     /// Serialises create/delete/alter so two admins cannot interleave half-done changes.
     admin: Mutex<()>,
     /// Shared by every partition: the flush policy, and the channel long-poll fetches wait on.
     durability: Arc<Durability>,
-}
-
-fn new_topic_id(name: &str) -> [u8; 16] {
-    // Unique enough for one broker: wall clock nanoseconds mixed with the name's hash.
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write(name.as_bytes());
-    let a = h.finish();
-    let b = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&a.to_be_bytes());
-    id[8..].copy_from_slice(&b.to_be_bytes());
-    id
 }
 
 impl Topics {
@@ -308,14 +294,20 @@ impl Topics {
                 TopicMeta {
                     partitions: 0,
                     configs: BTreeMap::new(),
-                    topic_id: new_topic_id(tp.topic()),
+                    topic_id: crate::topic_id::ZERO_TOPIC_ID, // given one below
                 }
             });
             entry.partitions = entry.partitions.max(tp.partition() + 1);
         }
         let durability = Arc::new(Durability::new(config.flush));
-        let mut topics = BTreeMap::new();
-        for (name, m) in metas {
+        let mut topics = TopicMap::default();
+        for (name, mut m) in metas {
+            if is_reserved(&m.topic_id) || topics.by_id.contains_key(&m.topic_id) {
+                // Written before topic ids existed, or adopted: the id is made now and saved
+                // below, so it is the same after every later restart.
+                m.topic_id = random_topic_id()?;
+                info!(topic = %name, id = %crate::topic_id::display(&m.topic_id), "topic given an id");
+            }
             let settings = TopicSettings::new(&defaults, m.configs.clone())
                 .map_err(TopicError::InvalidConfig)?;
             let mut partitions = Vec::new();
@@ -330,17 +322,14 @@ impl Topics {
                 partitions.push(Arc::new(Partition::new(p, log, Arc::clone(&durability))?));
             }
             meta.save(&name, &m)?;
-            topics.insert(
-                name.clone(),
-                Arc::new(Topic {
-                    name,
-                    id: m.topic_id,
-                    partitions,
-                    settings: RwLock::new(settings),
-                }),
-            );
+            topics.insert(Arc::new(Topic {
+                name,
+                id: m.topic_id,
+                partitions,
+                settings: RwLock::new(settings),
+            }));
         }
-        info!(topics = topics.len(), dir = %data_dir.display(), "topics loaded");
+        info!(topics = topics.by_name.len(), dir = %data_dir.display(), "topics loaded");
         Ok(Self {
             store,
             meta,
@@ -351,6 +340,11 @@ impl Topics {
         })
     }
 
+    /// The data directory holding every partition log (Kafka's one log dir).
+    pub fn data_dir(&self) -> &Path {
+        self.store.dir()
+    }
+
     /// The broker-wide topic defaults.
     pub fn defaults(&self) -> &TopicDefaults {
         &self.defaults
@@ -358,11 +352,16 @@ impl Topics {
 
     /// A topic by name.
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
-        self.topics
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
+        self.map().by_name.get(name).cloned()
+    }
+
+    fn map(&self) -> std::sync::RwLockReadGuard<'_, TopicMap> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A topic by id.
+    pub fn get_by_id(&self, id: &TopicId) -> Option<Arc<Topic>> {
+        self.map().by_id.get(id).cloned()
     }
 
     /// The partition a request names: `UNKNOWN_TOPIC_OR_PARTITION` if the topic or the
@@ -375,12 +374,7 @@ impl Topics {
 
     /// Every topic, by name.
     pub fn all(&self) -> Vec<Arc<Topic>> {
-        self.topics
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.map().by_name.values().cloned().collect()
     }
 
     /// Validates a topic name as Kafka does: 1..=249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -431,7 +425,7 @@ impl Topics {
         let m = TopicMeta {
             partitions,
             configs,
-            topic_id: new_topic_id(name),
+            topic_id: random_topic_id()?,
         };
         self.meta.save(name, &m)?;
         let mut parts = Vec::with_capacity(partitions as usize);
@@ -455,13 +449,13 @@ impl Topics {
         self.topics
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string(), Arc::clone(&topic));
-        info!(topic = name, partitions, "topic created");
+            .insert(Arc::clone(&topic));
+        info!(topic = name, partitions, id = %crate::topic_id::display(&topic.id), "topic created");
         Ok(topic)
     }
 
     /// Deletes a topic and its logs.
-    pub fn delete(&self, name: &str) -> Result<(), TopicError> {
+    pub fn delete(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self
             .topics
@@ -469,12 +463,31 @@ impl Topics {
             .unwrap_or_else(|p| p.into_inner())
             .remove(name)
             .ok_or_else(|| TopicError::NotFound(name.to_string()))?;
+        self.delete_logs(&topic)?;
+        Ok(topic)
+    }
+
+    /// Deletes the topic with this id (DeleteTopics v6+), whatever its name is by then.
+    pub fn delete_by_id(&self, id: &TopicId) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let topic = map
+            .remove_by_id(id)
+            .ok_or_else(|| TopicError::UnknownId(crate::topic_id::display(id)))?;
+        drop(map);
+        self.delete_logs(&topic)?;
+        Ok(topic)
+    }
+
+    /// The second half of a delete, under the admin lock: metadata, then the logs.
+    fn delete_logs(&self, topic: &Topic) -> Result<(), TopicError> {
+        let name = &topic.name;
         self.meta.remove(name)?;
         for p in &topic.partitions {
             self.store.delete(&TopicPartition::new(name, p.index)?)?;
         }
         self.notify_appended(); // wake fetches waiting on the deleted partitions
-        info!(topic = name, "topic deleted");
+        info!(topic = %name, id = %crate::topic_id::display(&topic.id), "topic deleted");
         Ok(())
     }
 
@@ -529,7 +542,7 @@ impl Topics {
         self.topics
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string(), topic);
+            .insert(topic);
         Ok(())
     }
 

@@ -8,8 +8,9 @@ use support::{Client, TestBroker};
 use weir_protocol::messages::{
     alter_configs as ac, api_versions as av, create_partitions as cp, create_topics as ct,
     delete_records as dr, delete_topics as dt, describe_cluster as dc, describe_configs as dcf,
-    fetch as f, incremental_alter_configs as iac, init_producer_id as ipi, list_offsets as lo,
-    metadata as md, offset_for_leader_epoch as ofle, produce as p,
+    describe_log_dirs as dld, describe_topic_partitions as dtp, fetch as f,
+    incremental_alter_configs as iac, init_producer_id as ipi, list_offsets as lo, metadata as md,
+    offset_for_leader_epoch as ofle, produce as p,
 };
 use weir_protocol::messages::{
     delete_groups as dg, describe_groups as dgr, find_coordinator as fc, heartbeat as hb,
@@ -50,7 +51,15 @@ fn produce(topic: &str, records: Bytes, acks: i16) -> Q {
     })
 }
 
+/// The id of topic `t`, known once the sweep has created it (Fetch v13+ names topics by id).
+static T_ID: std::sync::OnceLock<weir_protocol::Uuid> = std::sync::OnceLock::new();
+
 fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> Q {
+    let topic_id = if topic == "t" {
+        T_ID.get().copied().unwrap_or_default()
+    } else {
+        weir_protocol::Uuid::ZERO
+    };
     Q::Fetch(f::FetchRequest {
         replica_id: -1,
         max_wait_ms,
@@ -59,6 +68,7 @@ fn fetch(topic: &str, offset: i64, max_wait_ms: i32) -> Q {
         session_epoch: -1,
         topics: vec![f::FetchTopic {
             topic: topic.into(),
+            topic_id,
             partitions: vec![f::FetchPartition {
                 partition: 0,
                 fetch_offset: offset,
@@ -126,8 +136,16 @@ fn request(key: ApiKey, v: i16, grow_to: i32) -> Option<Q> {
             timeout_ms: 5000,
             ..Default::default()
         }),
-        ApiKey::DeleteTopics => Q::DeleteTopics(dt::DeleteTopicsRequest {
+        ApiKey::DeleteTopics if v < 6 => Q::DeleteTopics(dt::DeleteTopicsRequest {
             topic_names: vec![format!("d{v}")],
+            timeout_ms: 5000,
+            ..Default::default()
+        }),
+        ApiKey::DeleteTopics => Q::DeleteTopics(dt::DeleteTopicsRequest {
+            topics: vec![dt::DeleteTopicState {
+                name: Some(format!("d{v}")),
+                ..Default::default()
+            }],
             timeout_ms: 5000,
             ..Default::default()
         }),
@@ -193,6 +211,20 @@ fn request(key: ApiKey, v: i16, grow_to: i32) -> Option<Q> {
             ..Default::default()
         }),
         ApiKey::DescribeCluster => Q::DescribeCluster(dc::DescribeClusterRequest::default()),
+        ApiKey::DescribeLogDirs => Q::DescribeLogDirs(dld::DescribeLogDirsRequest {
+            topics: None,
+            ..Default::default()
+        }),
+        ApiKey::DescribeTopicPartitions => {
+            Q::DescribeTopicPartitions(dtp::DescribeTopicPartitionsRequest {
+                topics: vec![dtp::TopicRequest {
+                    name: "t".into(),
+                    ..Default::default()
+                }],
+                response_partition_limit: 2000,
+                ..Default::default()
+            })
+        }
         ApiKey::OffsetForLeaderEpoch => {
             Q::OffsetForLeaderEpoch(ofle::OffsetForLeaderEpochRequest {
                 replica_id: -1,
@@ -361,7 +393,10 @@ async fn every_served_api_answers_at_every_advertised_version() {
         };
         assert_eq!(r.topics[0].error_code, 0);
     }
-    let _ = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await; // auto-creates "t"
+    let R::Metadata(m) = c.call(12, request(ApiKey::Metadata, 12, 0).unwrap()).await else {
+        panic!()
+    }; // auto-creates "t"
+    T_ID.set(m.topics[0].topic_id).unwrap();
     let mut grow_to = 1;
     let mut produced = 0i64;
     for (key, min, max) in served {
@@ -463,6 +498,14 @@ async fn every_served_api_answers_at_every_advertised_version() {
                     "init producer id v{v}: {r:?}"
                 ),
                 R::DescribeCluster(r) => assert_eq!(r.brokers.len(), 1),
+                R::DescribeLogDirs(r) => {
+                    let t = r.results[0].topics.iter().find(|t| t.name == "t").unwrap();
+                    assert!(t.partitions[0].partition_size > 0, "describe log dirs v{v}");
+                }
+                R::DescribeTopicPartitions(r) => {
+                    assert_eq!(r.topics[0].error_code, 0);
+                    assert_eq!(r.topics[0].partitions.len(), 1);
+                }
                 R::OffsetForLeaderEpoch(r) => assert_eq!(
                     r.topics[0].partitions[0].end_offset, produced,
                     "offset for leader epoch v{v}"
@@ -628,7 +671,7 @@ async fn hostile_frames_close_the_connection_and_others_keep_working() {
     assert!(c.read_frame().await.is_none());
     // A known API at an unadvertised version: closed, as Kafka does.
     let mut c = Client::connect(broker.addr).await;
-    c.send(13, fetch("t", 0, 0)).await;
+    c.send(3, fetch("t", 0, 0)).await; // below the advertised 4
     assert!(c.read_frame().await.is_none());
     // ApiVersions at an unknown version: error 35 and ApiVersions' own range, in a v0 body.
     let mut c = Client::connect(broker.addr).await;

@@ -99,7 +99,10 @@ impl Ctx<'_> {
                 .intersect(f.versions)
                 .intersect(self.msg.valid)
                 .is_empty()
-                && matches!(f.ty, Type::String | Type::Bytes | Type::Array(_)))
+                && matches!(
+                    f.ty,
+                    Type::String | Type::Bytes | Type::Array(_) | Type::Struct(_)
+                ))
             || f.default.as_deref() == Some("null")
     }
 
@@ -294,6 +297,13 @@ fn decode_field(ctx: &Ctx, f: &Field, d: &str) -> String {
             let el = decode_value(inner, "d", &flex);
             format!("{d}.nullable_array({flex}, {nn}, {min}, |d| Ok({el}))?")
         }
+        // Kafka's generated readers: an int8 marker, negative for null, then the struct.
+        Type::Struct(_) => {
+            let v = decode_value(&f.ty, d, &flex);
+            format!(
+                "if {nn} {{ if {d}.i8()? < 0 {{ None }} else {{ Some({v}) }} }} else {{ Some({v}) }}"
+            )
+        }
         _ => format!("Some({})", decode_value(&f.ty, d, &flex)),
     }
 }
@@ -372,6 +382,15 @@ fn encode_field(ctx: &Ctx, s: &Struct, f: &Field, e: &str) -> String {
                 "match &self.{name} {{ None => {e}.put_null_array({flex})?, Some(v) => {{ {inner} }} }}"
             );
         }
+        // Kafka's generated writers: -1 for null, else 1 and the struct.
+        Type::Struct(_) => {
+            let inner = encode_value(&f.ty, e, "v", true, &flex, false);
+            let _ = write!(
+                out,
+                "if {} {{ match &self.{name} {{ None => {e}.put_i8(-1), Some(v) => {{ {e}.put_i8(1); {inner} }} }} }} else if let Some(v) = &self.{name} {{ {inner} }}",
+                nn.value()
+            );
+        }
         _ => {
             let inner = encode_value(&f.ty, e, "v", true, &flex, false);
             let _ = write!(out, "if let Some(v) = &self.{name} {{ {inner} }}");
@@ -431,9 +450,9 @@ fn emit_struct(out: &mut String, ctx: &Ctx, s: &Struct, top: bool) -> Result<()>
                 f.name
             );
         }
-        if matches!(f.ty, Type::Struct(_) | Type::Prim(_)) && ctx.is_option(f) {
-            // Nullable structs (an int8 presence marker) and nullable scalars do not occur
-            // in the schemas weir uses; refuse rather than emit a wrong codec.
+        if matches!(f.ty, Type::Prim(_)) && ctx.is_option(f) {
+            // Nullable scalars do not occur in the schemas weir uses; refuse rather than
+            // emit a wrong codec. (Nullable structs carry an int8 presence marker.)
             bail!(
                 "{}.{}: nullable {:?} is not supported",
                 s.name,
@@ -694,6 +713,10 @@ pub fn emit_module(msgs: &[Message]) -> Result<String> {
     let mut body = String::new();
     let mut uses_uuid = false;
     let mut uses_bytes = false;
+    // A common struct of both the request and the response (DescribeTopicPartitions'
+    // `Cursor`) is emitted once; the two must agree field for field, in versions and in
+    // flexibility.
+    let mut emitted: Vec<(&Struct, bool, Versions)> = Vec::new();
     for m in msgs {
         let has_flexible = !m.flexible.intersect(m.valid).is_empty();
         uses_bytes |= has_flexible;
@@ -702,6 +725,17 @@ pub fn emit_module(msgs: &[Message]) -> Result<String> {
             has_flexible,
         };
         for (i, s) in m.structs.iter().enumerate() {
+            if let Some((prev, flex, valid)) = emitted.iter().find(|(p, ..)| p.name == s.name) {
+                if prev.fields != s.fields || *flex != has_flexible || *valid != m.valid || i == 0 {
+                    bail!(
+                        "{}: struct `{}` is defined twice, differently",
+                        m.name,
+                        s.name
+                    );
+                }
+                continue;
+            }
+            emitted.push((s, has_flexible, m.valid));
             for f in &s.fields {
                 let b = base_rust(&f.ty);
                 uses_uuid |= b.contains("Uuid");

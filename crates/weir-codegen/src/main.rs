@@ -49,6 +49,8 @@ const APIS: &[&str] = &[
     "IncrementalAlterConfigs",
     "OffsetDelete",
     "DescribeCluster",
+    "DescribeLogDirs",
+    "DescribeTopicPartitions",
 ];
 
 /// Embedded data types (no API key) generated alongside.

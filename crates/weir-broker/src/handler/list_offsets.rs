@@ -1,5 +1,6 @@
-//! ListOffsets (key 2): earliest, latest, max timestamp, and the first record at or after a
-//! timestamp — exact to the record, as Kafka answers, not just to the batch.
+//! ListOffsets (key 2): earliest, latest, max timestamp, earliest local and latest tiered
+//! (no remote storage), and the first record at or after a timestamp — exact to the record,
+//! as Kafka answers, not just to the batch. v10's `timeout_ms` is for remote reads: unused.
 
 use weir_protocol::messages::list_offsets::{
     ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse,
@@ -14,6 +15,11 @@ use crate::topics::Topics;
 const LATEST_TIMESTAMP: i64 = -1;
 const EARLIEST_TIMESTAMP: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
+/// The local log's start (KIP-405, v8+): the log start, as there is no remote storage.
+const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+/// The last offset in remote storage (KIP-1005, v9+): none, offset -1 and epoch -1, as
+/// Kafka's `UnifiedLog.fetchOffsetByTimestamp` answers without remote storage.
+const LATEST_TIERED_TIMESTAMP: i64 = -5;
 /// Responses carry the leader epoch from this version on.
 const LEADER_EPOCH_VERSION_MIN: i16 = 4;
 
@@ -46,6 +52,9 @@ pub(crate) fn handle(
                     if version >= LEADER_EPOCH_VERSION_MIN {
                         r.leader_epoch = 0;
                     }
+                    if lp.timestamp == LATEST_TIERED_TIMESTAMP {
+                        r.leader_epoch = -1;
+                    }
                     match lookup(&p, lp.timestamp) {
                         Ok(Some((offset, timestamp))) => {
                             r.offset = offset;
@@ -75,7 +84,8 @@ fn lookup(p: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, Partition
     let hw = p.high_watermark();
     match timestamp {
         LATEST_TIMESTAMP => Ok(Some((hw, -1))),
-        EARLIEST_TIMESTAMP => Ok(Some((p.log.log_start(), -1))),
+        EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => Ok(Some((p.log.log_start(), -1))),
+        LATEST_TIERED_TIMESTAMP => Ok(Some((-1, -1))),
         MAX_TIMESTAMP => Ok(p
             .log
             .max_timestamp()?

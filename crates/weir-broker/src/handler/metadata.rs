@@ -1,16 +1,21 @@
-//! Metadata (key 3): brokers, and topics with their partitions; auto-creates topics.
+//! Metadata (key 3): brokers, and topics with their partitions and topic ids; topics named
+//! (auto-created when allowed) or, from v12, looked up by id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use weir_protocol::ErrorCode;
 use weir_protocol::Uuid;
 use weir_protocol::messages::metadata::{
-    MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
-    MetadataResponseTopic,
+    MetadataRequest, MetadataRequestTopic, MetadataResponse, MetadataResponseBroker,
+    MetadataResponsePartition, MetadataResponseTopic,
 };
 
 use crate::handler::Node;
 use crate::handler::TopicCreation;
 use crate::topics::{Topic, TopicError, Topics};
+
+/// The first Metadata version that looks topics up by id (Kafka: "Version 12 supports
+/// topic Id"; 10 and 11 have the fields but refuse them).
+pub const TOPIC_ID_LOOKUP_VERSION_MIN: i16 = 12;
 
 /// The cluster id weir reports (one broker, one cluster).
 pub const CLUSTER_ID: &str = "weir-cluster";
@@ -46,13 +51,54 @@ pub(crate) fn handle(
         resp.topics = topics.all().iter().map(|t| describe(node, t)).collect();
         return resp;
     };
+    if (10..TOPIC_ID_LOOKUP_VERSION_MIN).contains(&version) {
+        // Kafka's `handleTopicMetadataRequest`: v10 and v11 carry the fields but ids were
+        // never served; a null name or a non-zero id there is an InvalidRequestException,
+        // answered by `MetadataRequest.getErrorResponse` (every topic INVALID_REQUEST).
+        if requested
+            .iter()
+            .any(|t| t.name.is_none() || t.topic_id != Uuid::ZERO)
+        {
+            return invalid_request(requested);
+        }
+    }
+    let ids: Vec<Uuid> = requested
+        .iter()
+        .map(|t| t.topic_id)
+        .filter(|id| *id != Uuid::ZERO)
+        .collect();
+    if !ids.is_empty() {
+        // By id: names in the same request are ignored, as in Kafka. Unknown ids first.
+        let mut seen = BTreeSet::new();
+        let found: Vec<_> = ids
+            .into_iter()
+            .filter(|id| seen.insert(id.0))
+            .map(|id| (id, topics.get_by_id(&id.0)))
+            .collect();
+        for (id, topic) in &found {
+            if topic.is_none() {
+                resp.topics.push(MetadataResponseTopic {
+                    error_code: ErrorCode::UNKNOWN_TOPIC_ID.0,
+                    name: None,
+                    topic_id: *id,
+                    ..Default::default()
+                });
+            }
+        }
+        resp.topics.extend(
+            found
+                .iter()
+                .filter_map(|(_, t)| t.as_ref())
+                .map(|t| describe(node, t)),
+        );
+        return resp;
+    }
     let auto_create = creation.auto_create && (version < 4 || req.allow_auto_topic_creation);
     for t in requested {
         let Some(name) = t.name else {
-            // Lookup by topic id (v10+ clients send names; ids alone are not supported here).
+            // v12, a null name and no id: no topic is named (Kafka looks up the null name).
             resp.topics.push(MetadataResponseTopic {
-                error_code: ErrorCode::UNKNOWN_TOPIC_ID.0,
-                topic_id: t.topic_id,
+                error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0,
                 ..Default::default()
             });
             continue;
@@ -85,11 +131,28 @@ pub(crate) fn handle(
     resp
 }
 
+/// Kafka's `MetadataRequest.getErrorResponse` for INVALID_REQUEST: no brokers, every
+/// requested topic with the error (a null name as the empty string).
+fn invalid_request(requested: Vec<MetadataRequestTopic>) -> MetadataResponse {
+    MetadataResponse {
+        topics: requested
+            .into_iter()
+            .map(|t| MetadataResponseTopic {
+                error_code: ErrorCode::INVALID_REQUEST.0,
+                name: Some(t.name.unwrap_or_default()),
+                topic_id: t.topic_id,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
 fn describe(node: i32, t: &Topic) -> MetadataResponseTopic {
     MetadataResponseTopic {
         name: Some(t.name.clone()),
         topic_id: Uuid(t.id),
-        is_internal: t.name.starts_with("__"),
+        is_internal: crate::handler::is_internal_topic(&t.name),
         partitions: t
             .partitions
             .iter()

@@ -11,6 +11,8 @@ pub(crate) mod delete_topics;
 pub(crate) mod describe_cluster;
 pub(crate) mod describe_configs;
 pub(crate) mod describe_groups;
+pub(crate) mod describe_log_dirs;
+pub(crate) mod describe_topic_partitions;
 pub(crate) mod fetch;
 pub(crate) mod find_coordinator;
 pub(crate) mod heartbeat;
@@ -94,4 +96,12 @@ pub(crate) struct TopicCreation {
     pub(crate) num_partitions: i32,
     /// `auto_create_topics_enable`.
     pub(crate) auto_create: bool,
+}
+
+/// Kafka's `Topic.isInternal`: the offsets, transaction and share-group state topics.
+pub(crate) fn is_internal_topic(name: &str) -> bool {
+    matches!(
+        name,
+        crate::group::OFFSETS_TOPIC | "__transaction_state" | "__share_group_state"
+    )
 }

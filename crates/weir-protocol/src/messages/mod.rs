@@ -13,6 +13,8 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -42,6 +44,10 @@ pub use delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 pub use describe_cluster::{DescribeClusterRequest, DescribeClusterResponse};
 pub use describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 pub use describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
+pub use describe_log_dirs::{DescribeLogDirsRequest, DescribeLogDirsResponse};
+pub use describe_topic_partitions::{
+    DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
+};
 pub use fetch::{FetchRequest, FetchResponse};
 pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
 pub use heartbeat::{HeartbeatRequest, HeartbeatResponse};
@@ -111,6 +117,8 @@ pub enum ApiKey {
     DescribeConfigs = 32,
     /// `AlterConfigs` (key 33).
     AlterConfigs = 33,
+    /// `DescribeLogDirs` (key 35).
+    DescribeLogDirs = 35,
     /// `CreatePartitions` (key 37).
     CreatePartitions = 37,
     /// `DeleteGroups` (key 42).
@@ -121,11 +129,13 @@ pub enum ApiKey {
     OffsetDelete = 47,
     /// `DescribeCluster` (key 60).
     DescribeCluster = 60,
+    /// `DescribeTopicPartitions` (key 75).
+    DescribeTopicPartitions = 75,
 }
 
 impl ApiKey {
     /// Every key, in key order.
-    pub const ALL: [ApiKey; 26] = [
+    pub const ALL: [ApiKey; 28] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -147,11 +157,13 @@ impl ApiKey {
         ApiKey::OffsetForLeaderEpoch,
         ApiKey::DescribeConfigs,
         ApiKey::AlterConfigs,
+        ApiKey::DescribeLogDirs,
         ApiKey::CreatePartitions,
         ApiKey::DeleteGroups,
         ApiKey::IncrementalAlterConfigs,
         ApiKey::OffsetDelete,
         ApiKey::DescribeCluster,
+        ApiKey::DescribeTopicPartitions,
     ];
 
     /// The key for a wire value.
@@ -178,11 +190,13 @@ impl ApiKey {
             23 => Some(ApiKey::OffsetForLeaderEpoch),
             32 => Some(ApiKey::DescribeConfigs),
             33 => Some(ApiKey::AlterConfigs),
+            35 => Some(ApiKey::DescribeLogDirs),
             37 => Some(ApiKey::CreatePartitions),
             42 => Some(ApiKey::DeleteGroups),
             44 => Some(ApiKey::IncrementalAlterConfigs),
             47 => Some(ApiKey::OffsetDelete),
             60 => Some(ApiKey::DescribeCluster),
+            75 => Some(ApiKey::DescribeTopicPartitions),
             _ => None,
         }
     }
@@ -216,11 +230,13 @@ impl ApiKey {
             ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
             ApiKey::DescribeConfigs => "DescribeConfigs",
             ApiKey::AlterConfigs => "AlterConfigs",
+            ApiKey::DescribeLogDirs => "DescribeLogDirs",
             ApiKey::CreatePartitions => "CreatePartitions",
             ApiKey::DeleteGroups => "DeleteGroups",
             ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
             ApiKey::OffsetDelete => "OffsetDelete",
             ApiKey::DescribeCluster => "DescribeCluster",
+            ApiKey::DescribeTopicPartitions => "DescribeTopicPartitions",
         }
     }
 
@@ -293,6 +309,10 @@ impl ApiKey {
                 AlterConfigsRequest::VERSION_MIN,
                 AlterConfigsRequest::VERSION_MAX,
             ),
+            ApiKey::DescribeLogDirs => (
+                DescribeLogDirsRequest::VERSION_MIN,
+                DescribeLogDirsRequest::VERSION_MAX,
+            ),
             ApiKey::CreatePartitions => (
                 CreatePartitionsRequest::VERSION_MIN,
                 CreatePartitionsRequest::VERSION_MAX,
@@ -312,6 +332,10 @@ impl ApiKey {
             ApiKey::DescribeCluster => (
                 DescribeClusterRequest::VERSION_MIN,
                 DescribeClusterRequest::VERSION_MAX,
+            ),
+            ApiKey::DescribeTopicPartitions => (
+                DescribeTopicPartitionsRequest::VERSION_MIN,
+                DescribeTopicPartitionsRequest::VERSION_MAX,
             ),
         }
     }
@@ -340,11 +364,13 @@ impl ApiKey {
             ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::DescribeConfigs => DescribeConfigsRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::AlterConfigs => AlterConfigsRequest::FLEXIBLE_VERSION_MIN,
+            ApiKey::DescribeLogDirs => DescribeLogDirsRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::CreatePartitions => CreatePartitionsRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::DeleteGroups => DeleteGroupsRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::OffsetDelete => OffsetDeleteRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::DescribeCluster => DescribeClusterRequest::FLEXIBLE_VERSION_MIN,
+            ApiKey::DescribeTopicPartitions => DescribeTopicPartitionsRequest::FLEXIBLE_VERSION_MIN,
         }
     }
 
@@ -372,6 +398,7 @@ impl ApiKey {
             ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochResponse::FLEXIBLE_VERSION_MIN,
             ApiKey::DescribeConfigs => DescribeConfigsResponse::FLEXIBLE_VERSION_MIN,
             ApiKey::AlterConfigs => AlterConfigsResponse::FLEXIBLE_VERSION_MIN,
+            ApiKey::DescribeLogDirs => DescribeLogDirsResponse::FLEXIBLE_VERSION_MIN,
             ApiKey::CreatePartitions => CreatePartitionsResponse::FLEXIBLE_VERSION_MIN,
             ApiKey::DeleteGroups => DeleteGroupsResponse::FLEXIBLE_VERSION_MIN,
             ApiKey::IncrementalAlterConfigs => {
@@ -379,6 +406,9 @@ impl ApiKey {
             }
             ApiKey::OffsetDelete => OffsetDeleteResponse::FLEXIBLE_VERSION_MIN,
             ApiKey::DescribeCluster => DescribeClusterResponse::FLEXIBLE_VERSION_MIN,
+            ApiKey::DescribeTopicPartitions => {
+                DescribeTopicPartitionsResponse::FLEXIBLE_VERSION_MIN
+            }
         }
     }
 }
@@ -429,6 +459,8 @@ pub enum RequestBody {
     DescribeConfigs(DescribeConfigsRequest),
     /// `AlterConfigsRequest`.
     AlterConfigs(AlterConfigsRequest),
+    /// `DescribeLogDirsRequest`.
+    DescribeLogDirs(DescribeLogDirsRequest),
     /// `CreatePartitionsRequest`.
     CreatePartitions(CreatePartitionsRequest),
     /// `DeleteGroupsRequest`.
@@ -439,6 +471,8 @@ pub enum RequestBody {
     OffsetDelete(OffsetDeleteRequest),
     /// `DescribeClusterRequest`.
     DescribeCluster(DescribeClusterRequest),
+    /// `DescribeTopicPartitionsRequest`.
+    DescribeTopicPartitions(DescribeTopicPartitionsRequest),
 }
 
 impl RequestBody {
@@ -466,11 +500,13 @@ impl RequestBody {
             RequestBody::OffsetForLeaderEpoch(_) => ApiKey::OffsetForLeaderEpoch,
             RequestBody::DescribeConfigs(_) => ApiKey::DescribeConfigs,
             RequestBody::AlterConfigs(_) => ApiKey::AlterConfigs,
+            RequestBody::DescribeLogDirs(_) => ApiKey::DescribeLogDirs,
             RequestBody::CreatePartitions(_) => ApiKey::CreatePartitions,
             RequestBody::DeleteGroups(_) => ApiKey::DeleteGroups,
             RequestBody::IncrementalAlterConfigs(_) => ApiKey::IncrementalAlterConfigs,
             RequestBody::OffsetDelete(_) => ApiKey::OffsetDelete,
             RequestBody::DescribeCluster(_) => ApiKey::DescribeCluster,
+            RequestBody::DescribeTopicPartitions(_) => ApiKey::DescribeTopicPartitions,
         }
     }
 
@@ -524,6 +560,9 @@ impl RequestBody {
             ApiKey::AlterConfigs => {
                 RequestBody::AlterConfigs(AlterConfigsRequest::decode(d, version)?)
             }
+            ApiKey::DescribeLogDirs => {
+                RequestBody::DescribeLogDirs(DescribeLogDirsRequest::decode(d, version)?)
+            }
             ApiKey::CreatePartitions => {
                 RequestBody::CreatePartitions(CreatePartitionsRequest::decode(d, version)?)
             }
@@ -539,6 +578,9 @@ impl RequestBody {
             ApiKey::DescribeCluster => {
                 RequestBody::DescribeCluster(DescribeClusterRequest::decode(d, version)?)
             }
+            ApiKey::DescribeTopicPartitions => RequestBody::DescribeTopicPartitions(
+                DescribeTopicPartitionsRequest::decode(d, version)?,
+            ),
         })
     }
 
@@ -566,11 +608,13 @@ impl RequestBody {
             RequestBody::OffsetForLeaderEpoch(m) => m.encode(e, version),
             RequestBody::DescribeConfigs(m) => m.encode(e, version),
             RequestBody::AlterConfigs(m) => m.encode(e, version),
+            RequestBody::DescribeLogDirs(m) => m.encode(e, version),
             RequestBody::CreatePartitions(m) => m.encode(e, version),
             RequestBody::DeleteGroups(m) => m.encode(e, version),
             RequestBody::IncrementalAlterConfigs(m) => m.encode(e, version),
             RequestBody::OffsetDelete(m) => m.encode(e, version),
             RequestBody::DescribeCluster(m) => m.encode(e, version),
+            RequestBody::DescribeTopicPartitions(m) => m.encode(e, version),
         }
     }
 }
@@ -627,6 +671,9 @@ impl RequestBody {
             ApiKey::AlterConfigs => {
                 RequestBody::AlterConfigs(AlterConfigsRequest::arbitrary(g, version))
             }
+            ApiKey::DescribeLogDirs => {
+                RequestBody::DescribeLogDirs(DescribeLogDirsRequest::arbitrary(g, version))
+            }
             ApiKey::CreatePartitions => {
                 RequestBody::CreatePartitions(CreatePartitionsRequest::arbitrary(g, version))
             }
@@ -642,6 +689,9 @@ impl RequestBody {
             ApiKey::DescribeCluster => {
                 RequestBody::DescribeCluster(DescribeClusterRequest::arbitrary(g, version))
             }
+            ApiKey::DescribeTopicPartitions => RequestBody::DescribeTopicPartitions(
+                DescribeTopicPartitionsRequest::arbitrary(g, version),
+            ),
         }
     }
 }
@@ -692,6 +742,8 @@ pub enum ResponseBody {
     DescribeConfigs(DescribeConfigsResponse),
     /// `AlterConfigsResponse`.
     AlterConfigs(AlterConfigsResponse),
+    /// `DescribeLogDirsResponse`.
+    DescribeLogDirs(DescribeLogDirsResponse),
     /// `CreatePartitionsResponse`.
     CreatePartitions(CreatePartitionsResponse),
     /// `DeleteGroupsResponse`.
@@ -702,6 +754,8 @@ pub enum ResponseBody {
     OffsetDelete(OffsetDeleteResponse),
     /// `DescribeClusterResponse`.
     DescribeCluster(DescribeClusterResponse),
+    /// `DescribeTopicPartitionsResponse`.
+    DescribeTopicPartitions(DescribeTopicPartitionsResponse),
 }
 
 impl ResponseBody {
@@ -729,11 +783,13 @@ impl ResponseBody {
             ResponseBody::OffsetForLeaderEpoch(_) => ApiKey::OffsetForLeaderEpoch,
             ResponseBody::DescribeConfigs(_) => ApiKey::DescribeConfigs,
             ResponseBody::AlterConfigs(_) => ApiKey::AlterConfigs,
+            ResponseBody::DescribeLogDirs(_) => ApiKey::DescribeLogDirs,
             ResponseBody::CreatePartitions(_) => ApiKey::CreatePartitions,
             ResponseBody::DeleteGroups(_) => ApiKey::DeleteGroups,
             ResponseBody::IncrementalAlterConfigs(_) => ApiKey::IncrementalAlterConfigs,
             ResponseBody::OffsetDelete(_) => ApiKey::OffsetDelete,
             ResponseBody::DescribeCluster(_) => ApiKey::DescribeCluster,
+            ResponseBody::DescribeTopicPartitions(_) => ApiKey::DescribeTopicPartitions,
         }
     }
 
@@ -787,6 +843,9 @@ impl ResponseBody {
             ApiKey::AlterConfigs => {
                 ResponseBody::AlterConfigs(AlterConfigsResponse::decode(d, version)?)
             }
+            ApiKey::DescribeLogDirs => {
+                ResponseBody::DescribeLogDirs(DescribeLogDirsResponse::decode(d, version)?)
+            }
             ApiKey::CreatePartitions => {
                 ResponseBody::CreatePartitions(CreatePartitionsResponse::decode(d, version)?)
             }
@@ -802,6 +861,9 @@ impl ResponseBody {
             ApiKey::DescribeCluster => {
                 ResponseBody::DescribeCluster(DescribeClusterResponse::decode(d, version)?)
             }
+            ApiKey::DescribeTopicPartitions => ResponseBody::DescribeTopicPartitions(
+                DescribeTopicPartitionsResponse::decode(d, version)?,
+            ),
         })
     }
 
@@ -829,11 +891,13 @@ impl ResponseBody {
             ResponseBody::OffsetForLeaderEpoch(m) => m.encode(e, version),
             ResponseBody::DescribeConfigs(m) => m.encode(e, version),
             ResponseBody::AlterConfigs(m) => m.encode(e, version),
+            ResponseBody::DescribeLogDirs(m) => m.encode(e, version),
             ResponseBody::CreatePartitions(m) => m.encode(e, version),
             ResponseBody::DeleteGroups(m) => m.encode(e, version),
             ResponseBody::IncrementalAlterConfigs(m) => m.encode(e, version),
             ResponseBody::OffsetDelete(m) => m.encode(e, version),
             ResponseBody::DescribeCluster(m) => m.encode(e, version),
+            ResponseBody::DescribeTopicPartitions(m) => m.encode(e, version),
         }
     }
 }
@@ -894,6 +958,9 @@ impl ResponseBody {
             ApiKey::AlterConfigs => {
                 ResponseBody::AlterConfigs(AlterConfigsResponse::arbitrary(g, version))
             }
+            ApiKey::DescribeLogDirs => {
+                ResponseBody::DescribeLogDirs(DescribeLogDirsResponse::arbitrary(g, version))
+            }
             ApiKey::CreatePartitions => {
                 ResponseBody::CreatePartitions(CreatePartitionsResponse::arbitrary(g, version))
             }
@@ -909,6 +976,9 @@ impl ResponseBody {
             ApiKey::DescribeCluster => {
                 ResponseBody::DescribeCluster(DescribeClusterResponse::arbitrary(g, version))
             }
+            ApiKey::DescribeTopicPartitions => ResponseBody::DescribeTopicPartitions(
+                DescribeTopicPartitionsResponse::arbitrary(g, version),
+            ),
         }
     }
 }
