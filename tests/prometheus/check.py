@@ -4,8 +4,9 @@ Started by run.sh (which installs Prometheus). Steps: `weir serve` on ephemeral 
 HTTP), a Prometheus (scrape interval 1 s) on a free port with its own data directory, a topic
 produced to and consumed by a group with weir's client commands, then queries of Prometheus's
 HTTP API compared with `weir group describe --json` (OffsetFetch + ListOffsets) and with the
-records produced. Prints one line per check and a closing `N passed, N failed` line; exits
-non-zero on any failure. Every process it starts is stopped by its pid.
+records produced; then series_used.py: the series of docs/grafana/weir.json and
+docs/prometheus/alerts.yml are all in /metrics, and promtool accepts the rules. Prints one line
+per check and a closing `N passed, N failed` line; exits non-zero on any failure. Every process it starts is stopped by its pid.
 """
 
 import argparse
@@ -19,6 +20,8 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+
+import series_used
 
 RECORDS = 300
 CONSUMED = 120
@@ -187,6 +190,9 @@ def main():
         lint_out = (lint.stdout + lint.stderr).decode()
         checks.check("promtool check metrics: clean", lint.returncode == 0,
                      f"exit {lint.returncode} {lint_out.strip()[:500]}")
+
+        # The shipped dashboard and alert rules use only series this endpoint has.
+        series_used.run(checks, metrics_text, query)
     finally:
         for p in reversed(procs):
             p.terminate()
