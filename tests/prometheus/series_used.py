@@ -52,6 +52,14 @@ def rule_exprs():
     return exprs
 
 
+def alert_expr(name):
+    """The expr of the rule `alert: name` (the first `expr:` after it)."""
+    text = open(RULES).read()
+    at = text.index(f"- alert: {name}\n")
+    before = text[:at].count("expr:")
+    return rule_exprs()[before]
+
+
 def dashboard_exprs():
     """Every panel target's expr and every query variable's query in weir.json."""
     dash = json.load(open(DASHBOARD))
