@@ -6,7 +6,8 @@ produced to and consumed by a group with weir's client commands, then queries of
 HTTP API compared with `weir group describe --json` (OffsetFetch + ListOffsets) and with the
 records produced; then series_used.py: the series of docs/grafana/weir.json and
 docs/prometheus/alerts.yml are all in /metrics, and promtool accepts the rules. Prints one line
-per check and a closing `N passed, N failed` line; exits non-zero on any failure. Every process it starts is stopped by its pid.
+per check and a closing `N passed, N failed` line; exits non-zero on any failure. Every process
+it starts is stopped by its pid.
 """
 
 import argparse
