@@ -7,7 +7,9 @@ Prometheus that scrapes it. Checks:
 - every metric name in the PromQL of docs/prometheus/alerts.yml and docs/grafana/weir.json
   (panel targets and template-variable queries) is a sample name in /metrics (a histogram's
   `_bucket`, `_sum` and `_count` are sample names there; `up` is Prometheus's own);
-- every dashboard expression, its variables substituted, is accepted by Prometheus's query API.
+- every dashboard expression, its variables substituted, is accepted by Prometheus's query API;
+- the dashboard's shape: schema version, a Prometheus datasource variable every panel uses,
+  unique panel ids, panels inside the 24-column grid and not overlapping.
 Alone: `python3 tests/prometheus/series_used.py --names` prints the names it extracts.
 """
 
@@ -114,12 +116,45 @@ def substitute(expr):
     return re.sub(r"\$\w+", ".*", expr)
 
 
+def dashboard_shape():
+    """What Grafana needs to import the file: problems found, empty when none."""
+    dash = json.load(open(DASHBOARD))
+    problems = []
+    if not 36 <= dash.get("schemaVersion", 0) <= 41:
+        problems.append(f"schemaVersion {dash.get('schemaVersion')}")
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    if variables.get("datasource", {}).get("type") != "datasource" \
+            or variables["datasource"].get("query") != "prometheus":
+        problems.append("no Prometheus datasource variable")
+    ids = [p["id"] for p in dash["panels"]]
+    if len(ids) != len(set(ids)):
+        problems.append(f"duplicate panel ids {ids}")
+    cells = set()
+    for p in dash["panels"]:
+        g = p["gridPos"]
+        if g["x"] + g["w"] > 24:
+            problems.append(f"panel {p['title']!r} wider than the grid")
+        mine = {(x, y) for x in range(g["x"], g["x"] + g["w"])
+                for y in range(g["y"], g["y"] + g["h"])}
+        if mine & cells:
+            problems.append(f"panel {p['title']!r} overlaps another")
+        cells |= mine
+        if p["type"] != "row" and p.get("datasource", {}).get("uid") != "${datasource}":
+            problems.append(f"panel {p['title']!r} not on the datasource variable")
+        if p["type"] != "row" and not p.get("targets"):
+            problems.append(f"panel {p['title']!r} has no query")
+    return problems
+
+
 def run(checks, metrics_text, query):
     """Adds the checks to `checks` (check.py's Checks); `query(q)` runs an instant query and
     raises when Prometheus refuses it."""
     lint = subprocess.run(["promtool", "check", "rules", RULES], capture_output=True)
     checks.check("promtool check rules alerts.yml", lint.returncode == 0,
                  (lint.stdout + lint.stderr).decode().strip().replace("\n", " | ")[:500])
+
+    shape = dashboard_shape()
+    checks.check("dashboard: importable shape", not shape, "; ".join(shape))
 
     exposed = exposed_names(metrics_text) | SYNTHETIC
     rules, panels = rule_exprs(), dashboard_exprs()
