@@ -4,8 +4,10 @@ Started by run.sh (which installs Prometheus). Steps: `weir serve` on ephemeral 
 HTTP), a Prometheus (scrape interval 1 s) on a free port with its own data directory, a topic
 produced to and consumed by a group with weir's client commands, then queries of Prometheus's
 HTTP API compared with `weir group describe --json` (OffsetFetch + ListOffsets) and with the
-records produced. Prints one line per check and a closing `N passed, N failed` line; exits
-non-zero on any failure. Every process it starts is stopped by its pid.
+records produced; then series_used.py: the series of docs/grafana/weir.json and
+docs/prometheus/alerts.yml are all in /metrics, and promtool accepts the rules. Prints one line
+per check and a closing `N passed, N failed` line; exits non-zero on any failure. Every process
+it starts is stopped by its pid.
 """
 
 import argparse
@@ -20,10 +22,15 @@ import time
 import urllib.parse
 import urllib.request
 
+import series_used
+
 RECORDS = 300
 CONSUMED = 120
 GROUP = "billing"
 TOPIC = "orders"
+DLQ_TOPICS = ["orders.dlq", "orders-dlq", "orders.DLT", "orders-dead-letter"]
+NOT_DLQ_TOPICS = ["dlq-orders", "orders.dlqx", "ordersdlq"]
+DLQ_RECORDS = 5
 
 
 def free_port():
@@ -127,6 +134,12 @@ def main():
         want_end = {str(p["partition"]): p["log_end_offset"] for p in described["partitions"]}
         print(f"weir group describe: lag {want_lag}, log end {want_end}")
 
+        # Dead-letter topics for the rule's pattern; records only once Prometheus holds their
+        # series at 0 (an increase() starts from the first sample it has).
+        for t in DLQ_TOPICS + NOT_DLQ_TOPICS:
+            subprocess.run(cli + ["topic", "create", t, "-p", "1"] + bootstrap,
+                           check=True, stdout=subprocess.DEVNULL)
+
         ok, detail = wait_for("target up", lambda: (
             query('up{job="weir"}') and list(query('up{job="weir"}').values()) == [1.0],
             "up"))
@@ -135,6 +148,26 @@ def main():
         targets = json.loads(body)["data"]["activeTargets"]
         checks.check("scrape has no error", all(t["lastError"] == "" for t in targets),
                      repr([t["lastError"] for t in targets]))
+
+        def dlq_series():
+            got = query('weir_topic_records_in_total')
+            names = {json.loads(k)["topic"] for k in got}
+            return set(DLQ_TOPICS + NOT_DLQ_TOPICS) <= names, f"{sorted(names)}"
+        checks.check("new topics have records-in series", *wait_for("dlq series", dlq_series))
+        time.sleep(2)
+        for t in DLQ_TOPICS + NOT_DLQ_TOPICS:
+            subprocess.run(cli + ["produce", t] + bootstrap, input=b"bad\n" * DLQ_RECORDS,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dlq_rule = series_used.alert_expr("WeirDeadLetterTopicReceiving")
+
+        def dlq_fires():
+            got = {json.loads(k)["topic"]: v for k, v in query(dlq_rule).items()}
+            return (set(got) == set(DLQ_TOPICS) and all(v >= DLQ_RECORDS for v in got.values()),
+                    f"{got}")
+        checks.check("dead-letter rule: the .dlq/-dlq/.DLT/-dead-letter topics, no other",
+                     *wait_for("dlq rule", dlq_fires))
+        poisoned = query(series_used.alert_expr("WeirPartitionPoisoned"))
+        checks.check("poisoned-partition rule: quiet", poisoned == {}, f"{poisoned}")
 
         def lag_matches():
             got = {json.loads(k)["partition"]: v
@@ -187,6 +220,9 @@ def main():
         lint_out = (lint.stdout + lint.stderr).decode()
         checks.check("promtool check metrics: clean", lint.returncode == 0,
                      f"exit {lint.returncode} {lint_out.strip()[:500]}")
+
+        # The shipped dashboard and alert rules use only series this endpoint has.
+        series_used.run(checks, metrics_text, query)
     finally:
         for p in reversed(procs):
             p.terminate()
