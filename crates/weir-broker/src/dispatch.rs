@@ -220,6 +220,7 @@ async fn run(
         Q::DescribeLogDirs(r) => R::DescribeLogDirs(
             blocking(ctx, move |c| describe_log_dirs::handle(&c.topics, r, v)).await?,
         ),
+        Q::DescribeProducers(r) => R::DescribeProducers(describe_producers::handle(topics, r, v)),
         Q::DescribeTopicPartitions(r) => {
             R::DescribeTopicPartitions(describe_topic_partitions::handle(topics, node.id, r, v))
         }
