@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::io::IoSlice;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,8 +43,13 @@ pub enum Response {
 
 /// Handles request frames. Implemented by the broker's dispatcher; tests use small fakes.
 pub trait Service: Send + Sync + 'static {
-    /// Handles one request frame (without its size prefix).
-    fn call(self: Arc<Self>, frame: Bytes) -> impl Future<Output = Response> + Send + 'static;
+    /// Handles one request frame (without its size prefix) from the connection's `peer`
+    /// (`None` when the connection is not a socket).
+    fn call(
+        self: Arc<Self>,
+        frame: Bytes,
+        peer: Option<SocketAddr>,
+    ) -> impl Future<Output = Response> + Send + 'static;
 }
 
 /// Per-connection limits, from the broker config.
@@ -76,9 +82,10 @@ pub enum CloseReason {
     Io(std::io::ErrorKind),
 }
 
-/// Serves one connection until it closes; returns why.
+/// Serves one connection, whose client is `peer`, until it closes; returns why.
 pub async fn serve<S, IO>(
     io: IO,
+    peer: Option<SocketAddr>,
     service: Arc<S>,
     limits: ConnectionLimits,
     mut shutdown: watch::Receiver<bool>,
@@ -127,7 +134,7 @@ where
                 // Produce: after its appends), so pipelined batches of one producer are
                 // appended in the order sent. Their waits (fsync, long polls) still overlap.
                 let _ = after.await;
-                let mut call = std::pin::pin!(service.call(frame));
+                let mut call = std::pin::pin!(service.call(frame, peer));
                 let mut started = Some(started_tx);
                 let response = std::future::poll_fn(|cx| {
                     let poll = call.as_mut().poll(cx);
@@ -268,7 +275,7 @@ mod tests {
     /// out of order; a frame starting with 0xFF gets no response, 0xFE closes.
     struct Echo;
     impl Service for Echo {
-        async fn call(self: Arc<Self>, frame: Bytes) -> Response {
+        async fn call(self: Arc<Self>, frame: Bytes, _peer: Option<SocketAddr>) -> Response {
             match frame.first().copied() {
                 Some(0xFF) => Response::Nothing,
                 Some(0xFE) => Response::Close,
@@ -307,7 +314,7 @@ mod tests {
     async fn pipelined_responses_come_back_in_request_order() {
         let (client, server) = duplex(4096);
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+        let task = tokio::spawn(serve(server, None, Arc::new(Echo), limits(), stop_rx));
         let (mut cr, mut cw) = tokio::io::split(client);
         // Slow first, fast later, one with no response in between: order must hold.
         for body in [&[50u8, 1][..], &[0xFF, 9], &[1, 2], &[20, 3, 3], &[0, 4]] {
@@ -327,7 +334,7 @@ mod tests {
         for prefix in [i32::MAX, 1025, -1] {
             let (client, server) = duplex(64);
             let (_stop_tx, stop_rx) = watch::channel(false);
-            let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+            let task = tokio::spawn(serve(server, None, Arc::new(Echo), limits(), stop_rx));
             let (_cr, mut cw) = tokio::io::split(client);
             cw.write_all(&prefix.to_be_bytes()).await.unwrap();
             assert_eq!(
@@ -341,7 +348,7 @@ mod tests {
     async fn truncated_frame_and_service_close() {
         let (client, server) = duplex(64);
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+        let task = tokio::spawn(serve(server, None, Arc::new(Echo), limits(), stop_rx));
         let mut client = client;
         client.write_all(&[0, 0, 0, 10, 1, 2]).await.unwrap();
         drop(client);
@@ -349,7 +356,7 @@ mod tests {
 
         let (client, server) = duplex(64);
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+        let task = tokio::spawn(serve(server, None, Arc::new(Echo), limits(), stop_rx));
         let (mut cr, mut cw) = tokio::io::split(client);
         cw.write_all(&frame(&[0, 7])).await.unwrap();
         cw.write_all(&frame(&[0xFE])).await.unwrap();
@@ -365,13 +372,13 @@ mod tests {
             idle_ms: 1000,
             ..limits()
         };
-        let task = tokio::spawn(serve(server, Arc::new(Echo), l, stop_rx));
+        let task = tokio::spawn(serve(server, None, Arc::new(Echo), l, stop_rx));
         assert_eq!(task.await.unwrap(), CloseReason::Idle);
         drop(client);
 
         let (client, server) = duplex(64);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(server, Arc::new(Echo), limits(), stop_rx));
+        let task = tokio::spawn(serve(server, None, Arc::new(Echo), limits(), stop_rx));
         let (mut cr, mut cw) = tokio::io::split(client);
         cw.write_all(&frame(&[30, 1])).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;

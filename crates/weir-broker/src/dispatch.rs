@@ -1,6 +1,7 @@
 //! Request dispatch: decode a frame, run its handler, encode the response. Administrative
 //! handlers that touch the file system run on the blocking pool.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -33,7 +34,7 @@ impl Dispatcher {
 }
 
 impl Service for Dispatcher {
-    async fn call(self: Arc<Self>, frame: Bytes) -> Response {
+    async fn call(self: Arc<Self>, frame: Bytes, peer: Option<SocketAddr>) -> Response {
         let started = std::time::Instant::now();
         let request = match decode_request(frame) {
             Ok(r) => {
@@ -62,13 +63,16 @@ impl Service for Dispatcher {
         let correlation_id = request.header.correlation_id;
         let unsupported_api_versions = request.is_unsupported_api_versions();
         let body_version = request.body_version;
-        let client_id = request.header.client_id.clone().unwrap_or_default();
+        let client = Client {
+            id: request.header.client_id.clone().unwrap_or_default(),
+            peer,
+        };
         let body = match run(
             &self.ctx,
             request.body,
             version,
             unsupported_api_versions,
-            client_id,
+            client,
         )
         .instrument(span)
         .await
@@ -136,13 +140,19 @@ async fn blocking<T: Send + 'static>(
 #[derive(Debug)]
 struct HandlerFailed;
 
+/// Who sent a request: the header's client id and the connection's peer address.
+struct Client {
+    id: String,
+    peer: Option<SocketAddr>,
+}
+
 /// `Ok(None)`: no response on the wire (Produce with acks=0).
 async fn run(
     ctx: &Arc<Context>,
     body: RequestBody,
     v: i16,
     unsupported_api_versions: bool,
-    client_id: String,
+    client: Client,
 ) -> Result<Option<ResponseBody>, HandlerFailed> {
     use RequestBody as Q;
     use ResponseBody as R;
@@ -205,7 +215,9 @@ async fn run(
             R::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(topics, r, v))
         }
         Q::FindCoordinator(r) => R::FindCoordinator(find_coordinator::handle(node, r, v)),
-        Q::JoinGroup(r) => R::JoinGroup(join_group::handle(coordinator, r, v, client_id).await),
+        Q::JoinGroup(r) => {
+            R::JoinGroup(join_group::handle(coordinator, r, v, client.id, client.peer).await)
+        }
         Q::SyncGroup(r) => R::SyncGroup(sync_group::handle(groups, r, v).await),
         Q::Heartbeat(r) => R::Heartbeat(heartbeat::handle(groups, r, v)),
         Q::LeaveGroup(r) => R::LeaveGroup(leave_group::handle(groups, r, v)),
@@ -220,6 +232,7 @@ async fn run(
         Q::DescribeLogDirs(r) => R::DescribeLogDirs(
             blocking(ctx, move |c| describe_log_dirs::handle(&c.topics, r, v)).await?,
         ),
+        Q::DescribeProducers(r) => R::DescribeProducers(describe_producers::handle(topics, r, v)),
         Q::DescribeTopicPartitions(r) => {
             R::DescribeTopicPartitions(describe_topic_partitions::handle(topics, node.id, r, v))
         }

@@ -63,6 +63,21 @@ pub enum Verdict {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<StoredBatch>,
+    /// The max timestamp of the last batch (its log-append time under that timestamp type).
+    last_timestamp_ms: i64,
+}
+
+/// One producer's state as DescribeProducers reports it (Kafka's `ProducerStateEntry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    /// The producer id.
+    pub producer_id: i64,
+    /// Its current epoch.
+    pub producer_epoch: i16,
+    /// The last sequence it wrote here.
+    pub last_sequence: i32,
+    /// The max timestamp of its last batch.
+    pub last_timestamp_ms: i64,
 }
 
 /// Idempotent-producer state of one partition.
@@ -117,8 +132,15 @@ impl ProducerStates {
         }
     }
 
-    /// Records a batch that was appended (or found in the log on recovery).
-    pub fn record(&mut self, id: &BatchIdentity, base_offset: i64, log_append_time_ms: i64) {
+    /// Records a batch that was appended (or found in the log on recovery); `max_timestamp_ms`
+    /// is its header's max timestamp, which the log-append time (when set) replaces.
+    pub fn record(
+        &mut self,
+        id: &BatchIdentity,
+        base_offset: i64,
+        log_append_time_ms: i64,
+        max_timestamp_ms: i64,
+    ) {
         if id.producer_id == NO_PRODUCER_ID {
             return;
         }
@@ -127,6 +149,11 @@ impl ProducerStates {
             entry.epoch = id.producer_epoch;
             entry.batches.clear();
         }
+        entry.last_timestamp_ms = if log_append_time_ms >= 0 {
+            log_append_time_ms
+        } else {
+            max_timestamp_ms
+        };
         if entry.batches.len() == BATCHES_PER_PRODUCER_MAX {
             entry.batches.pop_front();
         }
@@ -138,6 +165,25 @@ impl ProducerStates {
         });
     }
 
+    /// Every producer with state here, by producer id (a read-only snapshot).
+    pub fn active(&self) -> Vec<ActiveProducer> {
+        let mut all: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .filter_map(|(&producer_id, e)| {
+                let last = e.batches.back()?;
+                Some(ActiveProducer {
+                    producer_id,
+                    producer_epoch: e.epoch,
+                    last_sequence: last.last_sequence,
+                    last_timestamp_ms: e.last_timestamp_ms,
+                })
+            })
+            .collect();
+        all.sort_by_key(|p| p.producer_id);
+        all
+    }
+
     /// Number of producers with state here.
     pub fn len(&self) -> usize {
         self.producers.len()
@@ -146,6 +192,16 @@ impl ProducerStates {
     /// Whether no producer has state here.
     pub fn is_empty(&self) -> bool {
         self.producers.is_empty()
+    }
+}
+
+impl crate::topics::Partition {
+    /// A snapshot of this partition's active idempotent producers, by producer id.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        self.producers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .active()
     }
 }
 
@@ -169,7 +225,7 @@ mod tests {
         for i in 0..8 {
             let b = id(7, 0, i * 10, 10);
             assert_eq!(s.check(&b), Verdict::Append);
-            s.record(&b, offset, -1);
+            s.record(&b, offset, -1, -1);
             offset += 10;
         }
         for i in 3..8 {
@@ -189,11 +245,11 @@ mod tests {
     #[test]
     fn epochs_fence_and_restart_sequences() {
         let mut s = ProducerStates::default();
-        s.record(&id(1, 3, 0, 5), 0, -1);
+        s.record(&id(1, 3, 0, 5), 0, -1, -1);
         assert_eq!(s.check(&id(1, 2, 5, 1)), Verdict::StaleEpoch);
         assert_eq!(s.check(&id(1, 4, 5, 1)), Verdict::OutOfOrder);
         assert_eq!(s.check(&id(1, 4, 0, 1)), Verdict::Append);
-        s.record(&id(1, 4, 0, 1), 5, -1);
+        s.record(&id(1, 4, 0, 1), 5, -1, -1);
         assert_eq!(s.check(&id(1, 3, 5, 1)), Verdict::StaleEpoch);
         assert_eq!(s.check(&id(1, 4, 1, 1)), Verdict::Append);
     }
@@ -204,15 +260,38 @@ mod tests {
         assert_eq!(s.check(&id(NO_PRODUCER_ID, -1, -1, 3)), Verdict::Append);
         assert_eq!(s.check(&id(9, 0, 42, 3)), Verdict::Append);
         let mut s = s;
-        s.record(&id(NO_PRODUCER_ID, -1, -1, 3), 0, -1);
+        s.record(&id(NO_PRODUCER_ID, -1, -1, 3), 0, -1, -1);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn active_reports_epoch_last_sequence_and_timestamp() {
+        let mut s = ProducerStates::default();
+        assert!(s.active().is_empty());
+        s.record(&id(9, 1, 0, 3), 0, -1, 1_000);
+        s.record(&id(4, 0, 0, 1), 3, -1, 1_500);
+        s.record(&id(9, 1, 3, 2), 4, -1, 2_000);
+        s.record(&id(NO_PRODUCER_ID, -1, -1, 3), 6, -1, 3_000);
+        let p = |producer_id, producer_epoch, last_sequence, last_timestamp_ms| ActiveProducer {
+            producer_id,
+            producer_epoch,
+            last_sequence,
+            last_timestamp_ms,
+        };
+        assert_eq!(s.active(), vec![p(4, 0, 0, 1_500), p(9, 1, 4, 2_000)]);
+        // A new epoch restarts the sequence.
+        s.record(&id(9, 2, 0, 1), 6, -1, 2_500);
+        assert_eq!(s.active()[1], p(9, 2, 0, 2_500));
+        // Under log-append time the append time is the batch's timestamp.
+        s.record(&id(9, 2, 1, 1), 7, 9_000, 2_600);
+        assert_eq!(s.active()[1], p(9, 2, 1, 9_000));
     }
 
     #[test]
     fn sequences_wrap_at_i32_max() {
         let mut s = ProducerStates::default();
         let b = id(5, 0, i32::MAX - 1, 2); // sequences MAX-1, MAX
-        s.record(&b, 0, -1);
+        s.record(&b, 0, -1, -1);
         assert_eq!(s.check(&id(5, 0, 0, 1)), Verdict::Append);
         assert_eq!(s.check(&id(5, 0, 1, 1)), Verdict::OutOfOrder);
         let wrapped = id(5, 0, i32::MAX, 3); // MAX, 0, 1

@@ -56,7 +56,7 @@ pub async fn run<S: Service>(
         conns.spawn(
             async move {
                 let _counted = counted;
-                let reason = connection::serve(stream, service, limits, stop_rx).await;
+                let reason = connection::serve(stream, Some(peer), service, limits, stop_rx).await;
                 tracing::debug!(?reason, "closed");
                 drop(permit);
             }

@@ -31,7 +31,7 @@ pub struct Partition {
     pub log: Arc<Log>,
     /// Checked and updated under this lock together with the append, so a resend can
     /// never race its original.
-    producers: Mutex<ProducerStates>,
+    pub(crate) producers: Mutex<ProducerStates>,
     /// The flush policy and the fetch wake-up (`durability.rs`).
     pub(crate) durability: Arc<Durability>,
     /// Records and bytes in and out, for the metrics.
@@ -122,7 +122,8 @@ impl Partition {
                 log_append_time_ms,
             },
         )?;
-        producers.record(&ident, info.base_offset, info.log_append_time_ms);
+        let ts = header.max_timestamp;
+        producers.record(&ident, info.base_offset, info.log_append_time_ms, ts);
         let records = u64::try_from(info.last_offset - info.base_offset + 1).unwrap_or(0);
         self.stats.appended(records, batch.len());
         Ok(Appended {
@@ -213,7 +214,8 @@ fn rebuild_from(
             last_offset_delta: header.last_offset_delta,
         };
         let append_time = header.log_append_time().unwrap_or(-1);
-        states.record(&ident, header.base_offset, append_time);
+        let ts = header.max_timestamp;
+        states.record(&ident, header.base_offset, append_time, ts);
     }
     Ok(None)
 }

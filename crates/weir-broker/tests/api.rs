@@ -8,9 +8,9 @@ use support::{Client, TestBroker};
 use weir_protocol::messages::{
     alter_configs as ac, api_versions as av, create_partitions as cp, create_topics as ct,
     delete_records as dr, delete_topics as dt, describe_cluster as dc, describe_configs as dcf,
-    describe_log_dirs as dld, describe_topic_partitions as dtp, fetch as f,
-    incremental_alter_configs as iac, init_producer_id as ipi, list_offsets as lo, metadata as md,
-    offset_for_leader_epoch as ofle, produce as p,
+    describe_log_dirs as dld, describe_producers as dp, describe_topic_partitions as dtp,
+    fetch as f, incremental_alter_configs as iac, init_producer_id as ipi, list_offsets as lo,
+    metadata as md, offset_for_leader_epoch as ofle, produce as p,
 };
 use weir_protocol::messages::{
     delete_groups as dg, describe_groups as dgr, find_coordinator as fc, heartbeat as hb,
@@ -213,6 +213,14 @@ fn request(key: ApiKey, v: i16, grow_to: i32) -> Option<Q> {
         ApiKey::DescribeCluster => Q::DescribeCluster(dc::DescribeClusterRequest::default()),
         ApiKey::DescribeLogDirs => Q::DescribeLogDirs(dld::DescribeLogDirsRequest {
             topics: None,
+            ..Default::default()
+        }),
+        ApiKey::DescribeProducers => Q::DescribeProducers(dp::DescribeProducersRequest {
+            topics: vec![dp::TopicRequest {
+                name: "t".into(),
+                partition_indexes: vec![0],
+                ..Default::default()
+            }],
             ..Default::default()
         }),
         ApiKey::DescribeTopicPartitions => {
@@ -502,6 +510,10 @@ async fn every_served_api_answers_at_every_advertised_version() {
                     let t = r.results[0].topics.iter().find(|t| t.name == "t").unwrap();
                     assert!(t.partitions[0].partition_size > 0, "describe log dirs v{v}");
                 }
+                R::DescribeProducers(r) => assert_eq!(
+                    r.topics[0].partitions[0].error_code, 0,
+                    "describe producers v{v}"
+                ),
                 R::DescribeTopicPartitions(r) => {
                     assert_eq!(r.topics[0].error_code, 0);
                     assert_eq!(r.topics[0].partitions.len(), 1);

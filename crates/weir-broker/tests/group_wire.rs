@@ -1,5 +1,5 @@
-//! The group protocol over the wire against a real broker: a two-member join end to end (timed)
-//! and committed offsets across a restart.
+//! The group protocol over the wire against a real broker: a two-member join end to end (timed),
+//! the member's client address in DescribeGroups, and committed offsets across a restart.
 
 #[allow(dead_code)] // the shared helpers; this file uses only some
 mod support;
@@ -7,7 +7,8 @@ mod support;
 use bytes::Bytes;
 use support::{Client, TestBroker};
 use weir_protocol::messages::{
-    heartbeat as hb, join_group as jg, offset_commit as oc, offset_fetch as of, sync_group as sg,
+    describe_groups as dg, heartbeat as hb, join_group as jg, offset_commit as oc,
+    offset_fetch as of, sync_group as sg,
 };
 use weir_protocol::{ErrorCode, RequestBody as Q, ResponseBody as R};
 
@@ -57,6 +58,35 @@ async fn new_member(c: &mut Client) -> String {
     let r = join_ok(c, "").await;
     assert_eq!(r.error_code, ErrorCode::MEMBER_ID_REQUIRED.0);
     r.member_id
+}
+
+/// Kafka reports a member's `client_host` as its connection's address, `/IP`.
+#[tokio::test]
+async fn describe_groups_reports_the_members_client_address() {
+    let broker = TestBroker::start(&[("group_initial_rebalance_delay_ms", "0")]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let m = new_member(&mut c).await;
+    assert_eq!(join_ok(&mut c, &m).await.error_code, 0);
+    for v in [0, 5] {
+        let R::DescribeGroups(d) = c
+            .call(
+                v,
+                Q::DescribeGroups(dg::DescribeGroupsRequest {
+                    groups: vec!["g".into()],
+                    ..Default::default()
+                }),
+            )
+            .await
+        else {
+            panic!()
+        };
+        let g = &d.groups[0];
+        assert_eq!(g.error_code, 0, "v{v}");
+        assert_eq!(g.members.len(), 1, "v{v}");
+        assert_eq!(g.members[0].member_id, m);
+        assert_eq!(g.members[0].client_host, "/127.0.0.1", "v{v}");
+    }
+    broker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

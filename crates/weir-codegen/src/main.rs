@@ -50,6 +50,7 @@ const APIS: &[&str] = &[
     "OffsetDelete",
     "DescribeCluster",
     "DescribeLogDirs",
+    "DescribeProducers",
     "DescribeTopicPartitions",
 ];
 

@@ -1,5 +1,7 @@
 //! JoinGroup (key 11): parks until the group's join phase completes (see `group/state.rs`).
 
+use std::net::{IpAddr, SocketAddr};
+
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::join_group::{JoinGroupRequest, JoinGroupResponse};
 
@@ -11,6 +13,7 @@ pub(crate) async fn handle(
     req: JoinGroupRequest,
     version: i16,
     client_id: String,
+    peer: Option<SocketAddr>,
 ) -> JoinGroupResponse {
     let group_id = req.group_id.clone();
     let rx = coordinator.groups().join(JoinArgs {
@@ -31,7 +34,7 @@ pub(crate) async fn handle(
             req.session_timeout_ms
         },
         client_id,
-        client_host: String::new(),
+        client_host: peer.map(|p| client_host(p.ip())).unwrap_or_default(),
         version,
     });
     let mut resp = rx.await.unwrap_or_else(|_| JoinGroupResponse {
@@ -47,4 +50,36 @@ pub(crate) async fn handle(
         resp.protocol_name = Some(String::new());
     }
     resp
+}
+
+/// A member's `client_host` as Kafka reports it (`InetAddress.toString` of the connection's
+/// client address, never resolved to a name): `/` and the address, an IPv6 one as eight hex
+/// groups without `::` compression, an IPv4-mapped IPv6 one as the IPv4 address.
+fn client_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("/{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("/{v4}"),
+            None => {
+                let groups: Vec<String> = v6.segments().iter().map(|g| format!("{g:x}")).collect();
+                format!("/{}", groups.join(":"))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_host;
+
+    #[test]
+    fn client_host_is_java_inet_address_to_string() {
+        assert_eq!(client_host("127.0.0.1".parse().unwrap()), "/127.0.0.1");
+        assert_eq!(client_host("::1".parse().unwrap()), "/0:0:0:0:0:0:0:1");
+        assert_eq!(
+            client_host("fe80::a:0:0:12".parse().unwrap()),
+            "/fe80:0:0:0:a:0:0:12"
+        );
+        assert_eq!(client_host("::ffff:10.1.2.3".parse().unwrap()), "/10.1.2.3");
+    }
 }

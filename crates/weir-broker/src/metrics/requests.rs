@@ -40,7 +40,7 @@ pub(super) fn slot_error_name(slot: usize) -> &'static str {
 
 /// The error a response reports: its top-level error code where it has one and it is set,
 /// else the first topic-, group- or partition-level one (Produce, Fetch, OffsetCommit,
-/// ListOffsets, CreateTopics, DeleteTopics, DescribeGroups), else `NONE`.
+/// ListOffsets, CreateTopics, DeleteTopics, DescribeGroups, DescribeProducers), else `NONE`.
 pub(super) fn response_error(body: &ResponseBody) -> ErrorCode {
     use ResponseBody as R;
     ErrorCode(match body {
@@ -94,6 +94,12 @@ pub(super) fn response_error(body: &ResponseBody) -> ErrorCode {
         R::CreateTopics(r) => first(r.topics.iter().map(|t| t.error_code)),
         R::DeleteTopics(r) => first(r.responses.iter().map(|t| t.error_code)),
         R::DescribeGroups(r) => first(r.groups.iter().map(|g| g.error_code)),
+        R::DescribeProducers(r) => first(
+            &mut r
+                .topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        ),
         _ => 0,
     })
 }

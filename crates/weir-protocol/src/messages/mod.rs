@@ -14,6 +14,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod find_coordinator;
@@ -45,6 +46,7 @@ pub use describe_cluster::{DescribeClusterRequest, DescribeClusterResponse};
 pub use describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 pub use describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
 pub use describe_log_dirs::{DescribeLogDirsRequest, DescribeLogDirsResponse};
+pub use describe_producers::{DescribeProducersRequest, DescribeProducersResponse};
 pub use describe_topic_partitions::{
     DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
 };
@@ -129,13 +131,15 @@ pub enum ApiKey {
     OffsetDelete = 47,
     /// `DescribeCluster` (key 60).
     DescribeCluster = 60,
+    /// `DescribeProducers` (key 61).
+    DescribeProducers = 61,
     /// `DescribeTopicPartitions` (key 75).
     DescribeTopicPartitions = 75,
 }
 
 impl ApiKey {
     /// Every key, in key order.
-    pub const ALL: [ApiKey; 28] = [
+    pub const ALL: [ApiKey; 29] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -163,6 +167,7 @@ impl ApiKey {
         ApiKey::IncrementalAlterConfigs,
         ApiKey::OffsetDelete,
         ApiKey::DescribeCluster,
+        ApiKey::DescribeProducers,
         ApiKey::DescribeTopicPartitions,
     ];
 
@@ -196,6 +201,7 @@ impl ApiKey {
             44 => Some(ApiKey::IncrementalAlterConfigs),
             47 => Some(ApiKey::OffsetDelete),
             60 => Some(ApiKey::DescribeCluster),
+            61 => Some(ApiKey::DescribeProducers),
             75 => Some(ApiKey::DescribeTopicPartitions),
             _ => None,
         }
@@ -236,6 +242,7 @@ impl ApiKey {
             ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
             ApiKey::OffsetDelete => "OffsetDelete",
             ApiKey::DescribeCluster => "DescribeCluster",
+            ApiKey::DescribeProducers => "DescribeProducers",
             ApiKey::DescribeTopicPartitions => "DescribeTopicPartitions",
         }
     }
@@ -333,6 +340,10 @@ impl ApiKey {
                 DescribeClusterRequest::VERSION_MIN,
                 DescribeClusterRequest::VERSION_MAX,
             ),
+            ApiKey::DescribeProducers => (
+                DescribeProducersRequest::VERSION_MIN,
+                DescribeProducersRequest::VERSION_MAX,
+            ),
             ApiKey::DescribeTopicPartitions => (
                 DescribeTopicPartitionsRequest::VERSION_MIN,
                 DescribeTopicPartitionsRequest::VERSION_MAX,
@@ -370,6 +381,7 @@ impl ApiKey {
             ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::OffsetDelete => OffsetDeleteRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::DescribeCluster => DescribeClusterRequest::FLEXIBLE_VERSION_MIN,
+            ApiKey::DescribeProducers => DescribeProducersRequest::FLEXIBLE_VERSION_MIN,
             ApiKey::DescribeTopicPartitions => DescribeTopicPartitionsRequest::FLEXIBLE_VERSION_MIN,
         }
     }
@@ -406,6 +418,7 @@ impl ApiKey {
             }
             ApiKey::OffsetDelete => OffsetDeleteResponse::FLEXIBLE_VERSION_MIN,
             ApiKey::DescribeCluster => DescribeClusterResponse::FLEXIBLE_VERSION_MIN,
+            ApiKey::DescribeProducers => DescribeProducersResponse::FLEXIBLE_VERSION_MIN,
             ApiKey::DescribeTopicPartitions => {
                 DescribeTopicPartitionsResponse::FLEXIBLE_VERSION_MIN
             }
@@ -471,6 +484,8 @@ pub enum RequestBody {
     OffsetDelete(OffsetDeleteRequest),
     /// `DescribeClusterRequest`.
     DescribeCluster(DescribeClusterRequest),
+    /// `DescribeProducersRequest`.
+    DescribeProducers(DescribeProducersRequest),
     /// `DescribeTopicPartitionsRequest`.
     DescribeTopicPartitions(DescribeTopicPartitionsRequest),
 }
@@ -506,6 +521,7 @@ impl RequestBody {
             RequestBody::IncrementalAlterConfigs(_) => ApiKey::IncrementalAlterConfigs,
             RequestBody::OffsetDelete(_) => ApiKey::OffsetDelete,
             RequestBody::DescribeCluster(_) => ApiKey::DescribeCluster,
+            RequestBody::DescribeProducers(_) => ApiKey::DescribeProducers,
             RequestBody::DescribeTopicPartitions(_) => ApiKey::DescribeTopicPartitions,
         }
     }
@@ -578,6 +594,9 @@ impl RequestBody {
             ApiKey::DescribeCluster => {
                 RequestBody::DescribeCluster(DescribeClusterRequest::decode(d, version)?)
             }
+            ApiKey::DescribeProducers => {
+                RequestBody::DescribeProducers(DescribeProducersRequest::decode(d, version)?)
+            }
             ApiKey::DescribeTopicPartitions => RequestBody::DescribeTopicPartitions(
                 DescribeTopicPartitionsRequest::decode(d, version)?,
             ),
@@ -614,6 +633,7 @@ impl RequestBody {
             RequestBody::IncrementalAlterConfigs(m) => m.encode(e, version),
             RequestBody::OffsetDelete(m) => m.encode(e, version),
             RequestBody::DescribeCluster(m) => m.encode(e, version),
+            RequestBody::DescribeProducers(m) => m.encode(e, version),
             RequestBody::DescribeTopicPartitions(m) => m.encode(e, version),
         }
     }
@@ -689,6 +709,9 @@ impl RequestBody {
             ApiKey::DescribeCluster => {
                 RequestBody::DescribeCluster(DescribeClusterRequest::arbitrary(g, version))
             }
+            ApiKey::DescribeProducers => {
+                RequestBody::DescribeProducers(DescribeProducersRequest::arbitrary(g, version))
+            }
             ApiKey::DescribeTopicPartitions => RequestBody::DescribeTopicPartitions(
                 DescribeTopicPartitionsRequest::arbitrary(g, version),
             ),
@@ -754,6 +777,8 @@ pub enum ResponseBody {
     OffsetDelete(OffsetDeleteResponse),
     /// `DescribeClusterResponse`.
     DescribeCluster(DescribeClusterResponse),
+    /// `DescribeProducersResponse`.
+    DescribeProducers(DescribeProducersResponse),
     /// `DescribeTopicPartitionsResponse`.
     DescribeTopicPartitions(DescribeTopicPartitionsResponse),
 }
@@ -789,6 +814,7 @@ impl ResponseBody {
             ResponseBody::IncrementalAlterConfigs(_) => ApiKey::IncrementalAlterConfigs,
             ResponseBody::OffsetDelete(_) => ApiKey::OffsetDelete,
             ResponseBody::DescribeCluster(_) => ApiKey::DescribeCluster,
+            ResponseBody::DescribeProducers(_) => ApiKey::DescribeProducers,
             ResponseBody::DescribeTopicPartitions(_) => ApiKey::DescribeTopicPartitions,
         }
     }
@@ -861,6 +887,9 @@ impl ResponseBody {
             ApiKey::DescribeCluster => {
                 ResponseBody::DescribeCluster(DescribeClusterResponse::decode(d, version)?)
             }
+            ApiKey::DescribeProducers => {
+                ResponseBody::DescribeProducers(DescribeProducersResponse::decode(d, version)?)
+            }
             ApiKey::DescribeTopicPartitions => ResponseBody::DescribeTopicPartitions(
                 DescribeTopicPartitionsResponse::decode(d, version)?,
             ),
@@ -897,6 +926,7 @@ impl ResponseBody {
             ResponseBody::IncrementalAlterConfigs(m) => m.encode(e, version),
             ResponseBody::OffsetDelete(m) => m.encode(e, version),
             ResponseBody::DescribeCluster(m) => m.encode(e, version),
+            ResponseBody::DescribeProducers(m) => m.encode(e, version),
             ResponseBody::DescribeTopicPartitions(m) => m.encode(e, version),
         }
     }
@@ -975,6 +1005,9 @@ impl ResponseBody {
             }
             ApiKey::DescribeCluster => {
                 ResponseBody::DescribeCluster(DescribeClusterResponse::arbitrary(g, version))
+            }
+            ApiKey::DescribeProducers => {
+                ResponseBody::DescribeProducers(DescribeProducersResponse::arbitrary(g, version))
             }
             ApiKey::DescribeTopicPartitions => ResponseBody::DescribeTopicPartitions(
                 DescribeTopicPartitionsResponse::arbitrary(g, version),
