@@ -197,8 +197,11 @@ impl BatchBuilder {
             settings.control,
             settings.delete_horizon.is_some(),
         );
-        let frame = BatchFrame {
+        let frame = BatchHeader {
             base_offset: settings.base_offset,
+            batch_length: 0, // computed by assemble_batch
+            magic: MAGIC_V2,
+            crc: 0, // computed by assemble_batch
             partition_leader_epoch: settings.partition_leader_epoch,
             attributes,
             last_offset_delta,
@@ -213,53 +216,10 @@ impl BatchBuilder {
     }
 }
 
-/// The header fields of a batch whose records section is already encoded (and compressed
-/// as `attributes` says); [`assemble_batch`] computes the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchFrame {
-    /// Offset of the first record.
-    pub base_offset: i64,
-    /// Leader epoch.
-    pub partition_leader_epoch: i32,
-    /// Attributes, codec included.
-    pub attributes: Attributes,
-    /// Last offset minus base offset.
-    pub last_offset_delta: i32,
-    /// First timestamp (or the delete horizon).
-    pub base_timestamp: i64,
-    /// Largest timestamp (or the append time).
-    pub max_timestamp: i64,
-    /// Producer id, -1 if none.
-    pub producer_id: i64,
-    /// Producer epoch, -1 if none.
-    pub producer_epoch: i16,
-    /// First sequence, -1 if none.
-    pub base_sequence: i32,
-    /// Records in the section.
-    pub record_count: i32,
-}
-
-impl BatchFrame {
-    /// The fields of an existing header (to rewrite a batch around a new section).
-    pub fn of(header: &BatchHeader) -> BatchFrame {
-        BatchFrame {
-            base_offset: header.base_offset,
-            partition_leader_epoch: header.partition_leader_epoch,
-            attributes: header.attributes,
-            last_offset_delta: header.last_offset_delta,
-            base_timestamp: header.base_timestamp,
-            max_timestamp: header.max_timestamp,
-            producer_id: header.producer_id,
-            producer_epoch: header.producer_epoch,
-            base_sequence: header.base_sequence,
-            record_count: header.record_count,
-        }
-    }
-}
-
-/// Writes a whole batch around an encoded records `section`: the header with its
-/// `batchLength` and magic, then the section, then the CRC-32C over both.
-pub fn assemble_batch(frame: &BatchFrame, section: &[u8]) -> Result<Bytes, BuildError> {
+/// Writes a whole batch around an encoded records `section` (compressed as `frame`'s
+/// attributes say): `frame`'s fields, except `batch_length`, `magic` and `crc`, which are
+/// computed (the length of the section, 2, the CRC-32C over the result).
+pub fn assemble_batch(frame: &BatchHeader, section: &[u8]) -> Result<Bytes, BuildError> {
     let total = BATCH_HEADER_BYTES
         .checked_add(section.len())
         .ok_or(BuildError::TooLarge { field: "batch" })?;

@@ -31,9 +31,7 @@ pub use batch::{
     Attributes, BATCH_HEADER_BYTES, BATCH_LENGTH_MIN, BatchHeader, BatchIter, LOG_OVERHEAD_BYTES,
     MAGIC_V2, RecordBatch, TimestampType, patch_base_offset, patch_partition_leader_epoch,
 };
-pub use builder::{
-    BatchBuilder, BatchFrame, BatchSettings, NO_TIMESTAMP, NewRecord, assemble_batch,
-};
+pub use builder::{BatchBuilder, BatchSettings, NO_TIMESTAMP, NewRecord, assemble_batch};
 pub use compression::{
     Compression, DECOMPRESSED_BYTES_MAX_DEFAULT, compress, decompress, decompress_slice,
 };

@@ -21,8 +21,8 @@ use crate::segment::{Segment, read_lock, write_lock};
 use bytes::BytesMut;
 use weir_records::raw::{RawRecord, RawRecords};
 use weir_records::{
-    BATCH_HEADER_BYTES, BatchFrame, BatchHeader, Compression, assemble_batch, compress,
-    decompress_slice, validate_stored as validate_stored_batch,
+    BATCH_HEADER_BYTES, BatchHeader, Compression, assemble_batch, compress, decompress_slice,
+    validate_stored as validate_stored_batch,
 };
 
 use super::offset_map::{Latest, OffsetMap};
@@ -116,12 +116,12 @@ fn build_batch(
     count: usize,
     records: &[u8],
 ) -> Option<Vec<u8>> {
-    let frame = BatchFrame {
+    let frame = BatchHeader {
         attributes,
         base_timestamp: base_ts,
         max_timestamp: max_ts,
         record_count: i32::try_from(count).ok()?,
-        ..BatchFrame::of(h)
+        ..*h
     };
     assemble_batch(&frame, records).ok().map(|b| b.to_vec())
 }
