@@ -86,9 +86,6 @@ impl Service for Dispatcher {
             }
             Err(HandlerFailed) => return Response::Close,
         };
-        if let ResponseBody::Fetch(r) = &body {
-            crate::metrics::count_fetched(&self.ctx.topics, r);
-        }
         let error = self.metrics.response_error(&body);
         match encode(correlation_id, key, body_version, &body) {
             Ok(chunks) => {

@@ -63,21 +63,17 @@ pub(crate) async fn handle(
     loop {
         // Mark the current version seen before reading, so an append racing this read wakes us.
         appended.borrow_and_update();
-        let Pass {
-            resp,
-            bytes,
-            answer_now,
-        } = fetch.read_all();
-        if bytes >= min_bytes
+        let pass = fetch.read_all();
+        if pass.bytes >= min_bytes
             || wait.is_zero()
-            || answer_now
+            || pass.answer_now
             || tokio::time::Instant::now() >= deadline
         {
-            return resp;
+            return pass.answered();
         }
         tokio::select! {
-            changed = appended.changed() => if changed.is_err() { return resp },
-            _ = tokio::time::sleep_until(deadline) => return fetch.read_all().resp,
+            changed = appended.changed() => if changed.is_err() { return pass.answered() },
+            _ = tokio::time::sleep_until(deadline) => return fetch.read_all().answered(),
         }
     }
 }
@@ -91,6 +87,19 @@ struct Pass {
     /// with nothing `interesting`), or reading one failed (`fetchMessages`'
     /// `errorReadingData`: out of range, a leader-epoch or follower refusal, a read error).
     answer_now: bool,
+    /// The partitions `resp` carries records of, and how many bytes each (for
+    /// `weir_topic_bytes_out_total`, counted once, for the pass that is answered).
+    sent: Vec<(Arc<Partition>, usize)>,
+}
+
+impl Pass {
+    /// The response, once its bytes out are counted.
+    fn answered(self) -> FetchResponse {
+        for (p, bytes) in &self.sent {
+            p.stats.fetched(*bytes);
+        }
+        self.resp
+    }
 }
 
 /// One request being answered.
@@ -148,6 +157,7 @@ impl Fetch<'_> {
         let mut total = 0usize;
         let mut leader_moved = false;
         let (mut existing, mut read_error) = (0usize, false);
+        let mut sent = Vec::new();
         let mut responses = Vec::with_capacity(req.topics.len());
         for t in &req.topics {
             let topic = self.topic(t);
@@ -203,6 +213,10 @@ impl Fetch<'_> {
                 };
                 let pd = self.read_partition(name, fp, &p, &mut budget, &mut total);
                 read_error |= pd.error_code != ErrorCode::NONE.0;
+                let n = pd.records.as_ref().map_or(0, Bytes::len);
+                if n > 0 {
+                    sent.push((p, n));
+                }
                 parts.push(pd);
             }
             responses.push(FetchableTopicResponse {
@@ -234,6 +248,7 @@ impl Fetch<'_> {
             },
             bytes: total,
             answer_now: existing == 0 || read_error,
+            sent,
         }
     }
 
@@ -284,5 +299,67 @@ impl Fetch<'_> {
             }
         }
         pd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
+
+    use super::*;
+    use crate::config::{BrokerConfig, TimestampType};
+
+    fn request(t: &Topic, by_id: bool) -> FetchRequest {
+        FetchRequest {
+            replica_id: -1,
+            max_bytes: 1 << 20,
+            topics: vec![FetchTopic {
+                topic: if by_id { String::new() } else { t.name.clone() },
+                topic_id: if by_id { Uuid(t.id) } else { Uuid::ZERO },
+                partitions: vec![FetchPartition {
+                    partition: 0,
+                    current_leader_epoch: -1,
+                    fetch_offset: 0,
+                    partition_max_bytes: 1 << 20,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// Fetch v13+ names topics by id only: their bytes out are counted all the same, once
+    /// per answered fetch.
+    #[tokio::test]
+    async fn fetched_bytes_are_counted_by_topic_id_and_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = BrokerConfig::from_settings([]).unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        let topics = Topics::open(&config).unwrap();
+        let t = topics.create("counted", 1, BTreeMap::new()).unwrap();
+        let mut b = BatchBuilder::new(BatchSettings::default());
+        b.push(NewRecord {
+            value: Some(Bytes::from_static(b"seven!!")),
+            ..Default::default()
+        })
+        .unwrap();
+        let batch = b.build().unwrap();
+        let p = &t.partitions[0];
+        let a = p
+            .append_bytes(&batch, TimestampType::CreateTime, 0)
+            .unwrap();
+        p.sync_to(a.last_offset + 1).await.unwrap();
+        let node = Node {
+            id: 0,
+            host: "127.0.0.1".into(),
+            port: 9092,
+        };
+        let by_id = handle(&topics, &node, request(&t, true), 13).await;
+        assert_eq!(by_id.responses[0].partitions[0].error_code, 0);
+        handle(&topics, &node, request(&t, false), 12).await;
+        assert_eq!(p.stats.read().2, 2 * batch.len() as u64);
     }
 }

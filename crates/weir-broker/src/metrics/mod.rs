@@ -30,7 +30,6 @@ use crate::group::Coordinator;
 use crate::topics::Topics;
 
 pub(crate) use histogram::{DurationHistogram, HistogramSnapshot};
-pub(crate) use requests::count_fetched;
 
 /// The `listener` label of the connection families: weir's one listener, named as Kafka
 /// names a plaintext listener by default.

@@ -4,9 +4,6 @@
 
 use weir_protocol::ErrorCode;
 use weir_protocol::api::{ApiKey, ResponseBody};
-use weir_protocol::messages::fetch::FetchResponse;
-
-use crate::topics::Topics;
 
 /// Lowest error code with a name (`UNKNOWN_SERVER_ERROR`).
 const FIRST_CODE: i16 = -1;
@@ -109,38 +106,6 @@ fn first(mut codes: impl Iterator<Item = i16>) -> i16 {
     codes.find(|&c| c != 0).unwrap_or(0)
 }
 
-/// Adds the record bytes of a Fetch response to each partition's bytes out. Topics are
-/// found by id when the response carries one (Fetch v13+ names topics by id only), else by
-/// name.
-pub(crate) fn count_fetched(topics: &Topics, response: &FetchResponse) {
-    for t in &response.responses {
-        let sent: usize = t
-            .partitions
-            .iter()
-            .map(|p| p.records.as_ref().map_or(0, |r| r.len()))
-            .sum();
-        if sent == 0 {
-            continue;
-        }
-        let topic = if t.topic_id == weir_protocol::Uuid::ZERO {
-            topics.get(&t.topic)
-        } else {
-            topics.get_by_id(&t.topic_id.0)
-        };
-        let Some(topic) = topic else {
-            continue;
-        };
-        for p in &t.partitions {
-            let n = p.records.as_ref().map_or(0, |r| r.len());
-            if n > 0
-                && let Some(part) = topic.partition(p.partition_index)
-            {
-                part.stats.fetched(n);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,33 +135,5 @@ mod tests {
         for k in ApiKey::ALL {
             assert!(api_slot(k).is_some());
         }
-    }
-
-    /// Fetch v13+ responses name topics by id only: their bytes are counted all the same.
-    #[test]
-    fn fetched_bytes_are_counted_by_topic_id_and_by_name() {
-        use weir_protocol::messages::fetch::{FetchableTopicResponse, PartitionData};
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::BrokerConfig::from_settings([]).unwrap();
-        config.data_dir = dir.path().to_path_buf();
-        let topics = Topics::open(&config).unwrap();
-        let t = topics
-            .create("counted", 1, std::collections::BTreeMap::new())
-            .unwrap();
-        let response = |topic: &str, id: [u8; 16]| FetchResponse {
-            responses: vec![FetchableTopicResponse {
-                topic: topic.into(),
-                topic_id: weir_protocol::Uuid(id),
-                partitions: vec![PartitionData {
-                    records: Some(bytes::Bytes::from_static(&[0; 7])),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        count_fetched(&topics, &response("", t.id));
-        count_fetched(&topics, &response("counted", [0; 16]));
-        assert_eq!(t.partitions[0].stats.read().2, 14);
     }
 }
