@@ -23,6 +23,9 @@ rm -f "$selftest_log"
 cargo build --locked -p weir-cli
 bash tests/compat/run.sh --weir target/debug/weir
 
+echo "== real clients over TLS and SASL (tests/compat/test_security.py)"
+tests/compat/.venv/bin/python tests/compat/test_security.py --weir target/debug/weir
+
 echo "== Prometheus scraping weir serve's metrics endpoint (tests/prometheus)"
 bash tests/prometheus/run.sh --weir target/debug/weir
 

@@ -108,13 +108,26 @@ CLIENT_STEPS["confluent-compaction"] = COMPACTION_STEPS
 CLIENT_STEPS["kafka-python-compaction"] = COMPACTION_STEPS
 
 
+# Transactions (issue #14): txn_common.py.
+TXN_STEPS = ("txn-commit", "txn-abort", "txn-open", RESTART, "txn-restart", "txn-ctp",
+             "txn-fence", "txn-timeout")
+for _client in ("confluent-txn", "kafka-python-txn", "aiokafka-txn", "kafkajs-txn"):
+    CLIENT_STEPS[_client] = TXN_STEPS
+
+
+# Admin clients (issue #13): test_admin.py.
+ADMIN_STEPS = ("admin-topics", "admin-groups")
+for _client in ("confluent-admin", "kafka-python-admin", "aiokafka-admin", "kafkajs-admin"):
+    CLIENT_STEPS[_client] = ADMIN_STEPS
+
+
 # Output lines of a passing step that start with this are echoed (measured figures).
 FIGURE_PREFIX = "figure: "
 
 # @platformatic/kafka has no zstd on Node 20 (it takes zstd from Node's zlib): every other step.
 CLIENT_STEPS["platformatic"] = tuple(s for s in STEPS if s != "codec-zstd")
 
-# Clients run only when named with --only (none at present). @platformatic/kafka was one until
+# Clients run only when named with --only. @platformatic/kafka was one until
 # weir served Fetch v13+: it supports only brokers with topic-id fetches (Kafka 3.5 on), and
 # against Fetch 4-12 it sent v12 with the topic id in the topic-name field (issue #13).
 OPT_IN = set()
@@ -131,6 +144,7 @@ def client_commands(python):
         "kafka-python": [python, os.path.join(HERE, "test_kafka_python.py")],
         "aiokafka": [python, os.path.join(HERE, "test_aiokafka.py")],
         "kafkajs": ["node", os.path.join(HERE, "test_kafkajs.js")],
+        "confluent-js": ["node", os.path.join(HERE, "test_confluent_js.js")],
         "platformatic": ["node", os.path.join(HERE, "test_platformatic.js")],
         "kcat": ["bash", os.path.join(HERE, "test_kcat.sh")],
         # The same kcat on the librdkafka of the confluent-kafka wheel (install.sh links it).
@@ -138,6 +152,15 @@ def client_commands(python):
                               "WEIR_KCAT_LIBRDKAFKA_VERSION=2.16.0", "bash",
                               os.path.join(HERE, "test_kcat.sh")],
         "confluent-compaction": [python, os.path.join(HERE, "test_compaction_confluent.py")],
+        "confluent-txn": [python, os.path.join(HERE, "test_txn_confluent.py")],
+        "kafka-python-txn": [python, os.path.join(HERE, "test_txn_kafka_python.py")],
+        "aiokafka-txn": [python, os.path.join(HERE, "test_txn_aiokafka.py")],
+        "kafkajs-txn": ["node", os.path.join(HERE, "test_txn_kafkajs.js")],
+        "confluent-admin": [python, os.path.join(HERE, "test_admin.py"), "--client=confluent"],
+        "kafka-python-admin": [python, os.path.join(HERE, "test_admin.py"),
+                               "--client=kafka-python"],
+        "aiokafka-admin": [python, os.path.join(HERE, "test_admin.py"), "--client=aiokafka"],
+        "kafkajs-admin": ["node", os.path.join(HERE, "test_admin_kafkajs.js")],
         "kafka-python-compaction": [python,
                                     os.path.join(HERE, "test_compaction_kafka_python.py")],
     }
@@ -192,6 +215,9 @@ class Broker:
         # The log cleaner looks for dirty logs every 100 ms (Kafka's default is 15 s), so the
         # compaction scenarios see their topics compacted at once.
         cmd += ["--set", "log_cleaner_backoff_ms=100"]
+        # Timed-out transactions are looked for every 200 ms (Kafka's default is 10 s), so
+        # the transaction scenarios' timeout abort comes within a second of the timeout.
+        cmd += ["--set", "transaction_abort_timed_out_transaction_cleanup_interval_ms=200"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      start_new_session=True)
         log.close()

@@ -36,6 +36,8 @@ GROUP = "crash-group"
 PARTITIONS = 3
 SESSION_TIMEOUT_MS = 6000  # weir's (and Kafka's) group.min.session.timeout.ms
 BROKER_START_TIMEOUT_S = 30
+CLEAN_STOP_EVERY = 4  # every 4th cycle stops the broker cleanly instead of kill -9
+SEGMENT_BYTES = 256 << 10  # small segments, so the load rolls them (producer snapshots)
 # Per cycle, the load runs this long (uniformly random) before the kill.
 LOAD_S = (1.0, 4.0)
 # Records each producer sends per second (spread over the partitions).
@@ -357,6 +359,9 @@ def main():
     print(f"crash: seed {seed}, {args.cycles} cycles, flush {args.flush}, work dir {work}",
           flush=True)
     extra = ["--set", "log_flush_interval_ms=1000"] if args.flush == "page-cache" else []
+    # Small segments: rolls (and their producer snapshots) happen under the load.
+    extra += ["--set", f"segment_bytes={SEGMENT_BYTES}",
+              "--set", f"max_message_bytes={SEGMENT_BYTES}"]
     handler = logging.FileHandler(os.path.join(work, "clients.log"))
     CLIENT_LOG.addHandler(handler)
     CLIENT_LOG.setLevel(logging.INFO)
@@ -381,12 +386,19 @@ def main():
     try:
         for cycle in range(1, args.cycles + 1):
             time.sleep(rng.uniform(*LOAD_S))
-            history.add(type="fault", kind="kill", cycle=cycle, t=now())
-            broker.kill9()
+            # Every CLEAN_STOP_EVERY-th cycle is a clean stop (SIGTERM: producer snapshots
+            # at the log end, clean-shutdown markers); the others are kill -9.
+            if cycle % CLEAN_STOP_EVERY == 0:
+                history.add(type="fault", kind="stop", cycle=cycle, t=now())
+                broker.stop()
+            else:
+                history.add(type="fault", kind="kill", cycle=cycle, t=now())
+                broker.kill9()
             time.sleep(rng.uniform(0.0, 0.5))
             broker.start()
             n = read_all(broker.bootstrap, cycle, history)
-            print(f"crash: cycle {cycle}: killed and restarted, read back {n} records, "
+            how = "stopped" if cycle % CLEAN_STOP_EVERY == 0 else "killed"
+            print(f"crash: cycle {cycle}: {how} and restarted, read back {n} records, "
                   f"{sum(g.seq for g in gens)} sends so far", flush=True)
         if not args.no_stop:
             # Fault 5: a member stopped past its session timeout loses its partitions to
@@ -443,7 +455,7 @@ def main():
     for path in member_logs.values():
         events.extend(member_events(path))
     anomalies = checker.check(events, final_cycle=cycle)
-    print(f"crash: {args.cycles} kill -9 cycles in {now() - started:.0f}s "
+    print(f"crash: {args.cycles} kill -9 / clean-stop cycles in {now() - started:.0f}s "
           f"({broker.starts} broker starts)")
     print(checker.summary(events, anomalies))
     for a in anomalies[:50]:

@@ -19,4 +19,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 "$python" tests/crash/test_checker.py
-exec "$python" tests/crash/crash.py --weir "$weir" "${args[@]}"
+"$python" tests/crash/test_eos_checker.py
+"$python" tests/crash/crash.py --weir "$weir" "${args[@]}"
+# The exactly-once workload (eos.py): a transactional copier under kill -9 cycles.
+exec "$python" tests/crash/eos.py --weir "$weir"

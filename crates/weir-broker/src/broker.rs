@@ -1,5 +1,5 @@
-//! The broker's shared state: the configuration, the topics, the group coordinator and the
-//! producer-id source, opened from the data directory. `serve.rs` runs it.
+//! The broker's shared state: the configuration, the topics, the group and transaction
+//! coordinators, the producer-id source, the SCRAM credentials and the ACLs, opened from the data directory. `serve.rs` runs it.
 //!
 //! The broker is no service locator: its parts do not reach back up through it. Durability
 //! (the high watermark, group commit) is the partition's (`durability.rs`), the coordinator
@@ -9,11 +9,17 @@
 use std::sync::Arc;
 
 use crate::config::BrokerConfig;
+use crate::group::consumer::ConsumerConfig;
 use crate::group::{Coordinator, GroupError, GroupLimits, SystemClock};
+use crate::memory::RequestMemory;
 use crate::meta::{MetaError, ProducerIdAllocator};
 use crate::metrics::Metrics;
 use crate::metrics::fs::MeteredFs;
+use crate::quota::{ClientQuotas, QuotaStore, QuotaStoreError, Window};
+use crate::security::authorizer::{AclStoreError, Authorizer};
+use crate::security::credentials::{CredentialError, CredentialStore};
 use crate::topics::{TopicError, Topics};
+use crate::txn::{TxnCoordinator, TxnError, TxnLimits};
 
 /// Milliseconds since the Unix epoch (kept here for callers of `broker::now_ms`).
 pub use crate::clock::now_ms;
@@ -25,7 +31,12 @@ pub struct Broker {
     topics: Arc<Topics>,
     producer_ids: Arc<ProducerIdAllocator>,
     groups: Arc<Coordinator>,
+    txn: Arc<TxnCoordinator>,
     metrics: Arc<Metrics>,
+    credentials: Arc<CredentialStore>,
+    authorizer: Arc<Authorizer>,
+    quotas: Arc<ClientQuotas>,
+    request_memory: Arc<RequestMemory>,
 }
 
 /// Why the broker could not start or stop cleanly.
@@ -41,6 +52,24 @@ pub enum BrokerError {
     /// The group coordinator could not load.
     #[error(transparent)]
     Group(#[from] GroupError),
+    /// The transaction coordinator could not load.
+    #[error(transparent)]
+    Txn(#[from] TxnError),
+    /// The SCRAM credentials could not load.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// The ACLs could not load.
+    #[error(transparent)]
+    Acls(#[from] AclStoreError),
+    /// The client quotas could not load.
+    #[error(transparent)]
+    Quotas(#[from] QuotaStoreError),
+    /// A listener's socket failed.
+    #[error("listener: {0}")]
+    Listener(#[from] std::io::Error),
+    /// A listener's TLS configuration could not load.
+    #[error(transparent)]
+    Tls(#[from] crate::security::tls::TlsError),
     /// A background task panicked while closing the data directory.
     #[error("shutdown task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -77,24 +106,58 @@ impl Broker {
         let fs: Arc<dyn weir_storage::FileSystem> =
             Arc::new(MeteredFs::new(fs, Arc::clone(&metrics)));
         let topics = Topics::open_with_fs(&config, Arc::clone(&fs))?;
-        let producer_ids = ProducerIdAllocator::open(&config.data_dir, fs)?;
-        let groups = Coordinator::open(
+        let producer_ids = ProducerIdAllocator::open(&config.data_dir, Arc::clone(&fs))?;
+        let credentials = CredentialStore::open(&config.data_dir, Arc::clone(&fs))?;
+        let authorizer = Authorizer::open(
+            config.security.authorizer.clone(),
+            &config.data_dir,
+            Arc::clone(&fs),
+        )?;
+        let quotas = ClientQuotas::new(
+            QuotaStore::open(&config.data_dir, fs)?,
+            Window {
+                samples: config.quota_window_num,
+                sample_ms: u64::from(config.quota_window_size_seconds) * 1000,
+            },
+        );
+        let groups = Coordinator::open_with(
             &topics,
             Arc::new(SystemClock),
             GroupLimits {
                 members_max: usize::try_from(config.group_max_size).unwrap_or(usize::MAX),
                 ..GroupLimits::with_initial_delay(config.group_initial_rebalance_delay_ms)
             },
+            consumer_config(&config),
         )?;
         let (topics, groups) = (Arc::new(topics), Arc::new(groups));
+        let producer_ids = Arc::new(producer_ids);
+        let txn = TxnCoordinator::open(
+            Arc::clone(&topics),
+            Arc::clone(&groups),
+            Arc::clone(&producer_ids),
+            Arc::new(SystemClock),
+            TxnLimits {
+                max_timeout_ms: i32::try_from(config.transaction_max_timeout_ms)
+                    .unwrap_or(i32::MAX),
+                id_expiration_ms: i64::try_from(config.transactional_id_expiration_ms)
+                    .unwrap_or(i64::MAX),
+            },
+        )?;
         metrics.attach(&topics, &groups);
+        let request_memory = Arc::new(RequestMemory::new(config.queued_max_request_bytes));
+        metrics.attach_request_memory(&request_memory);
         metrics.set_recovery(started.elapsed());
         Ok(Self {
             config,
             topics,
-            producer_ids: Arc::new(producer_ids),
+            producer_ids,
             groups,
+            txn: Arc::new(txn),
             metrics,
+            credentials: Arc::new(credentials),
+            authorizer: Arc::new(authorizer),
+            quotas: Arc::new(quotas),
+            request_memory,
         })
     }
 
@@ -113,13 +176,68 @@ impl Broker {
         &self.groups
     }
 
+    /// The transaction coordinator.
+    pub fn txn(&self) -> &Arc<TxnCoordinator> {
+        &self.txn
+    }
+
     /// The broker's metrics (`metrics.rs`).
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
+    /// The SCRAM credentials.
+    pub fn credentials(&self) -> &Arc<CredentialStore> {
+        &self.credentials
+    }
+
+    /// The ACLs and the authorizer deciding with them.
+    pub fn authorizer(&self) -> &Arc<Authorizer> {
+        &self.authorizer
+    }
+
+    /// The client quotas and the rates measured against them.
+    pub fn quotas(&self) -> &Arc<ClientQuotas> {
+        &self.quotas
+    }
+
+    /// The broker-wide pool of request bytes (`queued_max_request_bytes`).
+    pub fn request_memory(&self) -> &Arc<RequestMemory> {
+        &self.request_memory
+    }
+
     /// InitProducerId's id source.
     pub(crate) fn producer_ids(&self) -> &Arc<ProducerIdAllocator> {
         &self.producer_ids
+    }
+}
+
+/// The consumer-protocol settings from the config (a setting left 0 or empty, as in a
+/// config built without its keys' defaults, keeps Kafka's default).
+fn consumer_config(config: &BrokerConfig) -> ConsumerConfig {
+    let d = ConsumerConfig::default();
+    let ms = |v: u32, default: i32| match v {
+        0 => default,
+        v => i32::try_from(v).unwrap_or(i32::MAX),
+    };
+    ConsumerConfig {
+        session_timeout_ms: ms(
+            config.group_consumer_session_timeout_ms,
+            d.session_timeout_ms,
+        ),
+        heartbeat_interval_ms: ms(
+            config.group_consumer_heartbeat_interval_ms,
+            d.heartbeat_interval_ms,
+        ),
+        assignors: if config.group_consumer_assignors.is_empty() {
+            d.assignors.clone()
+        } else {
+            config.group_consumer_assignors.clone()
+        },
+        members_max: match config.group_max_size {
+            0 => d.members_max,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        },
+        ..d
     }
 }

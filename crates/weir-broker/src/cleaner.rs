@@ -10,7 +10,7 @@
 //! `log_cleaner_backoff_ms` when nothing is due. Topic config changes apply to the next pick.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -142,6 +142,44 @@ impl Drop for Cleaners {
     }
 }
 
+/// What the cleaner threads have done since start, for the metrics
+/// (`weir_cleaner_*_total`, docs/operations.md).
+#[derive(Debug, Default)]
+pub struct CleanerTotals {
+    /// Cleans completed.
+    pub cleans: AtomicU64,
+    /// Cleans that failed.
+    pub failures: AtomicU64,
+    /// Bytes of the segments cleans replaced.
+    pub bytes_in: AtomicU64,
+    /// Bytes of the segments cleans wrote.
+    pub bytes_out: AtomicU64,
+    /// Records cleans removed.
+    pub records_removed: AtomicU64,
+}
+
+impl CleanerTotals {
+    fn completed(&self, o: &weir_storage::CleanOutcome) {
+        self.cleans.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(o.bytes_in, Ordering::Relaxed);
+        self.bytes_out.fetch_add(o.bytes_out, Ordering::Relaxed);
+        self.records_removed
+            .fetch_add(o.records_removed, Ordering::Relaxed);
+    }
+
+    /// `(cleans, failures, bytes_in, bytes_out, records_removed)`.
+    pub fn read(&self) -> (u64, u64, u64, u64, u64) {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        (
+            r(&self.cleans),
+            r(&self.failures),
+            r(&self.bytes_in),
+            r(&self.bytes_out),
+            r(&self.records_removed),
+        )
+    }
+}
+
 fn run(topics: &Topics, shared: &Shared, cc: &CleanerConfig, backoff: Duration) {
     while !shared.stop.load(Ordering::Acquire) {
         let now = now_ms();
@@ -162,11 +200,16 @@ fn run(topics: &Topics, shared: &Shared, cc: &CleanerConfig, backoff: Duration) 
         };
         match p.log.clean(now, cc) {
             Ok(Some(o)) => {
+                topics.cleaner_totals().completed(&o);
                 info!(topic = %topic, partition = p.index, removed = o.records_removed, bytes_in = o.bytes_in, bytes_out = o.bytes_out, "compacted")
             }
             Ok(None) => {}
             Err(CleanError::Closed) => {}
             Err(e) => {
+                topics
+                    .cleaner_totals()
+                    .failures
+                    .fetch_add(1, Ordering::Relaxed);
                 warn!(topic = %topic, partition = p.index, error = %e, "cleaning failed");
                 // Do not spin on a failing log.
                 let g = shared.sleep.lock().unwrap_or_else(|p| p.into_inner());

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 use thiserror::Error;
 use weir_storage::LogConfig;
 
+use crate::security::listener::{self, Endpoint, ListenerError};
+use crate::security::{ListenerConfig, SecurityConfig, SecurityProtocol};
+
 mod keys;
 pub use keys::{KEYS, KeySpec, ValueError};
 
@@ -43,6 +46,11 @@ pub struct BrokerConfig {
     pub listen: SocketAddr,
     /// Host and port clients are told to connect to (`advertised_listener`); `None` = `listen`.
     pub advertised_listener: Option<(String, u16)>,
+    /// Every listener (`listeners`, `advertised_listeners`, `listener_security_protocol_map`;
+    /// without `listeners`, the one PLAINTEXT listener of `listen` and `advertised_listener`).
+    pub listeners: Vec<ListenerConfig>,
+    /// TLS and SASL settings (`ssl_*`, `sasl_*`).
+    pub security: SecurityConfig,
     /// Directory holding every partition log (`data_dir`).
     pub data_dir: PathBuf,
     /// This broker's id (`node_id`).
@@ -61,6 +69,8 @@ pub struct BrokerConfig {
     pub flush: FlushPolicy,
     /// How often retention runs (`log_retention_check_interval_ms`).
     pub log_retention_check_interval_ms: u64,
+    /// Threads opening the partition logs at start-up (`num_recovery_threads_per_data_dir`).
+    pub num_recovery_threads_per_data_dir: u32,
     /// Background log cleaner threads; 0 disables compaction (`log_cleaner_threads`).
     pub log_cleaner_threads: u32,
     /// Offset-map memory of all cleaner threads together, bytes (`log_cleaner_dedupe_buffer_size`).
@@ -80,6 +90,22 @@ pub struct BrokerConfig {
     pub group_initial_rebalance_delay_ms: u64,
     /// Members one group may have (`group_max_size`, Kafka's `group.max.size`).
     pub group_max_size: u32,
+    /// A consumer-protocol member's session (`group_consumer_session_timeout_ms`, Kafka's
+    /// `group.consumer.session.timeout.ms`).
+    pub group_consumer_session_timeout_ms: u32,
+    /// The heartbeat interval consumer-protocol members are told
+    /// (`group_consumer_heartbeat_interval_ms`).
+    pub group_consumer_heartbeat_interval_ms: u32,
+    /// The server assignors, the first the default (`group_consumer_assignors`).
+    pub group_consumer_assignors: Vec<crate::group::consumer::Assignor>,
+    /// The longest `transaction.timeout.ms` a producer may ask for
+    /// (`transaction_max_timeout_ms`, Kafka's `transaction.max.timeout.ms`).
+    pub transaction_max_timeout_ms: u32,
+    /// How often timed-out transactions are aborted and expired ids removed
+    /// (`transaction_abort_timed_out_transaction_cleanup_interval_ms`).
+    pub transaction_abort_timed_out_transaction_cleanup_interval_ms: u64,
+    /// How long an idle transactional id is kept (`transactional_id_expiration_ms`).
+    pub transactional_id_expiration_ms: u64,
     /// Bytes a produced compressed batch may inflate to while its records are validated
     /// (`produce_decompressed_bytes_max`).
     pub produce_decompressed_bytes_max: u64,
@@ -87,6 +113,12 @@ pub struct BrokerConfig {
     pub http_listen: Option<SocketAddr>,
     /// Series per per-partition and per-group metric family at most (`metrics_series_max`).
     pub metrics_series_max: u32,
+    /// Request bytes held across all connections at most (`queued_max_request_bytes`).
+    pub queued_max_request_bytes: u32,
+    /// Samples a client quota's rate is measured over (`quota_window_num`).
+    pub quota_window_num: u32,
+    /// Length of one quota sample, seconds (`quota_window_size_seconds`).
+    pub quota_window_size_seconds: u32,
 }
 
 /// An error in the configuration; the message names the key and the source.
@@ -106,7 +138,7 @@ pub enum ConfigError {
     InvalidValue {
         /// The key.
         key: String,
-        /// The value as given.
+        /// The value as given (`(secret)` for a key holding a password).
         value: String,
         /// Where it came from.
         source_name: String,
@@ -124,12 +156,34 @@ pub enum ConfigError {
     /// Keys that are valid alone but not together.
     #[error("inconsistent config: {0}")]
     Inconsistent(String),
+    /// The listener keys do not fit together.
+    #[error("listeners: {0}")]
+    Listener(Box<ListenerError>),
+}
+
+impl From<ListenerError> for ConfigError {
+    fn from(e: ListenerError) -> Self {
+        ConfigError::Listener(Box::new(e))
+    }
 }
 
 struct Builder {
     c: BrokerConfig,
     flush_messages: Option<u64>,
     flush_ms: Option<u64>,
+    /// The listener keys as parsed, joined once every setting is in.
+    listeners: RawListeners,
+}
+
+/// `listeners`, `advertised_listeners` and the protocol map before they are joined, and
+/// whether the one-listener shorthand keys were set (not just defaulted).
+#[derive(Default)]
+struct RawListeners {
+    listeners: Vec<Endpoint>,
+    advertised: Vec<Endpoint>,
+    protocol_map: Vec<(String, SecurityProtocol)>,
+    defaults_applied: bool,
+    shorthand_set: bool,
 }
 
 /// Where a value came from, for error messages.
@@ -164,6 +218,7 @@ impl BrokerConfig {
             c: placeholder(),
             flush_messages: None,
             flush_ms: None,
+            listeners: RawListeners::default(),
         };
         for spec in KEYS {
             let value = spec.default_text();
@@ -175,6 +230,7 @@ impl BrokerConfig {
                     reason,
                 })?;
         }
+        b.listeners.defaults_applied = true;
         for (key, value, source) in settings {
             let spec =
                 KEYS.iter()
@@ -185,8 +241,8 @@ impl BrokerConfig {
                     })?;
             spec.apply(&mut b, &value)
                 .map_err(|reason| ConfigError::InvalidValue {
+                    value: shown(&key, value),
                     key,
-                    value,
                     source_name: source.to_string(),
                     reason,
                 })?;
@@ -201,6 +257,8 @@ impl BrokerConfig {
                 b.c.log.max_message_bytes, b.c.log.segment_bytes
             )));
         }
+        b.c.listeners = resolve_listeners(&b.c, &b.listeners)?;
+        check_security(&b.c)?;
         Ok(b.c)
     }
 
@@ -261,10 +319,79 @@ impl BrokerConfig {
     }
 }
 
+/// A value as an error may print it: a password never.
+fn shown(key: &str, value: String) -> String {
+    if key.contains("password") {
+        "(secret)".into()
+    } else {
+        value
+    }
+}
+
+/// The listeners: the `listeners` key's, or the one PLAINTEXT listener of `listen`.
+fn resolve_listeners(
+    c: &BrokerConfig,
+    raw: &RawListeners,
+) -> Result<Vec<ListenerConfig>, ConfigError> {
+    if raw.listeners.is_empty() {
+        let mut advertised = raw.advertised.clone();
+        if let Some((host, port)) = &c.advertised_listener {
+            if !advertised.is_empty() {
+                return Err(ConfigError::Inconsistent(
+                    "set advertised_listener or advertised_listeners, not both".into(),
+                ));
+            }
+            advertised.push(Endpoint {
+                name: "PLAINTEXT".into(),
+                host: host.clone(),
+                port: *port,
+            });
+        }
+        let shorthand = [Endpoint {
+            name: "PLAINTEXT".into(),
+            host: c.listen.ip().to_string(),
+            port: c.listen.port(),
+        }];
+        let plaintext = [("PLAINTEXT".to_string(), SecurityProtocol::Plaintext)];
+        return Ok(listener::resolve(&shorthand, &advertised, &plaintext)?);
+    }
+    if raw.shorthand_set || c.advertised_listener.is_some() {
+        return Err(ConfigError::Inconsistent(
+            "listen and advertised_listener are the one-listener shorthand: with listeners, use advertised_listeners".into(),
+        ));
+    }
+    Ok(listener::resolve(
+        &raw.listeners,
+        &raw.advertised,
+        &raw.protocol_map,
+    )?)
+}
+
+/// TLS listeners need a keystore; SASL listeners need a mechanism.
+fn check_security(c: &BrokerConfig) -> Result<(), ConfigError> {
+    for l in &c.listeners {
+        if l.protocol.uses_tls() && c.security.ssl_keystore_location.is_none() {
+            return Err(ConfigError::Inconsistent(format!(
+                "listener {} is {} but ssl_keystore_location is not set",
+                l.name, l.protocol
+            )));
+        }
+        if l.protocol.uses_sasl() && c.security.sasl_enabled_mechanisms.is_empty() {
+            return Err(ConfigError::Inconsistent(format!(
+                "listener {} is {} but sasl_enabled_mechanisms is empty",
+                l.name, l.protocol
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn placeholder() -> BrokerConfig {
     BrokerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertised_listener: None,
+        listeners: Vec::new(),
+        security: SecurityConfig::default(),
         data_dir: PathBuf::new(),
         node_id: 0,
         num_partitions: 1,
@@ -278,13 +405,23 @@ fn placeholder() -> BrokerConfig {
         connection_requests_in_flight_max: 0,
         connections_max_idle_ms: 0,
         group_initial_rebalance_delay_ms: 0,
+        num_recovery_threads_per_data_dir: 0,
         log_cleaner_threads: 0,
         log_cleaner_dedupe_buffer_size: 0,
         log_cleaner_backoff_ms: 0,
         group_max_size: 0,
+        group_consumer_session_timeout_ms: 0,
+        group_consumer_heartbeat_interval_ms: 0,
+        group_consumer_assignors: Vec::new(),
+        transaction_max_timeout_ms: 0,
+        transaction_abort_timed_out_transaction_cleanup_interval_ms: 0,
+        transactional_id_expiration_ms: 0,
         produce_decompressed_bytes_max: 0,
         http_listen: None,
         metrics_series_max: 0,
+        queued_max_request_bytes: 0,
+        quota_window_num: 0,
+        quota_window_size_seconds: 0,
     }
 }
 

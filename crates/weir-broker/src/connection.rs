@@ -22,6 +22,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, warn};
 
+use crate::memory::{RequestMemory, Reservation};
+
 /// Bytes reserved per read while a frame arrives: memory grows with bytes actually received,
 /// never with a size prefix alone.
 const READ_CHUNK_BYTES_MAX: usize = 64 * 1024;
@@ -39,6 +41,8 @@ pub enum Response {
     /// Close the connection once every earlier response is written (Kafka closes on a request
     /// at an unsupported version).
     Close,
+    /// Write this frame, then close (a failed authentication's answer).
+    Last(Vec<Bytes>),
 }
 
 /// Handles request frames. Implemented by the broker's dispatcher; tests use small fakes.
@@ -50,6 +54,38 @@ pub trait Service: Send + Sync + 'static {
         frame: Bytes,
         peer: Option<SocketAddr>,
     ) -> impl Future<Output = Response> + Send + 'static;
+
+    /// The largest frame to accept next, when lower than `frame_bytes_max` (before a SASL
+    /// client has authenticated); read once the next frame's size prefix has arrived.
+    fn frame_bytes_max(&self) -> Option<u32> {
+        None
+    }
+
+    /// Until when the connection must not be read (a quota's throttle, KIP-219); `None` or a
+    /// past instant: read on.
+    fn muted_until(&self) -> Option<tokio::time::Instant> {
+        None
+    }
+
+    /// The broker-wide pool a frame's bytes are taken from before its body is read
+    /// (`queued_max_request_bytes`); `None`: unbounded.
+    fn request_memory(&self) -> Option<Arc<RequestMemory>> {
+        None
+    }
+
+    /// A request waited `waited` between its frame being read and its handler starting.
+    fn queued(&self, waited: Duration) {
+        let _ = waited;
+    }
+
+    /// Whether `frame`'s bytes stay taken from [`Service::request_memory`] until it is
+    /// answered (true), or go back once its handler first waits: a request that may wait on
+    /// other connections' requests (a JoinGroup for the other members) must not hold the pool
+    /// they need to be read.
+    fn holds_memory_until_answered(&self, frame: &Bytes) -> bool {
+        let _ = frame;
+        true
+    }
 }
 
 /// Per-connection limits, from the broker config.
@@ -102,16 +138,27 @@ where
     let writer = tokio::spawn(write_responses(wr, rx).in_current_span());
     let idle = Duration::from_millis(limits.idle_ms);
     let mut buf = BytesMut::new();
+    let memory = service.request_memory();
     // Resolved once the previous request has started (see below); the first has none.
     let (first_tx, mut previous_started) = oneshot::channel::<()>();
     let _ = first_tx.send(());
 
     let read_reason = loop {
+        // A throttled connection is not read until its throttle ends (Kafka mutes it).
+        if let Some(until) = muted(service.as_ref()) {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break CloseReason::Shutdown,
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
         let next = tokio::select! {
             biased;
             _ = shutdown.wait_for(|stop| *stop) => break CloseReason::Shutdown,
             _ = tx.closed() => break CloseReason::ServiceClose,
-            r = tokio::time::timeout(idle, read_frame(&mut rd, &mut buf, limits.frame_bytes_max)) => r,
+            r = tokio::time::timeout(idle, read_frame(&mut rd, &mut buf, || {
+                service.frame_bytes_max().map_or(limits.frame_bytes_max, |m| m.min(limits.frame_bytes_max))
+            }, memory.as_deref())) => r,
         };
         let frame = match next {
             Err(_elapsed) => {
@@ -123,6 +170,18 @@ where
             Ok(Err(reason)) => break reason,
             Ok(Ok(frame)) => frame,
         };
+        let (frame, reservation) = frame;
+        let read_at = std::time::Instant::now();
+        let hold = reservation.is_some() && service.holds_memory_until_answered(&frame);
+        // A throttle set while this frame was being read (the previous request's): the
+        // frame waits, unhandled, until the throttle ends, as if it had not been read.
+        if let Some(until) = muted(service.as_ref()) {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break CloseReason::Shutdown,
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
         let (done_tx, done_rx) = oneshot::channel();
         let service = Arc::clone(&service);
         let (started_tx, started_rx) = oneshot::channel::<()>();
@@ -134,16 +193,23 @@ where
                 // Produce: after its appends), so pipelined batches of one producer are
                 // appended in the order sent. Their waits (fsync, long polls) still overlap.
                 let _ = after.await;
-                let mut call = std::pin::pin!(service.call(frame, peer));
+                service.queued(read_at.elapsed());
+                let mut call = std::pin::pin!(Arc::clone(&service).call(frame, peer));
                 let mut started = Some(started_tx);
+                let mut reservation = reservation;
                 let response = std::future::poll_fn(|cx| {
                     let poll = call.as_mut().poll(cx);
                     if let Some(tx) = started.take() {
                         let _ = tx.send(());
+                        if !hold {
+                            reservation = None;
+                        }
                     }
                     poll
                 })
                 .await;
+                // The request's bytes go back to the pool once it is answered.
+                drop(reservation);
                 let _ = done_tx.send(response);
             }
             .in_current_span(),
@@ -158,13 +224,23 @@ where
     write_reason.unwrap_or(read_reason)
 }
 
-/// Reads one frame body into `buf`'s front and returns it.
+/// When the service's throttle ends, if it has not yet.
+fn muted<S: Service>(service: &S) -> Option<tokio::time::Instant> {
+    service
+        .muted_until()
+        .filter(|t| *t > tokio::time::Instant::now())
+}
+
+/// Reads one frame body into `buf`'s front and returns it, with its bytes taken from
+/// `memory` (waited for before the body is read: a full pool stops the reading).
 async fn read_frame<R: AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut BytesMut,
-    frame_bytes_max: u32,
-) -> Result<Bytes, CloseReason> {
+    frame_bytes_max: impl Fn() -> u32,
+    memory: Option<&RequestMemory>,
+) -> Result<(Bytes, Option<Reservation>), CloseReason> {
     fill(rd, buf, FRAME_PREFIX_BYTES, true).await?;
+    let frame_bytes_max = frame_bytes_max();
     let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
     if size < 0 || size as u32 > frame_bytes_max {
         warn!(
@@ -174,9 +250,13 @@ async fn read_frame<R: AsyncRead + Unpin>(
         return Err(CloseReason::FrameTooLarge(i64::from(size)));
     }
     let size = size as usize;
+    let reservation = match memory {
+        Some(m) => Some(m.reserve(size).await),
+        None => None,
+    };
     fill(rd, buf, FRAME_PREFIX_BYTES + size, false).await?;
     let _prefix = buf.split_to(FRAME_PREFIX_BYTES);
-    Ok(buf.split_to(size).freeze())
+    Ok((buf.split_to(size).freeze(), reservation))
 }
 
 /// Reads until `buf` holds at least `want` bytes, reserving at most `READ_CHUNK_BYTES_MAX` at a time.
@@ -224,6 +304,11 @@ async fn write_responses<W: AsyncWrite + Unpin>(
                 if let Err(e) = write_frame(&mut wr, &chunks).await {
                     return Some(CloseReason::Io(e.kind()));
                 }
+            }
+            Response::Last(chunks) => {
+                let _ = write_frame(&mut wr, &chunks).await;
+                let _ = wr.shutdown().await;
+                return Some(CloseReason::ServiceClose);
             }
         }
     }
@@ -362,6 +447,103 @@ mod tests {
         cw.write_all(&frame(&[0xFE])).await.unwrap();
         assert_eq!(read_one(&mut cr).await, vec![0, 7]);
         assert_eq!(task.await.unwrap(), CloseReason::ServiceClose);
+    }
+
+    /// Echoes at once, and mutes the connection for 500 ms after each frame (a throttle).
+    struct Throttled(std::sync::Mutex<Option<tokio::time::Instant>>);
+    impl Service for Throttled {
+        async fn call(self: Arc<Self>, frame: Bytes, _peer: Option<SocketAddr>) -> Response {
+            *self.0.lock().unwrap() =
+                Some(tokio::time::Instant::now() + Duration::from_millis(500));
+            Response::Frame(vec![frame])
+        }
+        fn muted_until(&self) -> Option<tokio::time::Instant> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_muted_connection_answers_at_once_then_is_not_read_until_the_throttle_ends() {
+        let (client, server) = duplex(4096);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let service = Arc::new(Throttled(std::sync::Mutex::new(None)));
+        let task = tokio::spawn(serve(server, None, service, limits(), stop_rx));
+        let (mut cr, mut cw) = tokio::io::split(client);
+        let t0 = tokio::time::Instant::now();
+        cw.write_all(&frame(&[1])).await.unwrap();
+        assert_eq!(read_one(&mut cr).await, vec![1]);
+        assert!(
+            t0.elapsed() < Duration::from_millis(50),
+            "the throttled answer waited"
+        );
+        // Sent at once, the next request is read only once the throttle is over.
+        cw.write_all(&frame(&[2])).await.unwrap();
+        assert_eq!(read_one(&mut cr).await, vec![2]);
+        assert!(
+            t0.elapsed() >= Duration::from_millis(500),
+            "{:?}",
+            t0.elapsed()
+        );
+        drop(cw);
+        drop(cr);
+        let _ = task.await.unwrap();
+    }
+
+    /// Records when each call starts; a frame starting with 1 holds its bytes for 300 ms.
+    struct Pooled {
+        pool: Arc<RequestMemory>,
+        starts: std::sync::Mutex<Vec<tokio::time::Instant>>,
+        hold: bool,
+    }
+    impl Service for Pooled {
+        async fn call(self: Arc<Self>, frame: Bytes, _peer: Option<SocketAddr>) -> Response {
+            self.starts
+                .lock()
+                .unwrap()
+                .push(tokio::time::Instant::now());
+            if frame.first() == Some(&1) {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Response::Frame(vec![frame])
+        }
+        fn request_memory(&self) -> Option<Arc<RequestMemory>> {
+            Some(Arc::clone(&self.pool))
+        }
+        fn holds_memory_until_answered(&self, _frame: &Bytes) -> bool {
+            self.hold
+        }
+    }
+
+    /// Two 8-byte frames through a 10-byte pool; the gap between the two handlers' starts.
+    async fn pooled_start_gap(hold: bool) -> Duration {
+        let (client, server) = duplex(4096);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        let service = Arc::new(Pooled {
+            pool: Arc::new(RequestMemory::new(10)),
+            starts: std::sync::Mutex::new(Vec::new()),
+            hold,
+        });
+        let task = tokio::spawn(serve(server, None, Arc::clone(&service), limits(), stop_rx));
+        let (mut cr, mut cw) = tokio::io::split(client);
+        cw.write_all(&frame(&[1; 8])).await.unwrap();
+        cw.write_all(&frame(&[2; 8])).await.unwrap();
+        assert_eq!(read_one(&mut cr).await, vec![1; 8]);
+        assert_eq!(read_one(&mut cr).await, vec![2; 8]);
+        let starts = service.starts.lock().unwrap().clone();
+        assert_eq!(starts.len(), 2);
+        assert_eq!(service.pool.queued(), 0);
+        drop(cw);
+        drop(cr);
+        let _ = task.await.unwrap();
+        starts[1] - starts[0]
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_request_pool_stops_reading_until_bytes_are_released() {
+        // Held until answered: the second frame is read once the first is answered.
+        assert!(pooled_start_gap(true).await >= Duration::from_millis(300));
+        // Given back at the first wait (not Produce): the second is read at once.
+        assert!(pooled_start_gap(false).await < Duration::from_millis(50));
     }
 
     #[tokio::test(start_paused = true)]

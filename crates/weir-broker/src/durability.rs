@@ -18,9 +18,18 @@ use crate::config::FlushPolicy;
 use crate::errors::PartitionError;
 use crate::metrics::DurationHistogram;
 
+/// Blocking-pool threads waiting in `Log::sync_to` at most, over all partitions. A waiter
+/// blocks its thread until its fsync round ends, so without this cap an overload of `acks=-1`
+/// produces fills the blocking pool (512 threads, each a stack and an allocator arena); with
+/// it, the others wait as tasks and most find their offset durable already (group commit:
+/// one round covers every waiter), so nothing is lost but threads.
+pub(crate) const SYNC_WAITERS_MAX: usize = 16;
+
 /// The flush policy and the channel long-poll fetches wait on, shared by every partition.
 #[derive(Debug)]
 pub(crate) struct Durability {
+    /// [`SYNC_WAITERS_MAX`] permits: a sync takes one before it blocks a thread.
+    sync_waiters: tokio::sync::Semaphore,
     flush: FlushPolicy,
     /// Bumped whenever a partition's readable end moves.
     appended: watch::Sender<u64>,
@@ -32,6 +41,7 @@ impl Durability {
     pub(crate) fn new(flush: FlushPolicy) -> Self {
         Self {
             flush,
+            sync_waiters: tokio::sync::Semaphore::new(SYNC_WAITERS_MAX),
             appended: watch::channel(0).0,
             ack_wait: DurationHistogram::default(),
         }
@@ -75,6 +85,18 @@ impl Durability {
 
     /// [`Durability::sync_to`] for a background sync nobody waits on.
     async fn sync_unobserved(&self, log: &Arc<Log>, upto: i64) -> Result<(), PartitionError> {
+        let durable = |log: &Log| log.durable_end() >= upto.min(log.log_end());
+        if durable(log) {
+            self.notify_appended();
+            return Ok(());
+        }
+        // Fails only on a closed semaphore, and nothing closes it.
+        let _waiter = self.sync_waiters.acquire().await.ok();
+        if durable(log) {
+            // A round that ran while this one waited for a thread covered it.
+            self.notify_appended();
+            return Ok(());
+        }
         let log = Arc::clone(log);
         let result = tokio::task::spawn_blocking(move || log.sync_to(upto)).await;
         self.notify_appended();

@@ -48,15 +48,46 @@ pub enum PartitionError {
     /// A batch from an older epoch of an idempotent producer.
     #[error("stale producer epoch")]
     StaleProducerEpoch,
-    /// A transactional or control batch: weir has no transactions (yet).
-    #[error("unsupported: transactional and control batches are not supported")]
-    TransactionalBatch,
+    /// A control batch sent by a client (only the transaction coordinator writes markers).
+    #[error("a client may not write control batches")]
+    ClientControlBatch,
+    /// A transactional batch for a partition not in its producer's open transaction
+    /// (KIP-890's check), or from a producer with no open transaction.
+    #[error("the partition is not in the producer's open transaction")]
+    NotInTransaction,
     /// A record without a key sent to a compacted topic.
     #[error("compacted topic cannot accept a record without a key")]
     KeylessRecord,
     /// A `__consumer_offsets` batch could not be built (too many records in one commit).
     #[error("offsets batch does not build: {0}")]
     OffsetsBatch(#[source] records::BuildError),
+    /// A CreateTime record's timestamp outside the topic's
+    /// `message.timestamp.before.max.ms` / `.after.max.ms` of the broker's clock.
+    #[error(
+        "timestamp {timestamp} of the record at offset delta {offset_delta} is out of range: \
+         it must be within [{low}, {high}]"
+    )]
+    TimestampOutOfRange {
+        /// The record's timestamp.
+        timestamp: i64,
+        /// Its offset delta in the batch.
+        offset_delta: i32,
+        /// Lowest timestamp accepted now.
+        low: i64,
+        /// Highest.
+        high: i64,
+    },
+    /// `acks=all` to a topic whose `min.insync.replicas` exceeds the one replica here.
+    #[error(
+        "min.insync.replicas is {min_insync_replicas}, but the partition has 1 in-sync replica"
+    )]
+    NotEnoughReplicas {
+        /// The topic's `min.insync.replicas`.
+        min_insync_replicas: i32,
+    },
+    /// The batch could not be recompressed to the topic's `compression.type`.
+    #[error("recompression failed: {0}")]
+    Recompress(#[from] records::RecompressError),
     /// The task waiting for a sync ended without an answer (it panicked).
     #[error("sync task failed: {0}")]
     SyncTask(#[source] tokio::task::JoinError),
@@ -71,6 +102,8 @@ impl PartitionError {
             E::Append(AppendError::Closed) | E::Sync(SyncError::Closed) => {
                 ErrorCode::NOT_LEADER_OR_FOLLOWER
             }
+            // A control batch that is not a commit or abort marker (Kafka: InvalidRecord).
+            E::Append(AppendError::ControlBatch { .. }) => ErrorCode::INVALID_RECORD,
             E::Append(_) | E::Sync(_) | E::SyncTask(_) | E::DeleteRecords(_) => {
                 ErrorCode::KAFKA_STORAGE_ERROR
             }
@@ -88,9 +121,15 @@ impl PartitionError {
             E::Record(_) => ErrorCode::CORRUPT_MESSAGE,
             E::OutOfOrderSequence => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
             E::StaleProducerEpoch => ErrorCode::INVALID_PRODUCER_EPOCH,
-            E::TransactionalBatch | E::KeylessRecord | E::OffsetsBatch(_) => {
+            E::ClientControlBatch | E::KeylessRecord | E::OffsetsBatch(_) => {
                 ErrorCode::INVALID_RECORD
             }
+            E::NotInTransaction => ErrorCode::INVALID_TXN_STATE,
+            E::TimestampOutOfRange { .. } => ErrorCode::INVALID_TIMESTAMP,
+            E::NotEnoughReplicas { .. } => ErrorCode::NOT_ENOUGH_REPLICAS,
+            E::Recompress(records::RecompressError::Batch(e)) => batch_code(e),
+            E::Recompress(records::RecompressError::Decompress(_)) => ErrorCode::CORRUPT_MESSAGE,
+            E::Recompress(_) => ErrorCode::UNKNOWN_SERVER_ERROR,
         }
     }
 }
@@ -219,8 +258,12 @@ mod tests {
             ErrorCode::INVALID_RECORD
         );
         assert_eq!(
-            PartitionError::TransactionalBatch.code(),
+            PartitionError::ClientControlBatch.code(),
             ErrorCode::INVALID_RECORD
+        );
+        assert_eq!(
+            PartitionError::NotInTransaction.code(),
+            ErrorCode::INVALID_TXN_STATE
         );
         assert_eq!(
             PartitionError::Undecodable { offset: 3 }.code(),

@@ -4,7 +4,8 @@
 //!
 //! The rules are Kafka's (its `ProducerStateManager`): sequences are per producer and partition,
 //! start at 0 for each new epoch and wrap from `i32::MAX` to 0. The state is rebuilt on start-up
-//! from the batch headers at the tail of the log, so it survives restarts and crashes.
+//! from the newest producer snapshot (Kafka's `<offset>.snapshot`: each producer's epoch and
+//! last batch) and the batch headers after it, so it survives restarts and crashes.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -28,6 +29,16 @@ pub struct BatchIdentity {
 }
 
 impl BatchIdentity {
+    /// The fields of a batch header.
+    pub fn of(header: &weir_protocol::records::BatchHeader) -> Self {
+        Self {
+            producer_id: header.producer_id,
+            producer_epoch: header.producer_epoch,
+            base_sequence: header.base_sequence,
+            last_offset_delta: header.last_offset_delta,
+        }
+    }
+
     fn last_sequence(&self) -> i32 {
         wrapping_seq_add(self.base_sequence, self.last_offset_delta)
     }
@@ -93,6 +104,16 @@ fn wrapping_seq_add(seq: i32, delta: i32) -> i32 {
         (sum - i64::from(i32::MAX) - 1) as i32
     } else {
         sum as i32
+    }
+}
+
+/// `a - b` in sequence space (sequences wrap from `i32::MAX` to 0).
+fn wrapping_seq_sub(a: i32, b: i32) -> i32 {
+    if a >= b {
+        a - b
+    } else {
+        // a wrapped past i32::MAX: the distance is what is left to MAX, plus a, plus one.
+        (i64::from(i32::MAX) - i64::from(b) + i64::from(a) + 1) as i32
     }
 }
 
@@ -165,6 +186,27 @@ impl ProducerStates {
         });
     }
 
+    /// Whether a transaction marker at `epoch` may be written for `producer_id`: not when
+    /// the producer has moved to a newer epoch here (Kafka's marker epoch check).
+    pub fn check_marker(&self, producer_id: i64, epoch: i16) -> bool {
+        self.producers
+            .get(&producer_id)
+            .is_none_or(|e| epoch >= e.epoch)
+    }
+
+    /// Records a marker written (or found on recovery): a newer epoch replaces the
+    /// producer's, and its sequences start again at 0.
+    pub fn record_marker(&mut self, producer_id: i64, epoch: i16) {
+        if producer_id == NO_PRODUCER_ID {
+            return;
+        }
+        let entry = self.producers.entry(producer_id).or_default();
+        if epoch != entry.epoch {
+            entry.epoch = epoch;
+            entry.batches.clear();
+        }
+    }
+
     /// Every producer with state here, by producer id (a read-only snapshot).
     pub fn active(&self) -> Vec<ActiveProducer> {
         let mut all: Vec<ActiveProducer> = self
@@ -182,6 +224,68 @@ impl ProducerStates {
             .collect();
         all.sort_by_key(|p| p.producer_id);
         all
+    }
+
+    /// The state as a producer snapshot (Kafka's `ProducerSnapshotEntry` per producer: its
+    /// epoch and last batch; `ongoing` gives the first offset of each producer's ongoing
+    /// transaction). Sorted by producer id.
+    pub fn to_snapshot(
+        &self,
+        ongoing: &HashMap<i64, i64>,
+    ) -> Vec<weir_storage::ProducerSnapshotEntry> {
+        let mut v: Vec<_> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, e)| {
+                let (last_sequence, last_offset, offset_delta) = match e.batches.back() {
+                    Some(b) => {
+                        let delta = wrapping_seq_sub(b.last_sequence, b.first_sequence);
+                        (b.last_sequence, b.base_offset + i64::from(delta), delta)
+                    }
+                    None => (-1, -1, 0),
+                };
+                weir_storage::ProducerSnapshotEntry {
+                    producer_id,
+                    producer_epoch: e.epoch,
+                    last_sequence,
+                    last_offset,
+                    offset_delta,
+                    timestamp: e.last_timestamp_ms,
+                    coordinator_epoch: -1,
+                    current_txn_first_offset: ongoing.get(&producer_id).copied().unwrap_or(-1),
+                }
+            })
+            .collect();
+        v.sort_by_key(|e| e.producer_id);
+        v
+    }
+
+    /// The state a snapshot records: each producer's epoch and last batch (Kafka's
+    /// snapshots keep one batch a producer, so only a resend of that one is recognised
+    /// before new batches arrive; its log-append time is not recorded, -1).
+    pub fn from_snapshot(entries: &[weir_storage::ProducerSnapshotEntry]) -> Self {
+        let producers = entries
+            .iter()
+            .filter(|e| e.producer_id != NO_PRODUCER_ID)
+            .map(|e| {
+                let mut batches = VecDeque::new();
+                if e.last_sequence >= 0 && e.last_offset >= 0 && e.offset_delta >= 0 {
+                    batches.push_back(StoredBatch {
+                        first_sequence: wrapping_seq_sub(e.last_sequence, e.offset_delta),
+                        last_sequence: e.last_sequence,
+                        base_offset: e.last_offset - i64::from(e.offset_delta),
+                        log_append_time_ms: -1,
+                    });
+                }
+                let entry = ProducerEntry {
+                    epoch: e.producer_epoch,
+                    batches,
+                    last_timestamp_ms: e.timestamp,
+                };
+                (e.producer_id, entry)
+            })
+            .collect();
+        Self { producers }
     }
 
     /// Number of producers with state here.
@@ -240,6 +344,52 @@ mod tests {
         assert_eq!(s.check(&id(7, 0, 90, 10)), Verdict::OutOfOrder);
         // The next one.
         assert_eq!(s.check(&id(7, 0, 80, 10)), Verdict::Append);
+    }
+
+    #[test]
+    fn a_snapshot_keeps_each_producers_epoch_and_last_batch() {
+        let mut s = ProducerStates::default();
+        // Producer 7 wraps its sequences: its last batch is MAX-1, MAX, 0, 1.
+        s.record(&id(7, 3, i32::MAX - 11, 10), 100, -1, 5_000);
+        s.record(&id(7, 3, i32::MAX - 1, 4), 110, -1, 6_000);
+        s.record(&id(8, 1, 0, 5), 114, -1, 7_000);
+        // Producer 9 only had a marker at a new epoch: no batch.
+        s.record_marker(9, 4);
+        let ongoing = HashMap::from([(8, 114)]);
+        let snap = s.to_snapshot(&ongoing);
+        assert_eq!(snap.len(), 3);
+        let e7 = snap[0];
+        assert_eq!(
+            (
+                e7.producer_epoch,
+                e7.last_sequence,
+                e7.last_offset,
+                e7.offset_delta
+            ),
+            (3, 1, 113, 3)
+        );
+        assert_eq!((e7.timestamp, e7.current_txn_first_offset), (6_000, -1));
+        assert_eq!(snap[1].current_txn_first_offset, 114);
+        assert_eq!((snap[2].last_sequence, snap[2].last_offset), (-1, -1));
+        let back = ProducerStates::from_snapshot(&snap);
+        // The last batch is recognised; the one before is not known any more (as in Kafka).
+        match back.check(&id(7, 3, i32::MAX - 1, 4)) {
+            Verdict::Duplicate(b) => assert_eq!(b.base_offset, 110),
+            v => panic!("{v:?}"),
+        }
+        assert_eq!(back.check(&id(7, 3, 2, 1)), Verdict::Append);
+        assert_eq!(back.check(&id(7, 3, 3, 1)), Verdict::OutOfOrder);
+        assert_eq!(back.check(&id(7, 2, 2, 1)), Verdict::StaleEpoch);
+        assert_eq!(back.check(&id(9, 3, 0, 1)), Verdict::StaleEpoch);
+        assert_eq!(back.check(&id(9, 4, 0, 1)), Verdict::Append);
+        assert_eq!(
+            back.active(),
+            s.active()
+                .into_iter()
+                .filter(|p| p.producer_id != 9)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(back.to_snapshot(&ongoing), snap, "a round trip");
     }
 
     #[test]

@@ -17,34 +17,71 @@ use crate::connection::ConnectionLimits;
 use crate::dispatch::Dispatcher;
 use crate::group::{Coordinator, GROUP_TICK_INTERVAL_MS};
 use crate::handler::Context;
-use crate::metrics::Phase;
+use crate::metrics::{Metrics, Phase};
+use crate::security::listener::BoundListener;
+use crate::security::sasl::{SaslServer, Session};
+use crate::security::tls::TlsServer;
+use crate::security::{ClientAuth, ListenerConfig, Principal, SecurityProtocol};
+use crate::server::{Accepted, Connected, Listener, MakeService, ServerLimits};
 use crate::topics::Topics;
+use crate::txn::TxnCoordinator;
 
 impl Broker {
-    /// Serves clients on `listener` until `shutdown` completes, then closes the logs cleanly.
+    /// Serves clients on `listener`, one PLAINTEXT listener advertising
+    /// [`BrokerConfig::advertised`], until `shutdown` completes, then closes the logs cleanly.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), BrokerError> {
         let config = self.config();
-        let limits = ConnectionLimits {
-            frame_bytes_max: config.frame_bytes_max,
-            requests_in_flight_max: config.connection_requests_in_flight_max,
-            idle_ms: config.connections_max_idle_ms,
+        let local = listener.local_addr()?;
+        let plaintext = ListenerConfig {
+            name: "PLAINTEXT".into(),
+            protocol: SecurityProtocol::Plaintext,
+            host: local.ip().to_string(),
+            port: local.port(),
+            advertised: Some(config.advertised()),
         };
-        let background = spawn_background(config, self.topics(), self.groups());
-        let cleaners = Cleaners::start(self.topics(), CleanerOptions::from_config(config));
-        let service = Arc::new(Dispatcher::new(
-            Context::new(
-                config,
-                Arc::clone(self.topics()),
-                Arc::clone(self.groups()),
-                Arc::clone(self.producer_ids()),
-            ),
-            Arc::clone(self.metrics()),
-        ));
+        let bound = BoundListener::from_socket(plaintext, listener)?;
+        self.serve_listeners(vec![bound], shutdown).await
+    }
+
+    /// Serves clients on every bound listener (each with its protocol: TLS, SASL, and what
+    /// it advertises) until `shutdown` completes, then closes the logs cleanly.
+    pub async fn serve_listeners(
+        self: Arc<Self>,
+        bound: Vec<BoundListener>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), BrokerError> {
+        let config = self.config();
+        let limits = ServerLimits {
+            connection: ConnectionLimits {
+                frame_bytes_max: config.frame_bytes_max,
+                requests_in_flight_max: config.connection_requests_in_flight_max,
+                idle_ms: config.connections_max_idle_ms,
+            },
+            connections_max: config.connections_max,
+            authentication_timeout_ms: config.security.connections_authentication_timeout_ms,
+        };
+        // Transactions decided before a restart are completed before clients are served.
+        self.txn().tick().await;
+        let base = Context::new(&self);
         let metrics = Arc::clone(self.metrics());
+        let (listeners, tls) = self.listeners(&base, bound, &metrics)?;
+        // Also the SIGHUP handler, so SIGHUP never stops the broker, TLS or not.
+        let reloader = crate::security::tls::spawn_reloader(
+            tls,
+            Duration::from_millis(config.security.ssl_reload_check_interval_ms.max(1)),
+        );
+        let background = spawn_background(config, self.topics(), self.groups());
+        let txn_ticks = spawn_txn_ticks(
+            Arc::clone(self.txn()),
+            Duration::from_millis(
+                config.transaction_abort_timed_out_transaction_cleanup_interval_ms,
+            ),
+        );
+        let cleaners = Cleaners::start(self.topics(), CleanerOptions::from_config(config));
         // The listener is bound and recovery is done: from here connections are accepted.
         metrics.set_phase(Phase::Serving);
         // /readyz says 503 from the moment shutdown begins, while in-flight requests finish.
@@ -54,21 +91,87 @@ impl Broker {
             stopping.set_phase(Phase::Stopping);
         };
         crate::server::run(
-            listener,
-            service,
+            listeners,
             limits,
-            config.connections_max,
             Some(Arc::clone(&metrics)),
+            Some(Arc::clone(self.quotas())),
             shutdown,
         )
         .await;
         metrics.set_phase(Phase::Stopping);
         background.abort();
+        txn_ticks.abort();
+        reloader.abort();
         let _ = tokio::task::spawn_blocking(move || cleaners.stop()).await;
         let topics = Arc::clone(self.topics());
         tokio::task::spawn_blocking(move || topics.close()).await??;
         info!("closed cleanly");
         Ok(())
+    }
+
+    /// Each bound listener with its context (what it advertises), TLS and SASL; and every
+    /// TLS server, for the reloader.
+    #[allow(clippy::type_complexity)]
+    fn listeners(
+        &self,
+        base: &Context,
+        bound: Vec<BoundListener>,
+        metrics: &Arc<Metrics>,
+    ) -> Result<(Vec<Listener<Dispatcher>>, Vec<Arc<TlsServer>>), BrokerError> {
+        let security = &self.config().security;
+        let mut tls_servers = Vec::new();
+        let mut out = Vec::with_capacity(bound.len());
+        for b in bound {
+            let (host, port) = b.advertised();
+            let ctx = Arc::new(base.advertising(host, port));
+            let protocol = b.config.protocol;
+            let tls = if protocol.uses_tls() {
+                // KIP-684: SASL_SSL authenticates by SASL and asks for no certificate.
+                let client_auth = if protocol == SecurityProtocol::Ssl {
+                    security.ssl_client_auth
+                } else {
+                    ClientAuth::None
+                };
+                let t = Arc::new(TlsServer::load(security, client_auth)?);
+                tls_servers.push(Arc::clone(&t));
+                Some(t)
+            } else {
+                None
+            };
+            let sasl = protocol.uses_sasl().then(|| {
+                Arc::new(SaslServer {
+                    mechanisms: security.sasl_enabled_mechanisms.clone(),
+                    credentials: Arc::clone(self.credentials()),
+                    max_receive_bytes: security.sasl_server_max_receive_size,
+                    reauth_ms: security.connections_max_reauth_ms,
+                })
+            });
+            let metrics = Arc::clone(metrics);
+            let make: MakeService<Dispatcher> = Arc::new(move |accepted: Accepted| {
+                let session = Arc::new(match &sasl {
+                    Some(s) => Session::sasl(Arc::clone(s)),
+                    None => Session::authenticated(
+                        accepted.certificate.unwrap_or_else(Principal::anonymous),
+                    ),
+                });
+                let authenticated = sasl.is_some().then(|| session.subscribe());
+                Connected {
+                    service: Arc::new(Dispatcher::new(
+                        Arc::clone(&ctx),
+                        Arc::clone(&metrics),
+                        session,
+                    )),
+                    authenticated,
+                }
+            });
+            out.push(Listener {
+                name: b.config.name.clone(),
+                socket: b.socket,
+                tls,
+                make_service: make,
+            });
+        }
+        Ok((out, tls_servers))
     }
 }
 
@@ -108,6 +211,20 @@ fn spawn_background(
                     let _ = tokio::task::spawn_blocking(move || flush_all(&t)).await;
                 }
             }
+        }
+    })
+}
+
+/// The transaction coordinator's maintenance (timeouts, prepared transactions, expired
+/// ids) every `transaction_abort_timed_out_transaction_cleanup_interval_ms`.
+fn spawn_txn_ticks(txn: Arc<TxnCoordinator>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            txn.tick().await;
         }
     })
 }

@@ -9,216 +9,16 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 use tracing::{info, warn};
 use weir_protocol::ErrorCode;
-use weir_protocol::records::ValidatedBatch;
-use weir_storage::{AppendOptions, Log, RealFs, Store, TopicPartition};
+use weir_storage::{RealFs, Store, TopicPartition};
 
-use crate::config::{BrokerConfig, TimestampType};
+use crate::config::BrokerConfig;
 use crate::durability::Durability;
-use crate::errors::PartitionError;
 pub use crate::errors::TopicError;
 use crate::meta::{TopicMeta, TopicStore};
-use crate::metrics::{HistogramSnapshot, PartitionStats};
-use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
+use crate::metrics::HistogramSnapshot;
+pub use crate::partition::{Appended, Partition};
 use crate::topic_config::{TopicConfigError, TopicDefaults, TopicSettings};
 use crate::topic_id::{TopicId, TopicMap, is_reserved, random_topic_id};
-
-/// One partition: its log and the idempotent-producer state guarding appends to it.
-#[derive(Debug)]
-pub struct Partition {
-    /// Partition index.
-    pub index: i32,
-    /// The storage log.
-    pub log: Arc<Log>,
-    /// Checked and updated under this lock together with the append, so a resend can
-    /// never race its original.
-    pub(crate) producers: Mutex<ProducerStates>,
-    /// The flush policy and the fetch wake-up (`durability.rs`).
-    pub(crate) durability: Arc<Durability>,
-    /// Records and bytes in and out, for the metrics.
-    pub(crate) stats: PartitionStats,
-}
-
-/// Where an appended (or recognised as resent) batch is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
-    /// Offset of the batch's first record.
-    pub base_offset: i64,
-    /// Offset of its last record.
-    pub last_offset: i64,
-    /// Log-append time, or -1 under create time.
-    pub log_append_time_ms: i64,
-    /// Whether this was a resend answered from producer state (nothing written).
-    pub duplicate: bool,
-}
-
-impl Partition {
-    fn new(index: i32, log: Arc<Log>, durability: Arc<Durability>) -> Result<Self, PartitionError> {
-        let producers = rebuild_producer_state(&log)?;
-        Ok(Self {
-            index,
-            log,
-            producers: Mutex::new(producers),
-            durability,
-            stats: PartitionStats::default(),
-        })
-    }
-
-    /// Validates (against this log's `max_message_bytes`) and appends one record batch
-    /// given as bytes (copied): [`Partition::append`] for the small batches the broker writes
-    /// itself (`__consumer_offsets`) and for tests.
-    pub fn append_bytes(
-        &self,
-        batch: &[u8],
-        timestamp_type: TimestampType,
-        now_ms: i64,
-    ) -> Result<Appended, PartitionError> {
-        let batch = ValidatedBatch::new(
-            bytes::Bytes::copy_from_slice(batch),
-            Some(self.log.max_message_bytes()),
-        )?;
-        self.append(&batch, timestamp_type, now_ms)
-    }
-
-    /// Appends one validated record batch, applying idempotent-producer rules; the header
-    /// decoded by validation is the one used here and by the log.
-    pub fn append(
-        &self,
-        batch: &ValidatedBatch,
-        timestamp_type: TimestampType,
-        now_ms: i64,
-    ) -> Result<Appended, PartitionError> {
-        let header = batch.header();
-        if header.is_transactional() || header.is_control() {
-            return Err(PartitionError::TransactionalBatch);
-        }
-        let ident = BatchIdentity {
-            producer_id: header.producer_id,
-            producer_epoch: header.producer_epoch,
-            base_sequence: header.base_sequence,
-            last_offset_delta: header.last_offset_delta,
-        };
-        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
-        match producers.check(&ident) {
-            Verdict::Append => {}
-            Verdict::Duplicate(b) => {
-                return Ok(Appended {
-                    base_offset: b.base_offset,
-                    last_offset: b.base_offset + i64::from(header.last_offset_delta),
-                    log_append_time_ms: b.log_append_time_ms,
-                    duplicate: true,
-                });
-            }
-            Verdict::OutOfOrder => return Err(PartitionError::OutOfOrderSequence),
-            Verdict::StaleEpoch => return Err(PartitionError::StaleProducerEpoch),
-        }
-        let log_append_time_ms = match timestamp_type {
-            TimestampType::CreateTime => None,
-            TimestampType::LogAppendTime => Some(now_ms),
-        };
-        let info = self.log.append_validated(
-            batch,
-            AppendOptions {
-                leader_epoch: 0,
-                log_append_time_ms,
-            },
-        )?;
-        let ts = header.max_timestamp;
-        producers.record(&ident, info.base_offset, info.log_append_time_ms, ts);
-        let records = u64::try_from(info.last_offset - info.base_offset + 1).unwrap_or(0);
-        self.stats.appended(records, batch.len());
-        Ok(Appended {
-            base_offset: info.base_offset,
-            last_offset: info.last_offset,
-            log_append_time_ms: info.log_append_time_ms,
-            duplicate: false,
-        })
-    }
-}
-
-/// Durability, applied to this partition's log (`durability.rs`).
-impl Partition {
-    /// The offset up to which consumers may read: the durable end under the fsync policy,
-    /// the log end under the page-cache policy.
-    pub fn high_watermark(&self) -> i64 {
-        self.durability.high_watermark(&self.log)
-    }
-
-    /// Whether an `acks=-1` answer waits for [`Partition::sync_to`] (the fsync policy).
-    pub fn acks_all_waits_for_sync(&self) -> bool {
-        self.durability.acks_all_waits_for_sync()
-    }
-
-    /// Makes everything below `upto` durable (group commit), then wakes long-poll fetches.
-    pub async fn sync_to(&self, upto: i64) -> Result<(), PartitionError> {
-        self.durability.sync_to(&self.log, upto).await
-    }
-
-    /// Syncs every `(partition, upto)` concurrently (one group-commit round for all of
-    /// them); the results in the same order.
-    pub async fn sync_all(
-        waits: impl IntoIterator<Item = (Arc<Partition>, i64)>,
-    ) -> Vec<Result<(), PartitionError>> {
-        crate::durability::sync_all(
-            waits
-                .into_iter()
-                .map(|(p, upto)| async move { p.sync_to(upto).await }),
-        )
-        .await
-    }
-
-    /// After an append nobody waits on: a background sync (fsync policy) or the page-cache
-    /// policy's message-count flush.
-    pub fn after_append(&self, upto: i64) {
-        self.durability.after_append(&self.log, self.index, upto);
-    }
-}
-
-/// Rebuilds producer state from every batch header in the log (headers only: 61 bytes a
-/// batch, no record is decoded).
-///
-/// A corrupt batch (a damaged closed segment, whose reads fail as corrupt) must not keep the
-/// broker from starting: the rest of its segment is skipped and the rebuild goes on with the
-/// next segment.
-fn rebuild_producer_state(log: &Log) -> Result<ProducerStates, PartitionError> {
-    let mut states = ProducerStates::default();
-    let bases = log.segment_base_offsets();
-    let mut from = log.log_start();
-    while let Some(damaged_at) = rebuild_from(log, from, &mut states)? {
-        tracing::warn!(dir = %log.dir().display(), offset = damaged_at, "corrupt batch; producer state rebuilt without the rest of its segment");
-        match bases.iter().copied().find(|&b| b > damaged_at) {
-            Some(next) => from = next,
-            None => break,
-        }
-    }
-    Ok(states)
-}
-
-/// Records every batch header from `from` on; `Some(offset)` where a corrupt batch stopped it.
-fn rebuild_from(
-    log: &Log,
-    from: i64,
-    states: &mut ProducerStates,
-) -> Result<Option<i64>, PartitionError> {
-    let mut next = from;
-    for header in log.batch_headers(from)? {
-        let header = match header {
-            Ok(h) => h,
-            Err(weir_storage::ReadError::Corrupt { .. }) => return Ok(Some(next)),
-            Err(e) => return Err(e.into()),
-        };
-        next = header.last_offset().map_or(next, |l| l.saturating_add(1));
-        let ident = BatchIdentity {
-            producer_id: header.producer_id,
-            producer_epoch: header.producer_epoch,
-            base_sequence: header.base_sequence,
-            last_offset_delta: header.last_offset_delta,
-        };
-        let append_time = header.log_append_time().unwrap_or(-1);
-        let ts = header.max_timestamp;
-        states.record(&ident, header.base_offset, append_time, ts);
-    }
-    Ok(None)
-}
 
 /// A topic: immutable partition list (CreatePartitions swaps in a new `Topic`), mutable settings.
 #[derive(Debug)]
@@ -264,6 +64,8 @@ pub struct Topics {
     admin: Mutex<()>,
     /// Shared by every partition: the flush policy, and the channel long-poll fetches wait on.
     durability: Arc<Durability>,
+    /// What the cleaner threads did, for the metrics.
+    cleaner_totals: crate::cleaner::CleanerTotals,
 }
 
 impl Topics {
@@ -283,7 +85,12 @@ impl Topics {
         let defaults = TopicDefaults::of(config);
         let base =
             TopicSettings::new(&defaults, BTreeMap::new()).map_err(TopicError::InvalidConfig)?;
-        let store = Store::open(data_dir, base.log, Arc::clone(&fs))?;
+        let store = Store::open_with_threads(
+            data_dir,
+            base.log,
+            Arc::clone(&fs),
+            config.num_recovery_threads_per_data_dir as usize,
+        )?;
         let meta = TopicStore::open(data_dir, fs)?;
         let mut metas = meta.load_all()?;
         // Adopt orphan logs.
@@ -339,6 +146,7 @@ impl Topics {
             topics: RwLock::new(topics),
             admin: Mutex::new(()),
             durability,
+            cleaner_totals: Default::default(),
         })
     }
 
@@ -587,6 +395,11 @@ impl Topics {
         Ok(())
     }
 
+    /// What the cleaner threads have done since start.
+    pub fn cleaner_totals(&self) -> &crate::cleaner::CleanerTotals {
+        &self.cleaner_totals
+    }
+
     /// Wakes long-poll fetches: some partition's readable end moved.
     pub fn notify_appended(&self) {
         self.durability.notify_appended();
@@ -602,8 +415,17 @@ impl Topics {
         self.durability.ack_wait.snapshot()
     }
 
-    /// Flushes and closes every log, leaving the clean-shutdown marker.
+    /// Writes every partition's producer snapshot, then flushes and closes every log,
+    /// leaving the clean-shutdown marker. A snapshot that fails is logged: the next start
+    /// walks more of that log.
     pub fn close(&self) -> Result<(), TopicError> {
+        for t in self.all() {
+            for p in &t.partitions {
+                if let Err(e) = p.snapshot_for_close() {
+                    tracing::warn!(topic = %t.name, partition = p.index, error = %e, "producer snapshot not written at close");
+                }
+            }
+        }
         self.store.close()?;
         Ok(())
     }
@@ -612,6 +434,7 @@ impl Topics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TimestampType;
     use bytes::Bytes;
     use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
 

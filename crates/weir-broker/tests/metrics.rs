@@ -484,8 +484,8 @@ async fn resends_are_not_counted_and_series_are_capped() {
         s.value("weir_topic_bytes_in_total", &[("topic", "c")]),
         Some(batch.len() as f64)
     );
-    // Four partitions (c's three and __consumer_offsets), two shown per family, five
-    // families: ten series left out.
+    // Five partitions (c's three, __consumer_offsets and __transaction_state), two shown
+    // per family, five families: fifteen series left out.
     let shown = s
         .samples
         .iter()
@@ -494,12 +494,107 @@ async fn resends_are_not_counted_and_series_are_capped() {
     assert_eq!(shown, 2);
     assert_eq!(
         s.value("weir_metrics_series_dropped_total", &[]),
-        Some(10.0)
+        Some(15.0)
     );
     let s = scrape(served.http.local_addr()).await;
     assert_eq!(
         s.value("weir_metrics_series_dropped_total", &[]),
-        Some(20.0)
+        Some(30.0)
+    );
+    let _ = served.stop.send(());
+    served.task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cleaner_families_follow_a_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(
+        dir.path(),
+        Arc::new(RealFs),
+        &[("log_cleaner_backoff_ms", "50")],
+    )
+    .await;
+    let http = served.http.local_addr();
+    let client = Client::connect(&served.kafka.to_string(), ClientOptions::default())
+        .await
+        .unwrap();
+    let results = client
+        .create_topics(
+            &[NewTopic {
+                name: "kv".into(),
+                partitions: 1,
+                replication_factor: 1,
+                configs: vec![
+                    ("cleanup.policy".into(), "compact".into()),
+                    ("segment.bytes".into(), "2048".into()),
+                    ("max.message.bytes".into(), "2048".into()),
+                    ("min.cleanable.dirty.ratio".into(), "0.01".into()),
+                ],
+            }],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(results[0].1.is_ok(), "{:?}", results[0].1);
+    let before = scrape(http).await;
+    assert_eq!(before.value("weir_cleaner_cleans_total", &[]), Some(0.0));
+    assert_eq!(
+        before.value(
+            "weir_cleaner_dirty_ratio",
+            &[("topic", "kv"), ("partition", "0")]
+        ),
+        Some(0.0)
+    );
+    // The same ten keys over and over: most records are superseded.
+    let producer = Producer::new(client.clone(), ProducerConfig::default()).unwrap();
+    for round in 0..30 {
+        let mut deliveries = Vec::new();
+        for k in 0..10 {
+            let record = ProducerRecord {
+                topic: "kv".into(),
+                partition: Some(0),
+                key: Some(Bytes::from(format!("key-{k}"))),
+                value: Some(Bytes::from(format!("round {round}"))),
+                headers: vec![],
+                timestamp_ms: None,
+            };
+            deliveries.push(producer.send(record).await.unwrap());
+        }
+        for d in deliveries {
+            d.await.unwrap();
+        }
+    }
+    producer.close().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let s = loop {
+        let s = scrape(http).await;
+        if s.value("weir_cleaner_cleans_total", &[]).unwrap_or(0.0) >= 1.0
+            && s.value("weir_cleaner_records_removed_total", &[])
+                .unwrap_or(0.0)
+                > 0.0
+        {
+            break s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no clean counted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let bytes_in = s.value("weir_cleaner_bytes_in_total", &[]).unwrap();
+    let bytes_out = s.value("weir_cleaner_bytes_out_total", &[]).unwrap();
+    assert!(bytes_out < bytes_in, "{bytes_out} < {bytes_in}");
+    assert_eq!(s.value("weir_cleaner_failures_total", &[]), Some(0.0));
+    let ratio = s
+        .value(
+            "weir_cleaner_dirty_ratio",
+            &[("topic", "kv"), ("partition", "0")],
+        )
+        .unwrap();
+    assert!((0.0..=1.0).contains(&ratio), "{ratio}");
+    assert!(
+        s.value(
+            "weir_cleaner_dirty_bytes",
+            &[("topic", "kv"), ("partition", "0")]
+        )
+        .is_some()
     );
     let _ = served.stop.send(());
     served.task.await.unwrap();

@@ -5,6 +5,8 @@ mod bench_net;
 mod bench_storage;
 mod client_cmd;
 mod log_cmd;
+mod top;
+mod user_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +50,14 @@ enum Command {
     Replay(client_cmd::replay::ReplayArgs),
     /// Consumer groups: list, describe (members, assignments, committed offsets, lag).
     Group(client_cmd::group::GroupArgs),
+    /// ACLs: add, list, remove (CreateAcls, DescribeAcls, DeleteAcls).
+    Acl(client_cmd::acl::AclArgs),
+    /// Transactions: list, describe (state, producer, open partitions).
+    Txn(client_cmd::txn::TxnArgs),
+    /// SCRAM users of a data directory, offline: add, delete, list.
+    User(user_cmd::UserArgs),
+    /// A live view from the metrics endpoint: topic rates, group lag, fsync p99, throttling.
+    Top(top::TopArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +107,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Consume(args) => client_cmd::consume::run(args).map(|()| ExitCode::SUCCESS),
         Command::Replay(args) => client_cmd::replay::run(args).map(|()| ExitCode::SUCCESS),
         Command::Group(args) => client_cmd::group::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Acl(args) => client_cmd::acl::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Txn(args) => client_cmd::txn::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Top(args) => top::run(args).map(|()| ExitCode::SUCCESS),
+        Command::User(args) => user_cmd::run(args).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -139,8 +153,31 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-        config.listen = listener.local_addr()?;
+        // Handlers first: a SIGTERM during recovery then stops the broker cleanly once it
+        // has opened, instead of killing it by the signal's default action.
+        let shutdown = shutdown_signal()?;
+        // SIGHUP reloads certificates and never stops the broker: handled from the start, so
+        // one sent during recovery does not kill it either (the reloader takes it over).
+        let _hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        // A TLS listener's certificates are checked before anything is bound or opened.
+        for l in config.listeners.iter().filter(|l| l.protocol.uses_tls()) {
+            // As the broker loads it: SASL_SSL ignores ssl_client_auth (KIP-684).
+            let client_auth = if l.protocol == weir_broker::security::SecurityProtocol::Ssl {
+                config.security.ssl_client_auth
+            } else {
+                weir_broker::security::ClientAuth::None
+            };
+            weir_broker::security::tls::TlsServer::load(&config.security, client_auth)
+                .with_context(|| format!("listener {}", l.name))?;
+        }
+        let bound = weir_broker::security::listener::bind_all(&config.listeners).await?;
+        if let Some(first) = bound.first()
+            && config.listeners.len() == 1
+            && first.config.name == "PLAINTEXT"
+        {
+            // The `listen` shorthand: it stays the bound address (port 0 resolved).
+            config.listen = first.local_addr;
+        }
         // The HTTP endpoint first, so /readyz answers 503 while the logs recover.
         let metrics = Metrics::new(config.metrics_series_max as usize);
         let endpoint = match config.http_listen {
@@ -157,34 +194,44 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })
         .await??;
         let broker = Arc::new(broker);
-        tracing::info!(listen = %broker.config().listen, data_dir = %broker.config().data_dir.display(), open_ms = started.elapsed().as_millis() as u64, "weir serving");
-        // One line on stdout that scripts can wait for (the bound port, when --listen used port 0),
-        // first; then the HTTP endpoint's.
-        println!("weir: listening on {}", broker.config().listen);
+        tracing::info!(data_dir = %broker.config().data_dir.display(), open_ms = started.elapsed().as_millis() as u64, "weir serving");
+        // One line on stdout that scripts can wait for (the first listener's bound address,
+        // the port when it was 0), first; then the HTTP endpoint's (harnesses read it second);
+        // then one line per listener.
+        use std::io::Write as _;
+        if let Some(first) = bound.first() {
+            println!("weir: listening on {}", first.local_addr);
+        }
         if let Some(e) = &endpoint {
             tracing::info!(http = %e.local_addr(), "metrics endpoint serving");
             // Not println!: a script that read only the first line may have closed the pipe.
-            use std::io::Write as _;
             let _ = writeln!(std::io::stdout(), "weir: http on {}", e.local_addr());
         }
-        broker.serve(listener, shutdown_signal()).await?;
+        for b in &bound {
+            let (host, port) = b.advertised();
+            tracing::info!(listener = %b.config.name, protocol = %b.config.protocol, bound = %b.local_addr, advertised = %format!("{host}:{port}"), "listener");
+            let _ = writeln!(
+                std::io::stdout(),
+                "weir: listener {} {} on {}",
+                b.config.name, b.config.protocol, b.local_addr
+            );
+        }
+        broker.serve_listeners(bound, shutdown).await?;
         drop(endpoint);
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future completes at the first of them
+/// (at once if one came before it is awaited).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the broker can still be stopped by killing it; recovery covers that.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-    }
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+    })
 }

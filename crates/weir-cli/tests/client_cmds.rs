@@ -1,7 +1,6 @@
 //! `weir topic|produce|consume|replay|group` run through the built binary against a real
 //! `weir serve` child process on an ephemeral port.
 
-use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
@@ -10,37 +9,6 @@ mod support;
 use support::Server;
 
 impl Server {
-    /// Runs `weir <args> --bootstrap ADDR` with `stdin`.
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(args)
-            .args(["--bootstrap", &self.addr])
-            .env("WEIR_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str], stdin: &str) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "weir {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
     fn json_lines(&self, args: &[&str]) -> Vec<Value> {
         self.ok(args, "")
             .lines()
@@ -648,4 +616,76 @@ fn topic_describe_shows_the_cleaner_state_of_a_compacted_topic() {
     s.ok(&["topic", "create", "plain"], "");
     let text = s.ok(&["topic", "describe", "plain"], "");
     assert!(!text.contains("dirty_ratio"), "{text}");
+}
+
+#[test]
+fn exactly_once_replay_resumes_where_it_stopped_and_txn_shows_it() {
+    let s = Server::start();
+    s.ok(&["topic", "create", "src", "-p", "1"], "");
+    s.ok(&["topic", "create", "dst", "-p", "1"], "");
+    let input: String = (0..30).map(|i| format!("v{i}\n")).collect();
+    s.ok(&["produce", "src"], &input);
+    // The first run stops at offset 12 (as an interrupted replay would have committed).
+    let first: Value = serde_json::from_str(&s.ok(
+        &[
+            "replay",
+            "src",
+            "dst",
+            "--exactly-once",
+            "--transaction-records",
+            "5",
+            "--to-offset",
+            "12",
+            "--json",
+        ],
+        "",
+    ))
+    .unwrap();
+    assert_eq!(first["records"], 12);
+    // Started again over the whole range, it resumes from the group's committed position.
+    let second: Value = serde_json::from_str(&s.ok(
+        &[
+            "replay",
+            "src",
+            "dst",
+            "--exactly-once",
+            "--transaction-records",
+            "5",
+            "--json",
+        ],
+        "",
+    ))
+    .unwrap();
+    assert_eq!(second["records"], 18);
+    assert_eq!(second["partitions"][0]["from_offset"], 12);
+    let copied: Vec<String> = s
+        .json_lines(&["consume", "dst", "-e", "--json"])
+        .iter()
+        .map(|r| r["value"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = (0..30).map(|i| format!("v{i}")).collect();
+    assert_eq!(copied, want);
+    // A third run has nothing left to copy.
+    let third: Value =
+        serde_json::from_str(&s.ok(&["replay", "src", "dst", "--exactly-once", "--json"], ""))
+            .unwrap();
+    assert_eq!(third["records"], 0);
+
+    let listed: Value = serde_json::from_str(&s.ok(&["txn", "list", "--json"], "")).unwrap();
+    let ids: Vec<&str> = listed["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["transactional_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["weir-replay-src-dst"]);
+    let d: Value =
+        serde_json::from_str(&s.ok(&["txn", "describe", "weir-replay-src-dst", "--json"], ""))
+            .unwrap();
+    assert_eq!(d["state"], "CompleteCommit");
+    assert_eq!(d["partitions"], json!({}));
+    assert_one_line_error(
+        &s.run(&["txn", "describe", "nobody"], ""),
+        "TRANSACTIONAL_ID_NOT_FOUND",
+    );
 }

@@ -349,7 +349,7 @@ fn errors_are_one_line_and_a_non_zero_exit() {
     assert!(
         String::from_utf8(out.stderr)
             .unwrap()
-            .contains("expected a .log, .index or .timeindex file")
+            .contains("expected a .log, .index, .timeindex, .txnindex or .snapshot file")
     );
 }
 
@@ -402,4 +402,91 @@ fn verify_accepts_a_compacted_partition() {
         "--json",
     ]);
     assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn dump_prints_aborted_transactions_and_markers_and_verify_checks_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = Log::open(tmp.path(), LogConfig::default(), Arc::new(RealFs)).unwrap();
+    let data = weir_storage::testing::txn_batch(77, 2, 2, BASE_TS);
+    log.append(&data, AppendOptions::default()).unwrap();
+    let marker = weir_storage::testing::marker_batch(77, 2, false, BASE_TS + 5);
+    let at = log.append(&marker, AppendOptions::default()).unwrap();
+    log.close().unwrap();
+    let path = seg(tmp.path(), 0, "txnindex");
+    let out = weir(&["log", "dump", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains(&format!(
+            "version: 0 producerId: 77 firstOffset: 0 lastOffset: {0} lastStableOffset: {1}",
+            at.base_offset,
+            at.base_offset + 1
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let out = weir(&["log", "dump", path.to_str().unwrap(), "--json"]);
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["producerId"], 77);
+    assert_eq!(lines[1]["entries"], 1);
+    let out = weir(&[
+        "log",
+        "dump",
+        seg(tmp.path(), 0, "log").to_str().unwrap(),
+        "--records",
+    ]);
+    assert!(
+        stdout(&out).contains("endTxnMarker: ABORT coordinatorEpoch: 0"),
+        "{}",
+        stdout(&out)
+    );
+    let out = weir(&["log", "verify", tmp.path().to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(r["txn_index_entries"], 1);
+    // A torn entry: dump and verify both say so and exit 1.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..30]).unwrap();
+    let out = weir(&["log", "dump", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("Corrupt index: 30 bytes after the last whole entry"));
+    let out = weir(&["log", "verify", tmp.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("CORRUPT"), "{}", stdout(&out));
+}
+
+#[test]
+fn dump_prints_a_producer_snapshot_and_refuses_a_damaged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = [weir_storage::ProducerSnapshotEntry {
+        producer_id: 42,
+        producer_epoch: 1,
+        last_sequence: 12,
+        last_offset: 17,
+        offset_delta: 2,
+        timestamp: BASE_TS,
+        coordinator_epoch: -1,
+        current_txn_first_offset: -1,
+    }];
+    let path = seg(dir.path(), 120, "snapshot");
+    std::fs::write(&path, weir_storage::encode_snapshot(&entries)).unwrap();
+    let o = weir(&["log", "dump", path.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = json_lines(&o);
+    assert_eq!(lines[0]["producerId"], 42);
+    assert_eq!(lines[0]["lastSequence"], 12);
+    assert_eq!(lines[0]["currentTxnFirstOffset"], -1);
+    assert_eq!(lines[1]["producers"], 1);
+    let text = stdout(&weir(&["log", "dump", path.to_str().unwrap()]));
+    assert!(text.contains("Producer state below offset: 120"), "{text}");
+    assert!(
+        text.contains("producerId: 42 producerEpoch: 1 lastSequence: 12"),
+        "{text}"
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[12] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let o = weir(&["log", "dump", path.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stdout(&o).contains("Corrupt snapshot"), "{}", stdout(&o));
 }

@@ -48,6 +48,10 @@ pub struct ClientOptions {
     /// Metadata requests made for producing may create missing topics
     /// (`allow.auto.create.topics`, default true as in Kafka's producer).
     pub allow_auto_topic_creation: bool,
+    /// SASL authentication of every connection (SASL_PLAINTEXT); `None`: none.
+    pub sasl: Option<crate::sasl::SaslSettings>,
+    /// TLS on every connection (SSL, SASL_SSL); `None`: plaintext.
+    pub tls: Option<crate::tls::TlsSettings>,
 }
 
 impl Default for ClientOptions {
@@ -59,6 +63,8 @@ impl Default for ClientOptions {
             response_frame_bytes_max: FRAME_BYTES_MAX_DEFAULT,
             requests_in_flight_max: REQUESTS_IN_FLIGHT_MAX_DEFAULT,
             allow_auto_topic_creation: true,
+            sasl: None,
+            tls: None,
         }
     }
 }
@@ -72,6 +78,8 @@ pub struct Client {
 #[derive(Debug)]
 struct Inner {
     options: ClientOptions,
+    /// The rustls configuration of `options.tls`.
+    tls: Option<Arc<rustls::ClientConfig>>,
     bootstrap: Vec<String>,
     /// node id → `host:port`.
     brokers: RwLock<HashMap<i32, String>>,
@@ -103,8 +111,14 @@ impl Client {
                 i32::MAX
             )));
         }
+        // Built once: every connection shares the CA store and client certificate.
+        let tls = match &options.tls {
+            Some(t) => Some(t.client_config()?),
+            None => None,
+        };
         let client = Client {
             inner: Arc::new(Inner {
+                tls,
                 options,
                 bootstrap,
                 brokers: RwLock::new(HashMap::new()),
@@ -129,6 +143,8 @@ impl Client {
             request_timeout_ms: o.request_timeout_ms,
             response_frame_bytes_max: o.response_frame_bytes_max,
             requests_in_flight_max: o.requests_in_flight_max.max(1),
+            sasl: o.sasl.clone(),
+            tls: self.inner.tls.clone(),
         }
     }
 

@@ -21,9 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use weir_protocol::messages::ApiVersionsRequest;
 use weir_protocol::{
@@ -47,7 +46,14 @@ pub(crate) struct ConnectionSettings {
     pub request_timeout_ms: u64,
     pub response_frame_bytes_max: usize,
     pub requests_in_flight_max: usize,
+    pub sasl: Option<crate::sasl::SaslSettings>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
+
+/// A connection's read side (TCP, or TLS over it).
+type Reader = Box<dyn AsyncRead + Unpin + Send>;
+/// A connection's write side.
+type Writer = Box<dyn AsyncWrite + Unpin + Send>;
 
 /// Resolves once a request without an answer is written.
 pub(crate) type Written = std::pin::Pin<Box<dyn Future<Output = Result<(), ClientError>> + Send>>;
@@ -69,7 +75,7 @@ struct InFlight {
 /// A live connection; cheap to share (`Arc`).
 #[derive(Debug)]
 pub(crate) struct Connection {
-    addr: String,
+    pub(crate) addr: String,
     settings: ConnectionSettings,
     tx: mpsc::Sender<Outgoing>,
     next_correlation_id: AtomicI32,
@@ -155,7 +161,25 @@ impl Connection {
             };
         // Small requests (a fetch, a commit) should not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        let (reader, writer) = stream.into_split();
+        let (reader, writer): (Reader, Writer) = match &settings.tls {
+            None => {
+                let (r, w) = stream.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            Some(config) => {
+                let handshake = crate::tls::connect(config.clone(), addr, stream);
+                let timeout = Duration::from_millis(settings.connect_timeout_ms);
+                let tls = tokio::time::timeout(timeout, handshake)
+                    .await
+                    .map_err(|_| ClientError::Timeout {
+                        api: "TLS handshake",
+                        addr: addr.to_string(),
+                        timeout_ms: settings.connect_timeout_ms,
+                    })??;
+                let (r, w) = tokio::io::split(tls);
+                (Box::new(r), Box::new(w))
+            }
+        };
         let (tx, rx) = mpsc::channel(REQUESTS_QUEUED_MAX);
         let (in_flight_tx, in_flight_rx) = mpsc::channel(settings.requests_in_flight_max.max(1));
         let dead = Arc::new(AtomicBool::new(false));
@@ -182,6 +206,9 @@ impl Connection {
             versions: VersionTable::default(),
         };
         conn.versions = conn.negotiate().await?;
+        if let Some(sasl) = conn.settings.sasl.clone() {
+            conn.authenticate(&sasl).await?;
+        }
         Ok(conn)
     }
 
@@ -281,7 +308,7 @@ impl Connection {
         Ok(pending)
     }
 
-    async fn send_at(
+    pub(crate) async fn send_at(
         &self,
         api_key: ApiKey,
         version: i16,
@@ -356,7 +383,7 @@ impl Connection {
     }
 }
 
-async fn write_all_chunks(writer: &mut OwnedWriteHalf, chunks: &[Bytes]) -> std::io::Result<()> {
+async fn write_all_chunks(writer: &mut Writer, chunks: &[Bytes]) -> std::io::Result<()> {
     let mut index = 0;
     let mut within = 0;
     while index < chunks.len() {
@@ -385,7 +412,7 @@ async fn write_all_chunks(writer: &mut OwnedWriteHalf, chunks: &[Bytes]) -> std:
 
 async fn write_loop(
     mut rx: mpsc::Receiver<Outgoing>,
-    mut writer: OwnedWriteHalf,
+    mut writer: Writer,
     in_flight: mpsc::Sender<InFlight>,
     addr: String,
     dead: Arc<AtomicBool>,
@@ -424,7 +451,7 @@ async fn write_loop(
 }
 
 async fn read_loop(
-    mut reader: OwnedReadHalf,
+    mut reader: Reader,
     mut in_flight: mpsc::Receiver<InFlight>,
     addr: String,
     frame_bytes_max: usize,
@@ -463,7 +490,7 @@ async fn read_loop(
 }
 
 async fn read_frame(
-    reader: &mut OwnedReadHalf,
+    reader: &mut Reader,
     buf: &mut BytesMut,
     frame_bytes_max: usize,
     addr: &str,

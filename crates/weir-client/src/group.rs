@@ -89,9 +89,28 @@ pub fn decode_assignment(bytes: &Bytes) -> Result<ConsumerProtocolAssignment, De
     ConsumerProtocolAssignment::decode(&mut d, version)
 }
 
+/// FindCoordinator's key type of a group.
+const COORDINATOR_KEY_GROUP: i8 = 0;
+/// FindCoordinator's key type of a transactional id.
+const COORDINATOR_KEY_TRANSACTION: i8 = 1;
+
 impl Client {
     /// The coordinator node of a group (FindCoordinator key type 0).
     pub async fn find_coordinator(&self, group_id: &str) -> Result<i32, ClientError> {
+        self.find_coordinator_of(group_id, COORDINATOR_KEY_GROUP)
+            .await
+    }
+
+    /// The coordinator node of a transactional id (FindCoordinator key type 1).
+    pub async fn find_transaction_coordinator(
+        &self,
+        transactional_id: &str,
+    ) -> Result<i32, ClientError> {
+        self.find_coordinator_of(transactional_id, COORDINATOR_KEY_TRANSACTION)
+            .await
+    }
+
+    async fn find_coordinator_of(&self, group_id: &str, key_type: i8) -> Result<i32, ClientError> {
         let mut attempt = 0;
         loop {
             let body = self
@@ -99,11 +118,13 @@ impl Client {
                     RequestBody::FindCoordinator(if v >= 4 {
                         FindCoordinatorRequest {
                             coordinator_keys: vec![group_id.to_string()],
+                            key_type,
                             ..Default::default()
                         }
                     } else {
                         FindCoordinatorRequest {
                             key: group_id.to_string(),
+                            key_type,
                             ..Default::default()
                         }
                     })

@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod acls;
 pub mod admin;
 mod client;
 mod connection;
@@ -35,6 +36,10 @@ mod metadata;
 mod offsets;
 pub mod partitioner;
 mod producer;
+pub mod sasl;
+pub mod scram_users;
+pub mod tls;
+mod transactions;
 mod versions;
 
 pub use client::{
@@ -59,5 +64,6 @@ pub use producer::{
     IDEMPOTENT_IN_FLIGHT_MAX, LINGER_MS_DEFAULT, Producer, ProducerConfig, ProducerRecord,
     REQUEST_BYTES_MAX_DEFAULT, RETRY_BACKOFF_MS_DEFAULT, RecordMetadata,
 };
+pub use transactions::{ListedTransaction, TransactionDescription};
 pub use versions::{CLIENT_VERSIONS, client_range};
 pub use weir_protocol::records::{Compression, TimestampType};

@@ -16,6 +16,10 @@ pub enum OffsetSpec {
     Earliest,
     /// The log end offset, i.e. the high watermark (Kafka's timestamp −1).
     Latest,
+    /// The last stable offset: where read_committed consumers stop (the first offset of
+    /// the earliest open transaction, or the high watermark); Kafka's timestamp −1 asked
+    /// with isolation level READ_COMMITTED.
+    LastStable,
     /// The first offset whose timestamp is at or after this one, in ms; the log end offset
     /// when no record is that recent (resolved by [`Client::list_offsets`]).
     Timestamp(i64),
@@ -25,8 +29,16 @@ impl OffsetSpec {
     fn wire_timestamp(self) -> i64 {
         match self {
             OffsetSpec::Earliest => -2,
-            OffsetSpec::Latest => -1,
+            OffsetSpec::Latest | OffsetSpec::LastStable => -1,
             OffsetSpec::Timestamp(t) => t,
+        }
+    }
+
+    /// ListOffsets' isolation level for this lookup.
+    fn isolation_level(self) -> i8 {
+        match self {
+            OffsetSpec::LastStable => 1,
+            _ => 0,
         }
     }
 }
@@ -69,20 +81,27 @@ impl Client {
         loop {
             // A request names each partition once (Kafka refuses duplicates): a partition
             // asked for twice (earliest and latest) takes two rounds.
-            let mut by_node: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+            // The isolation level is the request's: one request per leader and level.
+            let mut by_node: BTreeMap<(i32, i8), Vec<usize>> = BTreeMap::new();
             let mut in_round = std::collections::HashSet::new();
-            for (i, (topic, partition, _)) in requests.iter().enumerate() {
+            for (i, (topic, partition, spec)) in requests.iter().enumerate() {
                 if out[i].is_none() && in_round.insert((topic.as_str(), *partition)) {
                     let leader = self.leader(topic, *partition).await?;
-                    by_node.entry(leader).or_default().push(i);
+                    by_node
+                        .entry((leader, spec.isolation_level()))
+                        .or_default()
+                        .push(i);
                 }
             }
             if by_node.is_empty() {
                 break;
             }
             let mut retry = None;
-            for (node, indexes) in by_node {
-                match self.list_offsets_node(node, requests, &indexes).await {
+            for ((node, isolation_level), indexes) in by_node {
+                match self
+                    .list_offsets_node(node, isolation_level, requests, &indexes)
+                    .await
+                {
                     Ok(answers) => {
                         for (i, answer) in answers {
                             match answer {
@@ -122,6 +141,7 @@ impl Client {
     async fn list_offsets_node(
         &self,
         node: i32,
+        isolation_level: i8,
         requests: &[(String, i32, OffsetSpec)],
         indexes: &[usize],
     ) -> Result<Vec<(usize, Result<ListedOffset, ClientError>)>, ClientError> {
@@ -141,6 +161,7 @@ impl Client {
             .call_node(node, ApiKey::ListOffsets, |_| {
                 RequestBody::ListOffsets(ListOffsetsRequest {
                     replica_id: -1,
+                    isolation_level,
                     topics: topics
                         .iter()
                         .map(|(name, partitions)| ListOffsetsTopic {

@@ -710,6 +710,8 @@ fn emit_struct(out: &mut String, ctx: &Ctx, s: &Struct, top: bool) -> Result<()>
 
 /// Emits the Rust for a group of schema files sharing one module.
 pub fn emit_module(msgs: &[Message]) -> Result<String> {
+    let msgs = crate::disambiguate::disambiguate(msgs);
+    let msgs = msgs.as_slice();
     let mut body = String::new();
     let mut uses_uuid = false;
     let mut uses_bytes = false;

@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod disambiguate;
 mod emit;
 mod facts;
 mod generate;
@@ -51,7 +52,24 @@ const APIS: &[&str] = &[
     "DescribeCluster",
     "DescribeLogDirs",
     "DescribeProducers",
+    "ConsumerGroupHeartbeat",
+    "ConsumerGroupDescribe",
     "DescribeTopicPartitions",
+    "AddPartitionsToTxn",
+    "AddOffsetsToTxn",
+    "EndTxn",
+    "TxnOffsetCommit",
+    "DescribeTransactions",
+    "ListTransactions",
+    "SaslHandshake",
+    "SaslAuthenticate",
+    "DescribeUserScramCredentials",
+    "AlterUserScramCredentials",
+    "DescribeAcls",
+    "CreateAcls",
+    "DeleteAcls",
+    "DescribeClientQuotas",
+    "AlterClientQuotas",
 ];
 
 /// Embedded data types (no API key) generated alongside.

@@ -267,14 +267,47 @@ fn build_error(codec: &'static str) -> impl Fn(std::io::Error) -> BuildError {
     }
 }
 
-/// Compresses a records section with `codec` (see the module docs for the framing).
+/// Compresses a records section with `codec` (see the module docs for the framing), at
+/// each codec's default level (Kafka's defaults).
 pub fn compress(codec: Compression, input: &[u8]) -> Result<Vec<u8>, BuildError> {
+    compress_at(codec, CompressionLevel::default(), input)
+}
+
+/// Compression levels, as Kafka's `compression.gzip.level` and `compression.zstd.level`
+/// (KIP-390) give them. lz4 has one level here (lz4_flex's); Kafka's
+/// `compression.lz4.level` is not expressible with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressionLevel {
+    /// gzip: -1 (zlib's default, 6) or 1..=9.
+    pub gzip: i32,
+    /// zstd: any level zstd accepts (Kafka: -131072..=22), 3 by default.
+    pub zstd: i32,
+}
+
+impl Default for CompressionLevel {
+    fn default() -> Self {
+        CompressionLevel {
+            gzip: -1,
+            zstd: ZSTD_LEVEL,
+        }
+    }
+}
+
+/// [`compress`] at `level`.
+pub fn compress_at(
+    codec: Compression,
+    level: CompressionLevel,
+    input: &[u8],
+) -> Result<Vec<u8>, BuildError> {
     match codec {
         Compression::None => Ok(input.to_vec()),
         Compression::Gzip => {
             let error = build_error("gzip");
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let gzip = u32::try_from(level.gzip)
+                .ok()
+                .filter(|l| (1..=9).contains(l))
+                .map_or(flate2::Compression::default(), flate2::Compression::new);
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), gzip);
             encoder.write_all(input).map_err(&error)?;
             encoder.finish().map_err(&error)
         }
@@ -291,7 +324,7 @@ pub fn compress(codec: Compression, input: &[u8]) -> Result<Vec<u8>, BuildError>
             })
         }
         Compression::Zstd => {
-            zstd::stream::encode_all(input, ZSTD_LEVEL).map_err(build_error("zstd"))
+            zstd::stream::encode_all(input, level.zstd).map_err(build_error("zstd"))
         }
     }
 }

@@ -314,6 +314,12 @@ pub enum BuildError {
         /// What was too large.
         field: &'static str,
     },
+    /// An end-transaction marker must be a commit or an abort.
+    #[error("control record type {type_id} is not an end-transaction marker")]
+    NotEndTxnMarker {
+        /// The type asked for.
+        type_id: i16,
+    },
     /// Compression failed (I/O error of an in-memory codec).
     #[error("{codec} compression failed: {message}")]
     Compression {

@@ -20,6 +20,7 @@ mod batch;
 mod builder;
 pub mod check;
 mod compression;
+mod control;
 mod error;
 mod lz4_frame;
 pub mod raw;
@@ -33,11 +34,18 @@ pub use batch::{
 };
 pub use builder::{BatchBuilder, BatchSettings, NO_TIMESTAMP, NewRecord, assemble_batch};
 pub use compression::{
-    Compression, DECOMPRESSED_BYTES_MAX_DEFAULT, compress, decompress, decompress_slice,
+    Compression, CompressionLevel, DECOMPRESSED_BYTES_MAX_DEFAULT, compress, compress_at,
+    decompress, decompress_slice,
+};
+pub use control::{
+    CONTROL_BATCH_DECOMPRESSED_BYTES_MAX, CONTROL_KEY_BYTES, CONTROL_KEY_VERSION,
+    ControlRecordError, ControlRecordType, END_TXN_MARKER_VALUE_BYTES, END_TXN_MARKER_VERSION,
+    EndTxnMarker, build_end_txn_marker, control_key_bytes, control_record_type, end_txn_marker,
+    end_txn_marker_value_bytes, parse_control_key, parse_end_txn_marker,
 };
 pub use error::{
     BatchError, BatchErrorKind, BuildError, CompressionError, RecordError, RecordsError,
 };
 pub use record::{Record, RecordHeader, RecordIter};
-pub use validated::{ValidatedBatch, patched_header, validate, validate_stored};
+pub use validated::{RecompressError, ValidatedBatch, patched_header, validate, validate_stored};
 pub use varint::VarintError;

@@ -15,8 +15,11 @@ use crate::batch::{
     ATTRIBUTES_OFFSET, BATCH_HEADER_BYTES, BatchHeader, MAX_TIMESTAMP_OFFSET, RecordBatch, crc_of,
     frame_exact,
 };
-use crate::error::{BatchError, RecordsError};
+use crate::builder::assemble_batch;
+use crate::compression::{Compression, CompressionLevel, compress_at, decompress_slice};
+use crate::error::{BatchError, BuildError, CompressionError, RecordsError};
 use crate::record::RecordIter;
+use thiserror::Error;
 
 /// Framing, size limit and CRC-32C of one whole batch, in Kafka's order.
 fn framing_size_crc(bytes: &[u8], max_bytes: Option<usize>) -> Result<BatchHeader, BatchError> {
@@ -121,6 +124,52 @@ impl ValidatedBatch {
     pub fn as_record_batch(&self) -> &RecordBatch {
         &self.batch
     }
+
+    /// The same batch with its records section compressed with `to` (Kafka's broker-side
+    /// `compression.type`): the records are decompressed (within
+    /// `decompressed_bytes_max`), compressed again and framed with every header field kept
+    /// but the codec bits, the length and the CRC-32C. A batch already in `to` is returned
+    /// as it is (Kafka recompresses only when the codec differs, whatever the level). The
+    /// result is validated again, against `max_bytes`.
+    pub fn recompressed(
+        &self,
+        to: Compression,
+        level: CompressionLevel,
+        decompressed_bytes_max: usize,
+        max_bytes: Option<usize>,
+    ) -> Result<ValidatedBatch, RecompressError> {
+        let header = self.header();
+        let from = header.attributes.compression()?;
+        if from == to {
+            return Ok(self.clone());
+        }
+        let section = &self.as_bytes()[BATCH_HEADER_BYTES..];
+        let plain = match from {
+            Compression::None => None,
+            codec => Some(decompress_slice(codec, section, decompressed_bytes_max)?),
+        };
+        let plain = plain.as_deref().unwrap_or(section);
+        let packed = compress_at(to, level, plain)?;
+        let mut frame = *header;
+        frame.attributes = frame.attributes.with_compression(to);
+        let bytes = assemble_batch(&frame, &packed)?;
+        Ok(ValidatedBatch::new(bytes, max_bytes)?)
+    }
+}
+
+/// Why [`ValidatedBatch::recompressed`] failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RecompressError {
+    /// The batch's codec is unknown, or the rebuilt batch is refused (too large).
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// The records do not decompress (within the budget).
+    #[error("cannot decompress records: {0}")]
+    Decompress(#[from] CompressionError),
+    /// The records do not compress.
+    #[error("cannot compress records: {0}")]
+    Compress(#[from] BuildError),
 }
 
 /// The 61 header bytes of `batch` as a log writes them: the base offset and leader epoch
@@ -161,6 +210,104 @@ pub fn patched_header(
 mod tests {
     use super::*;
     use crate::{BatchBuilder, BatchSettings, NewRecord};
+
+    #[test]
+    fn recompressed_keeps_every_field_but_the_codec() {
+        let mut b = BatchBuilder::new(BatchSettings {
+            producer_id: 7,
+            producer_epoch: 2,
+            base_sequence: 40,
+            transactional: true,
+            ..Default::default()
+        });
+        for i in 0..50u8 {
+            b.push(NewRecord {
+                timestamp: 5_000 + i64::from(i),
+                key: Some(Bytes::from(vec![i; 3])),
+                value: Some(Bytes::from(vec![i; 200])),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let original = ValidatedBatch::new(b.build().unwrap(), None).unwrap();
+        let records = |v: &ValidatedBatch| -> Vec<_> {
+            v.records(1 << 20).unwrap().map(|r| r.unwrap()).collect()
+        };
+        let want = records(&original);
+        let mut at = original.clone();
+        for to in [
+            Compression::Zstd,
+            Compression::Gzip,
+            Compression::Lz4,
+            Compression::Snappy,
+            Compression::None,
+        ] {
+            let next = at
+                .recompressed(to, CompressionLevel::default(), 1 << 20, None)
+                .unwrap();
+            let (h, o) = (next.header(), original.header());
+            assert_eq!(h.attributes.compression().unwrap(), to);
+            assert_eq!(
+                h.attributes.is_transactional(),
+                o.attributes.is_transactional()
+            );
+            assert_eq!(
+                (
+                    h.producer_id,
+                    h.producer_epoch,
+                    h.base_sequence,
+                    h.record_count
+                ),
+                (
+                    o.producer_id,
+                    o.producer_epoch,
+                    o.base_sequence,
+                    o.record_count
+                )
+            );
+            assert_eq!(
+                (h.base_timestamp, h.max_timestamp, h.last_offset_delta),
+                (o.base_timestamp, o.max_timestamp, o.last_offset_delta)
+            );
+            assert_eq!(records(&next), want, "{to:?}");
+            if to != Compression::None {
+                assert!(next.len() < original.len(), "{to:?} did not compress");
+            }
+            at = next;
+        }
+        assert_eq!(at, original, "back to none is the original batch");
+        // Same codec: as it is. Too large afterwards: refused.
+        let same = original
+            .recompressed(
+                Compression::None,
+                CompressionLevel::default(),
+                1 << 20,
+                None,
+            )
+            .unwrap();
+        assert_eq!(same, original);
+        let zstd = original
+            .recompressed(
+                Compression::Zstd,
+                CompressionLevel::default(),
+                1 << 20,
+                None,
+            )
+            .unwrap();
+        let back = zstd.recompressed(
+            Compression::None,
+            CompressionLevel::default(),
+            1 << 20,
+            Some(100),
+        );
+        assert!(matches!(
+            back,
+            Err(RecompressError::Batch(BatchError::TooLarge { .. }))
+        ));
+        // The decompression budget holds.
+        let tight = zstd.recompressed(Compression::Gzip, CompressionLevel::default(), 1_000, None);
+        assert!(matches!(tight, Err(RecompressError::Decompress(_))));
+    }
 
     fn batch(values: usize) -> Bytes {
         let mut b = BatchBuilder::new(BatchSettings::default());

@@ -11,6 +11,11 @@
 //! - [`index_load`]: a valid multi-segment log whose index files are replaced by
 //!   arbitrary bytes opens, and answers every offset and timestamp lookup exactly as
 //!   it did with its own indexes.
+//! - [`txn_index_load`]: a multi-segment log of transactions (a script from the input)
+//!   whose `.txnindex` of one segment is replaced by arbitrary bytes (or deleted) opens,
+//!   answers the ongoing transactions, first unstable offset and aborted transactions as
+//!   it did, leaves every `.txnindex` holding exactly the entries it had (the batches'),
+//!   and takes a further abort into the index.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -441,4 +446,163 @@ pub fn index_load(dir: &Path, data: &[u8]) -> Result<usize, String> {
         return Err(format!("verify after open: {:?}", report.problems));
     }
     Ok(bases.len())
+}
+
+/// The parts of a [`txn_index_load`] input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnIndexInput<'a> {
+    /// The appends, one byte each: bits 0..=1 the producer, bits 2..=3 what (0, 1:
+    /// transactional data of `bits 4..=5 + 1` records; 2: commit; 3: abort), bit 6 a
+    /// plain batch instead.
+    pub script: &'a [u8],
+    /// Which segment's `.txnindex` is replaced (modulo the segment count).
+    pub segment: usize,
+    /// `None`: the file is deleted; else its replacement bytes.
+    pub replacement: Option<&'a [u8]>,
+}
+
+/// Appends a script may hold at most (keeps one run short).
+pub const TXN_SCRIPT_OPS_MAX: usize = 96;
+
+impl<'a> TxnIndexInput<'a> {
+    /// Splits fuzz bytes: script length (modulo [`TXN_SCRIPT_OPS_MAX`] + 1), the script,
+    /// the segment choice (bit 7: delete the file), then the replacement bytes.
+    pub fn parse(data: &'a [u8]) -> Self {
+        let n = usize::from(data.first().copied().unwrap_or(0)) % (TXN_SCRIPT_OPS_MAX + 1);
+        let rest = data.get(1..).unwrap_or(&[]);
+        let (script, rest) = rest.split_at(n.min(rest.len()));
+        let choice = rest.first().copied().unwrap_or(0);
+        TxnIndexInput {
+            script,
+            segment: usize::from(choice & 0x7f),
+            replacement: (choice & 0x80 == 0).then(|| rest.get(1..).unwrap_or(&[])),
+        }
+    }
+
+    /// The inverse of [`TxnIndexInput::parse`].
+    pub fn encode(&self) -> Vec<u8> {
+        let n = self.script.len().min(TXN_SCRIPT_OPS_MAX);
+        let mut out = vec![n as u8];
+        out.extend_from_slice(&self.script[..n]);
+        let delete = if self.replacement.is_none() { 0x80 } else { 0 };
+        out.push((self.segment as u8 & 0x7f) | delete);
+        out.extend_from_slice(self.replacement.unwrap_or(&[]));
+        out
+    }
+}
+
+/// What a log answers about transactions.
+type TxnAnswers = (
+    Option<i64>,
+    Vec<crate::txn::OngoingTxn>,
+    Vec<Vec<crate::index::txn::AbortedTxn>>,
+);
+
+fn txn_answers(log: &Log) -> Result<TxnAnswers, String> {
+    let end = log.log_end();
+    let mut aborted = Vec::new();
+    for from in (0..=end).step_by(5) {
+        for upto in [from, from + 1, from + 7, end, i64::MAX] {
+            aborted.push(
+                log.aborted_transactions(from, upto)
+                    .map_err(|e| format!("aborted transactions failed: {e}"))?,
+            );
+        }
+    }
+    Ok((
+        log.first_unstable_offset(),
+        log.ongoing_transactions(),
+        aborted,
+    ))
+}
+
+fn txn_files(dir: &Path, bases: &[i64]) -> Result<Vec<Option<Vec<u8>>>, String> {
+    bases
+        .iter()
+        .map(|&b| match std::fs::read(segment_path(dir, b, "txnindex")) {
+            // An empty file and no file say the same (the log creates one lazily).
+            Ok(bytes) if bytes.is_empty() => Ok(None),
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read a txnindex: {e}")),
+        })
+        .collect()
+}
+
+/// The transaction-index property (see the module docs). `dir` is a scratch directory,
+/// emptied first. Returns the number of aborted transactions in the log.
+pub fn txn_index_load(dir: &Path, data: &[u8]) -> Result<usize, String> {
+    let input = TxnIndexInput::parse(data);
+    clear_dir(dir)?;
+    let config = LogConfig {
+        segment_bytes: 600,
+        ..fuzz_config()
+    };
+    let log =
+        Log::open(dir, config, Arc::new(RealFs)).map_err(|e| format!("create failed: {e}"))?;
+    let append = |log: &Log, b: &[u8]| {
+        log.append(b, AppendOptions::default())
+            .map_err(|e| format!("append failed: {e}"))
+    };
+    for (i, &op) in input.script.iter().enumerate() {
+        let pid = i64::from(op & 3);
+        let ts = 1_700_000_000_000 + i as i64;
+        let b = match (op & 0x40 != 0, (op >> 2) & 3) {
+            (true, _) => crate::testing::batch(1, 20, ts),
+            (false, 0 | 1) => crate::testing::txn_batch(pid, 0, usize::from((op >> 4) & 3) + 1, ts),
+            (false, kind) => crate::testing::marker_batch(pid, 0, kind == 2, ts),
+        };
+        append(&log, &b)?;
+    }
+    let before = txn_answers(&log)?;
+    let bases = log.segment_base_offsets();
+    log.close().map_err(|e| format!("close failed: {e}"))?;
+    drop(log);
+    let files = txn_files(dir, &bases)?;
+    let target = segment_path(dir, bases[input.segment % bases.len()], "txnindex");
+    match input.replacement {
+        Some(bytes) => write(&target, bytes)?,
+        None => match std::fs::remove_file(&target) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot remove the txnindex: {e}"));
+            }
+            _ => {}
+        },
+    }
+    let log = Log::open(dir, config, Arc::new(RealFs))
+        .map_err(|e| format!("open over a replaced txnindex failed: {e}"))?;
+    if txn_answers(&log)? != before {
+        return Err("transactions answer differently over a replaced txnindex".to_string());
+    }
+    let rebuilt = txn_files(dir, &bases)?;
+    if rebuilt != files {
+        return Err(format!(
+            "the txnindex files were not made what the batches say: {files:?} -> {rebuilt:?}"
+        ));
+    }
+    let report = log.verify().map_err(|e| format!("verify failed: {e}"))?;
+    if !report.problems.is_empty() {
+        return Err(format!("verify after open: {:?}", report.problems));
+    }
+    // A further abort lands in the (reset) index of the active segment.
+    let aborted = before.2.iter().map(Vec::len).max().unwrap_or(0);
+    let started = append(&log, &crate::testing::txn_batch(9, 0, 1, 1))?;
+    let marker = append(&log, &crate::testing::marker_batch(9, 0, false, 1))?;
+    let got = log
+        .aborted_transactions(started.base_offset, i64::MAX)
+        .map_err(|e| format!("aborted transactions failed: {e}"))?;
+    if !got.iter().any(|a| {
+        a.producer_id == 9
+            && a.first_offset == started.base_offset
+            && a.last_offset == marker.base_offset
+    }) {
+        return Err(format!("the new abort is not indexed: {got:?}"));
+    }
+    log.close().map_err(|e| format!("close failed: {e}"))?;
+    drop(log);
+    let found = crate::inspect::inspect_dir(dir).map_err(|e| format!("inspect failed: {e}"))?;
+    if !found.problems.is_empty() {
+        return Err(format!("inspection after the abort: {:?}", found.problems));
+    }
+    Ok(aborted)
 }

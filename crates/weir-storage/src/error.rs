@@ -24,6 +24,10 @@ pub enum AppendError {
     /// The next offset would overflow i64.
     #[error("offset overflow")]
     OffsetOverflow,
+    /// A control batch of a producer whose record is not a commit or abort marker;
+    /// nothing was written.
+    #[error("control batch refused")]
+    ControlBatch(#[from] weir_records::ControlRecordError),
     /// Writing failed; nothing of the batch is visible (the tail was cut back).
     #[error("write to {path} failed")]
     Io {

@@ -11,7 +11,10 @@
 //! max timestamp; both indexes increase. After damage inside a segment, what follows it is
 //! unknown, so neither the next segment's base nor index entries past the damage are
 //! judged. An index that is missing is a note, not a problem (an index is a cache; the
-//! engine rebuilds it on open).
+//! engine rebuilds it on open). The `.txnindex` of each segment must hold exactly the
+//! aborted transactions its markers end, as a walk of the batches from the first segment
+//! computes them (the same state machine as appends, `txn.rs`); after damage the
+//! transactions that follow are unknown and no later `.txnindex` is judged.
 
 use std::fmt;
 use std::fs::File;
@@ -23,8 +26,11 @@ use weir_records::{BATCH_HEADER_BYTES, BATCH_LENGTH_MIN, BatchHeader, LOG_OVERHE
 
 use crate::index::offset::OFFSET_ENTRY_BYTES;
 use crate::index::time::TIME_ENTRY_BYTES;
+use crate::index::txn::parse_entries;
 use crate::io::StorageFile;
 use crate::segment::{FILE_NAME_DIGITS, segment_path};
+use crate::txn::{AbortSeen, TxnState, marker_of, observe, reconcile};
+use bytes::Bytes;
 
 /// What an inspection found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +51,8 @@ pub struct Inspection {
     pub index_entries: u64,
     /// Time-index entries checked.
     pub time_index_entries: u64,
+    /// Transaction-index entries checked.
+    pub txn_index_entries: u64,
     /// Observations that are not damage (a missing index, no segment at all).
     pub notes: Vec<String>,
     /// Damage: at most one per file (the first).
@@ -105,6 +113,8 @@ pub struct SegmentFiles<'a, R: ReadAt + ?Sized> {
     pub index: Option<Vec<u8>>,
     /// The `.timeindex` file's bytes, `None` if it does not exist.
     pub time_index: Option<Vec<u8>>,
+    /// The `.txnindex` file's bytes, `None` if it does not exist.
+    pub txn_index: Option<Vec<u8>>,
     /// The offset after the segment, if the caller knows it (an open log does: a segment
     /// the cleaner emptied still covers its offsets); otherwise the last batch's end.
     pub next_offset: Option<i64>,
@@ -125,6 +135,12 @@ pub struct Inspector {
     /// Offset the next segment may start at (`None` after damage: unknown).
     expected: Option<i64>,
     gaps_ok_below: i64,
+    /// The transactions the batches so far leave ongoing; `None` after damage.
+    txns: Option<TxnState>,
+    /// The abort markers of the current segment.
+    aborts: Vec<AbortSeen>,
+    /// The first segment's base: the walk knows nothing of transactions before it.
+    start: Option<i64>,
 }
 
 impl Inspector {
@@ -135,6 +151,9 @@ impl Inspector {
             report: Inspection::default(),
             expected: None,
             gaps_ok_below,
+            txns: Some(TxnState::default()),
+            aborts: Vec::new(),
+            start: None,
         }
     }
 
@@ -201,6 +220,56 @@ impl Inspector {
         if let Some(idx) = self.index_file(&time_path, seg.time_index.as_deref(), true) {
             self.time_index(&scope, &time_path, &idx);
         }
+        let txn_path = seg.log_path.with_extension("txnindex");
+        let aborts = std::mem::take(&mut self.aborts);
+        let start = *self.start.get_or_insert(seg.base);
+        if !complete {
+            self.txns = None;
+        }
+        match (&self.txns, seg.txn_index.as_deref()) {
+            (None, _) => {}
+            (Some(_), None) => {
+                let expected = reconcile(&[], &aborts, start);
+                if !expected.is_empty() {
+                    self.report.notes.push(format!(
+                        "{}: missing, {} aborted transactions expected (weir rebuilds it on open)",
+                        txn_path.display(),
+                        expected.len()
+                    ));
+                }
+            }
+            (Some(_), Some(bytes)) => self.txn_index(&txn_path, bytes, &aborts, start),
+        }
+        Ok(())
+    }
+
+    fn txn_index(&mut self, path: &Path, bytes: &[u8], aborts: &[AbortSeen], start: i64) {
+        let found = match parse_entries(bytes) {
+            Ok(f) => f,
+            Err(e) => return self.problem(path, None, e.to_string()),
+        };
+        let expected = &reconcile(&found, aborts, start);
+        self.report.txn_index_entries += found.len() as u64;
+        if let Some(i) =
+            (0..found.len().max(expected.len())).find(|&i| found.get(i) != expected.get(i))
+        {
+            let why = match (found.get(i), expected.get(i)) {
+                (Some(f), Some(e)) => format!("{f:?} where the batches say {e:?}"),
+                (Some(f), None) => format!("{f:?} is not in the batches"),
+                (None, e) => format!("missing {e:?}"),
+            };
+            self.index_problem(path, i, why);
+        }
+    }
+
+    /// The transaction-state step of a valid batch (`None` once unknown).
+    fn txn_step(&mut self, h: &BatchHeader, batch: &[u8]) -> Result<(), String> {
+        let Some(txns) = &mut self.txns else {
+            return Ok(());
+        };
+        let marker = marker_of(h, || Bytes::copy_from_slice(batch))
+            .map_err(|e| format!("control batch is no transaction marker: {e}"))?;
+        observe(txns, h, marker, &mut self.aborts);
         Ok(())
     }
 
@@ -242,6 +311,9 @@ impl Inspector {
                         h.base_offset
                     ));
                 }
+            }
+            if let (None, Some(h)) = (&problem, &h) {
+                problem = self.txn_step(h, &batch).err();
             }
             let (None, Some(h)) = (problem.as_ref(), h) else {
                 let why = problem.unwrap_or_else(|| "unreadable header".to_string());
@@ -524,6 +596,7 @@ pub fn inspect_dir(dir: &Path) -> io::Result<Inspection> {
             log_len,
             index: read_if_exists(&segment_path(dir, base, "index"))?,
             time_index: read_if_exists(&segment_path(dir, base, "timeindex"))?,
+            txn_index: read_if_exists(&segment_path(dir, base, "txnindex"))?,
             next_offset: None,
         })?;
     }

@@ -188,7 +188,8 @@ impl FileSystem for RealFs {
 /// A file created since its directory's last successful fsync disappears on power loss.
 ///
 /// Model limits: writes below a file's durable length lower it to the write position
-/// (conservative); renames and removals are assumed durable once made; files that
+/// (conservative); renames and removals are assumed durable once made (a file renamed over
+/// a durable name keeps that name across power loss, with the new contents); files that
 /// existed before the `FaultFs` first opened them count as durable at their length
 /// then; files outside the seam (index files) are untouched by `crash`.
 #[derive(Debug, Clone, Default)]
@@ -421,12 +422,15 @@ impl FileSystem for FaultFs {
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         lock(&self.state).op()?;
+        // A name that was already durable stays: after power loss it holds the old or the
+        // new file, never nothing (this model keeps the new one).
+        let replaces_durable = to.exists() && !lock(&self.state).unsynced_creates.contains(to);
         std::fs::rename(from, to)?;
         let mut st = lock(&self.state);
         if let Some(d) = st.durable_len.remove(from) {
             st.durable_len.insert(to.to_path_buf(), d);
         }
-        if st.unsynced_creates.remove(from) {
+        if st.unsynced_creates.remove(from) && !replaces_durable {
             st.unsynced_creates.insert(to.to_path_buf());
         }
         Ok(())

@@ -28,9 +28,12 @@ mod read;
 mod recovery;
 mod retention;
 mod segment;
+mod snapshot;
 mod store;
 mod sync;
 pub mod testing;
+mod txn;
+mod verified;
 
 pub use checkpoint::{CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE};
 pub use clean::{
@@ -42,12 +45,22 @@ pub use config::{Bounds, CleanupPolicy, ConfigError, LogConfig, Ratio};
 pub use error::{AppendError, LogError, ReadError, StoreError, SyncError};
 pub use index::offset::OFFSET_ENTRY_BYTES;
 pub use index::time::TIME_ENTRY_BYTES;
+pub use index::txn::{
+    AbortedTxn, TXN_ENTRY_BYTES, TXN_INDEX_VERSION, TxnIndexError,
+    encode_entries as encode_txn_index, parse_entries as parse_txn_index,
+};
 pub use io::{FaultFs, FileSystem, RealFs, StorageFile};
 pub use log::{AppendInfo, AppendOptions, Log, RELATIVE_OFFSET_MAX};
 pub use read::{HeaderIter, ReadResult, TimestampOffset, VerifyReport};
 pub use retention::RetentionOutcome;
 pub use segment::{FILE_NAME_DIGITS, segment_path};
-pub use store::{DELETE_SUFFIX, Store, TOPIC_NAME_BYTES_MAX, TopicPartition};
+pub use snapshot::{
+    LoadedSnapshot, ProducerSnapshotEntry, SNAPSHOT_ENTRY_BYTES, SNAPSHOT_VERSION, SNAPSHOTS_KEPT,
+    SnapshotError, decode_snapshot, encode_snapshot,
+};
+pub use store::{DELETE_SUFFIX, RECOVERY_THREADS_MAX, Store, TOPIC_NAME_BYTES_MAX, TopicPartition};
+pub use txn::OngoingTxn;
+pub use verified::{READ_REVERIFY_INTERVAL_MS, READ_VERIFY_CATCHUP_BYTES};
 /// The batch types the engine's API takes and returns, from the one record-format crate.
 pub use weir_records::{BatchError, BatchErrorKind, BatchHeader, ValidatedBatch};
 

@@ -6,7 +6,7 @@
 //! with release stores after the bytes and index entries are in place.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,7 +17,11 @@ use crate::error::{AppendError, LogError};
 use crate::io::FileSystem;
 use crate::segment::{Segment, read_lock, write_lock};
 use crate::sync::SyncState;
-use weir_records::{BATCH_HEADER_BYTES, BatchError, BatchHeader, ValidatedBatch, patched_header};
+use crate::txn::{TxnState, TxnStep, marker_of};
+use bytes::Bytes;
+use weir_records::{
+    BATCH_HEADER_BYTES, BatchError, BatchHeader, ControlRecordType, ValidatedBatch, patched_header,
+};
 
 /// Largest offset distance from a segment's base (Kafka reads relative offsets as
 /// signed 32-bit integers, so weir keeps them below 2^31 although the field is u32).
@@ -83,6 +87,12 @@ pub struct Log {
     pub(crate) clean_lock: Mutex<()>,
     /// The cleaner's state of this log.
     pub(crate) cleaner: Mutex<CleanerState>,
+    /// Ongoing transactions, changed by the writer before it publishes offsets.
+    pub(crate) txns: RwLock<TxnState>,
+    /// The producer snapshot the log was opened with, until the broker takes it.
+    pub(crate) opened_snapshot: Mutex<Option<crate::snapshot::LoadedSnapshot>>,
+    /// Raised by [`Log::forget_verified`]: part of the read-verification epoch.
+    pub(crate) verify_generation: AtomicU32,
 }
 
 impl Log {
@@ -90,6 +100,18 @@ impl Log {
     /// before them. Anywhere else a gap is damage.
     pub(crate) fn gap_ok_below(&self) -> i64 {
         lock(&self.cleaner).ckpt.gap_ok_below
+    }
+
+    /// The epoch of the segments' verification watermarks now (`verified.rs`).
+    pub(crate) fn verify_epoch(&self) -> u32 {
+        crate::verified::epoch(self.verify_generation.load(Ordering::Acquire))
+    }
+
+    /// Makes every batch count as unchecked: each is CRC-checked again at its next
+    /// read (as it is anyway every [`crate::READ_REVERIFY_INTERVAL_MS`]). For an
+    /// operator who suspects the disk, and for measuring the cost of checking.
+    pub fn forget_verified(&self) {
+        self.verify_generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -163,7 +185,8 @@ impl Log {
     pub fn append(&self, batch: &[u8], opts: AppendOptions) -> Result<AppendInfo, AppendError> {
         let cfg = self.config();
         let header = weir_records::validate(batch, Some(max_bytes(&cfg)))?;
-        self.append_checked(batch, &header, opts, cfg)
+        let marker = marker_of(&header, || Bytes::copy_from_slice(batch))?;
+        self.append_checked(batch, &header, marker, opts, cfg)
     }
 
     /// `max_message_bytes` of the current configuration, as a byte count.
@@ -190,14 +213,17 @@ impl Log {
                 max,
             }));
         }
-        self.append_checked(batch.as_bytes(), batch.header(), opts, cfg)
+        let marker = marker_of(batch.header(), || batch.as_bytes().clone())?;
+        self.append_checked(batch.as_bytes(), batch.header(), marker, opts, cfg)
     }
 
-    /// The append itself, for a batch whose `header` was validated from `batch`.
+    /// The append itself, for a batch whose `header` was validated from `batch` (and
+    /// whose control record, if any, read as `marker`).
     fn append_checked(
         &self,
         batch: &[u8],
         header: &BatchHeader,
+        marker: Option<ControlRecordType>,
         opts: AppendOptions,
         cfg: LogConfig,
     ) -> Result<AppendInfo, AppendError> {
@@ -230,17 +256,45 @@ impl Log {
         let written = seg
             .file
             .write_all_vectored_at(&[&head, &batch[BATCH_HEADER_BYTES..]], pos);
-        if let Err(source) = written {
+        // Only a transactional or control batch of a producer can change a transaction.
+        let step = if header.producer_id >= 0 && (header.is_transactional() || header.is_control())
+        {
+            read_lock(&self.txns).step(header, base, last, marker)
+        } else {
+            TxnStep::None
+        };
+        let written = written
+            .map_err(|e| (seg.log_path.clone(), e))
+            .and_then(|()| {
+                // An abort's index entry before the batch is published: if it cannot be
+                // written, the marker is cut off too and the append fails as a whole.
+                match step {
+                    TxnStep::End {
+                        aborted: Some(entry),
+                        ..
+                    } => {
+                        let mut txn = write_lock(&seg.txn);
+                        let path = txn.path().to_path_buf();
+                        let created = txn.append(&*self.fs, entry).map_err(|e| (path, e))?;
+                        if created {
+                            self.dir_dirty.store(true, Ordering::Release);
+                        }
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                }
+            });
+        if let Err((path, source)) = written {
             // Cut the partial batch off so nothing torn stays behind; if even that
             // fails, the file's tail is unknown: refuse further writes.
             if let Err(e) = seg.file.set_len(pos) {
                 tracing::error!(path = %seg.log_path.display(), error = %e, "cannot cut back a failed append; poisoning the log");
                 self.poisoned.store(true, Ordering::Release);
             }
-            return Err(AppendError::Io {
-                path: seg.log_path.clone(),
-                source,
-            });
+            return Err(AppendError::Io { path, source });
+        }
+        if step != TxnStep::None {
+            write_lock(&self.txns).apply(step);
         }
         seg.index_append(
             pos,
@@ -251,6 +305,9 @@ impl Log {
             cfg.index_interval_bytes,
         );
         seg.publish(pos + total, next);
+        // The bytes written are the batch validated in memory (header patched outside
+        // the CRC, or re-checksummed for log-append time): they count as checked.
+        seg.verified.advance(self.verify_epoch(), pos, pos + total);
         self.log_end.store(next, Ordering::Release);
         Ok(AppendInfo {
             base_offset: base,

@@ -1,6 +1,7 @@
 //! Reads: whole batches as zero-copy slices of mapped segment files, each verified
-//! (header and CRC-32C) before it is returned; timestamp lookups; header iteration;
-//! full verification.
+//! before it is returned (headers and offsets at every read; CRC-32C unless the
+//! segment's watermark says it was checked this epoch, `verified.rs`); timestamp
+//! lookups; header iteration; full verification.
 
 use std::sync::Arc;
 
@@ -143,6 +144,14 @@ impl Log {
         let mut total = first_total;
         let mut expected = first.base_offset;
         let mut taken = 0u64;
+        // Batches below the watermark were checked this epoch; the rest are checked
+        // here and the watermark extended over them if it reaches this read's start
+        // (after checking a bounded stretch of unchecked batches below it).
+        let epoch = self.verify_epoch();
+        let mut verified = seg.verified.upto(epoch);
+        if verified < start {
+            verified = seg.catch_up(view, size, start, epoch);
+        }
         loop {
             if header.base_offset >= limit || (taken > 0 && taken + total > max_bytes as u64) {
                 break;
@@ -163,6 +172,8 @@ impl Log {
                         header.base_offset
                     ),
                 ))
+            } else if pos + total <= verified {
+                Ok(())
             } else {
                 validate_stored_batch(bytes)
                     .map(|_| ())
@@ -189,6 +200,11 @@ impl Log {
             };
             header = h;
             total = t;
+        }
+        // Every batch in `start..pos` was covered or checked; below `start` the
+        // watermark covers everything only if it reached `start`.
+        if verified >= start {
+            seg.verified.advance(epoch, start, pos);
         }
         Ok(ReadResult {
             batches: view.slice(start as usize..pos as usize),
@@ -238,8 +254,7 @@ impl Log {
             while pos < size {
                 let (h, total) = seg.header_at(&view, pos, size)?;
                 if h.max_timestamp >= ts {
-                    validate_stored_batch(&view[pos as usize..(pos + total) as usize])
-                        .map_err(|e| seg.corrupt(pos, e.to_string()))?;
+                    seg.check_batch(&view, pos, total, self.verify_epoch())?;
                     let last = h.last_offset().unwrap_or(h.base_offset);
                     return Ok(Some(TimestampOffset {
                         offset: h.base_offset.max(log_start),
@@ -301,7 +316,7 @@ impl Log {
     }
 
     /// Iterates the headers of the batches holding `from` and after (each batch's CRC
-    /// checked), up to the log end at the time of the call.
+    /// checked, or covered by the watermark), up to the log end at the time of the call.
     pub fn batch_headers(&self, from: i64) -> Result<HeaderIter<'_>, ReadError> {
         let log_end = self.log_end();
         if from < self.log_start() || from > log_end {
@@ -341,6 +356,9 @@ impl Log {
                     log_len: seg.size(),
                     index: Some(idx.offset.file.live_bytes()),
                     time_index: Some(idx.time.file.live_bytes()),
+                    txn_index: Some(crate::index::txn::encode_entries(
+                        read_lock(&seg.txn).entries(),
+                    )),
                     next_offset: Some(seg.next_offset()),
                 })
                 .map_err(io_error)?;
@@ -409,9 +427,9 @@ impl Iterator for HeaderIter<'_> {
                 self.seg = None;
                 return None;
             }
-            if let Err(e) = validate_stored_batch(&view[pos as usize..(pos + total) as usize]) {
+            if let Err(e) = seg.check_batch(&view, pos, total, self.log.verify_epoch()) {
                 self.seg = None;
-                return Some(Err(seg.corrupt(pos, e.to_string())));
+                return Some(Err(e));
             }
             self.pos = Some(pos + total);
             return Some(Ok(h));

@@ -202,8 +202,14 @@ impl Log {
                 ckpt: cleaner_ckpt,
                 ..CleanerState::default()
             }),
+            txns: RwLock::new(crate::txn::TxnState::default()),
+            opened_snapshot: Mutex::new(None),
+            verify_generation: std::sync::atomic::AtomicU32::new(0),
         };
         log.delete_segments_below(log_start)?;
+        let snapshot = crate::snapshot::load(&*fs, dir, log_end)?;
+        log.recover_txns(snapshot.as_ref())?;
+        *crate::log::lock(&log.opened_snapshot) = snapshot;
         // Make what recovery kept (and cut) durable before anything new is written,
         // then drop the marker: from here on a crash must trigger recovery.
         log.sync_to_inner(log_end)?;
@@ -218,9 +224,23 @@ impl Log {
     }
 }
 
+impl Log {
+    /// Rebuilds the ongoing transactions from one walk of the batch headers (from the
+    /// producer snapshot's offset when there is one) and makes every walked segment's
+    /// `.txnindex` hold the entries the walk computed (see `txn.rs`).
+    fn recover_txns(
+        &self,
+        snapshot: Option<&crate::snapshot::LoadedSnapshot>,
+    ) -> Result<(), LogError> {
+        let state = self.reindex_txns(snapshot)?;
+        *crate::segment::write_lock(&self.txns) = state;
+        Ok(())
+    }
+}
+
 fn delete_bases(fs: &dyn FileSystem, dir: &Path, bases: &[i64]) -> Result<(), LogError> {
     for &b in bases {
-        for ext in ["log", "index", "timeindex"] {
+        for ext in ["log", "index", "timeindex", "txnindex"] {
             let p = segment_path(dir, b, ext);
             match fs.remove_file(&p) {
                 Ok(()) => {}
@@ -237,7 +257,7 @@ fn remove_orphan_indexes(fs: &dyn FileSystem, dir: &Path, bases: &[i64]) -> Resu
         let Some(ext) = p.extension().and_then(|e| e.to_str()) else {
             continue;
         };
-        if ext != "index" && ext != "timeindex" {
+        if ext != "index" && ext != "timeindex" && ext != "txnindex" {
             continue;
         }
         let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
@@ -319,6 +339,9 @@ fn recover_segment(
     seg.apply_plan(&plan, true)
         .map_err(io_err("rebuild indexes of", &log_path))?;
     seg.publish(plan.end.valid_bytes, plan.end.next_offset);
+    // The scan CRC-checked every batch it kept, read from the file just now.
+    seg.verified
+        .advance(crate::verified::epoch(0), 0, plan.end.valid_bytes);
     seg.seal_indexes()
         .map_err(io_err("seal indexes of", &log_path))?;
     Ok(Loaded {

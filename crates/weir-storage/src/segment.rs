@@ -13,8 +13,10 @@ use bytes::Bytes;
 use crate::error::ReadError;
 use crate::index::offset::OffsetIndex;
 use crate::index::time::TimeIndex;
+use crate::index::txn::TxnIndex;
 use crate::io::{FileSystem, StorageFile};
 use crate::mmap::map_segment;
+use crate::verified::{READ_VERIFY_CATCHUP_BYTES, Verified};
 use weir_records::{BATCH_HEADER_BYTES, BatchHeader, validate_stored as validate_stored_batch};
 
 /// Width of the zero-padded base offset in file names (Kafka's 20 digits).
@@ -77,6 +79,10 @@ pub(crate) struct Segment {
     map_hint: AtomicU64,
     map: RwLock<Bytes>,
     pub(crate) idx: RwLock<Indexes>,
+    /// The `.txnindex`: aborted transactions whose marker is in this segment.
+    pub(crate) txn: RwLock<TxnIndex>,
+    /// Bytes checked recently enough to serve unchecked (`verified.rs`).
+    pub(crate) verified: Verified,
 }
 
 /// The index entries a segment's bytes call for.
@@ -117,6 +123,10 @@ impl Segment {
         let log_path = segment_path(dir, base_offset, "log");
         let file = fs.open(&log_path, true)?;
         file.set_len(0)?;
+        match fs.remove_file(&segment_path(dir, base_offset, "txnindex")) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let idx = Indexes {
             offset: OffsetIndex::create(&segment_path(dir, base_offset, "index"), index_bytes)?,
             time: TimeIndex::create(&segment_path(dir, base_offset, "timeindex"), index_bytes)?,
@@ -144,6 +154,7 @@ impl Segment {
         created_ms: i64,
         map_hint: u64,
     ) -> Segment {
+        let txn = TxnIndex::empty(log_path.with_extension("txnindex"));
         Segment {
             base_offset,
             log_path,
@@ -159,6 +170,8 @@ impl Segment {
             map_hint: AtomicU64::new(map_hint),
             map: RwLock::new(Bytes::new()),
             idx: RwLock::new(idx),
+            txn: RwLock::new(txn),
+            verified: Verified::default(),
         }
     }
 
@@ -219,6 +232,45 @@ impl Segment {
         })?;
         *m = fresh.clone();
         Ok(fresh)
+    }
+
+    /// Checks the batch at `pos..pos + total` of `view` ([`validate_stored_batch`]:
+    /// framing, magic, CRC-32C, counts) unless the watermark of `epoch` already covers
+    /// it, and extends the watermark over it if it was the next batch above it.
+    pub(crate) fn check_batch(
+        &self,
+        view: &[u8],
+        pos: u64,
+        total: u64,
+        epoch: u32,
+    ) -> Result<(), ReadError> {
+        if pos + total <= self.verified.upto(epoch) {
+            return Ok(());
+        }
+        validate_stored_batch(&view[pos as usize..(pos + total) as usize])
+            .map_err(|e| self.corrupt(pos, e.to_string()))?;
+        self.verified.advance(epoch, pos, pos + total);
+        Ok(())
+    }
+
+    /// Checks unchecked batches from the watermark of `epoch` towards `to` (a batch
+    /// start below `size`), at most [`READ_VERIFY_CATCHUP_BYTES`] of them, stopping
+    /// at the first that fails (a read of it reports the damage), and records them.
+    /// Returns the watermark after.
+    pub(crate) fn catch_up(&self, view: &[u8], size: u64, to: u64, epoch: u32) -> u64 {
+        let start = self.verified.upto(epoch);
+        let mut pos = start;
+        while pos < to && pos - start < READ_VERIFY_CATCHUP_BYTES {
+            let Ok((_, total)) = self.header_at(view, pos, size) else {
+                break;
+            };
+            if validate_stored_batch(&view[pos as usize..(pos + total) as usize]).is_err() {
+                break;
+            }
+            pos += total;
+        }
+        self.verified.advance(epoch, start, pos);
+        pos
     }
 
     pub(crate) fn corrupt(&self, position: u64, reason: impl Into<String>) -> ReadError {
@@ -493,10 +545,12 @@ impl Segment {
     /// Removes the segment's files.
     pub(crate) fn delete_files(&self, fs: &dyn FileSystem) -> io::Result<()> {
         let idx = read_lock(&self.idx);
+        let txn = read_lock(&self.txn);
         for p in [
             self.log_path.as_path(),
             idx.offset.file.path(),
             idx.time.file.path(),
+            txn.path(),
         ] {
             match fs.remove_file(p) {
                 Ok(()) => {}

@@ -19,6 +19,8 @@ pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 pub const LOCK_FILE: &str = ".lock";
 /// Suffix of a partition directory being deleted.
 pub const DELETE_SUFFIX: &str = "-delete";
+/// The most threads [`Store::open_with_threads`] opens logs with.
+pub const RECOVERY_THREADS_MAX: usize = 64;
 
 /// A topic-partition with a legal name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -95,6 +97,19 @@ impl Store {
         default_config: LogConfig,
         fs: Arc<dyn FileSystem>,
     ) -> Result<Store, StoreError> {
+        Store::open_with_threads(dir, default_config, fs, 1)
+    }
+
+    /// [`Store::open`] with the partition logs opened (recovered) by `recovery_threads`
+    /// threads at once (Kafka's `num.recovery.threads.per.data.dir`; clamped to
+    /// 1..=[`RECOVERY_THREADS_MAX`]): a log's open is mostly waits for the disk (file opens,
+    /// fsyncs), which overlap across logs.
+    pub fn open_with_threads(
+        dir: &Path,
+        default_config: LogConfig,
+        fs: Arc<dyn FileSystem>,
+        recovery_threads: usize,
+    ) -> Result<Store, StoreError> {
         let io = |what: &'static str, path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { what, path, source }
@@ -124,9 +139,9 @@ impl Store {
                 });
             }
         }
-        let mut logs = BTreeMap::new();
         let mut entries = fs.read_dir(dir).map_err(io("list", dir))?;
         entries.sort();
+        let mut todo = Vec::new();
         for p in entries {
             let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
                 continue;
@@ -138,13 +153,47 @@ impl Store {
             let Some(tp) = TopicPartition::parse_dir_name(name) else {
                 continue;
             };
-            let log = Log::open(&p, default_config, Arc::clone(&fs)).map_err(|source| {
-                StoreError::Log {
+            todo.push((tp, p));
+        }
+        let threads = recovery_threads
+            .clamp(1, RECOVERY_THREADS_MAX)
+            .min(todo.len().max(1));
+        let open_one = |(tp, p): &(TopicPartition, PathBuf)| {
+            Log::open(p, default_config, Arc::clone(&fs))
+                .map(|log| (tp.clone(), Arc::new(log)))
+                .map_err(|source| StoreError::Log {
                     name: tp.to_string(),
                     source,
-                }
-            })?;
-            logs.insert(tp, Arc::new(log));
+                })
+        };
+        let opened: Vec<Result<(TopicPartition, Arc<Log>), StoreError>> = if threads == 1 {
+            todo.iter().map(open_one).collect()
+        } else {
+            // Thread i opens every threads-th log from i: the work is spread evenly.
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|i| {
+                        let todo = &todo;
+                        let open_one = &open_one;
+                        scope.spawn(move || {
+                            todo.iter()
+                                .skip(i)
+                                .step_by(threads)
+                                .map(open_one)
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("a log-opening thread panicked"))
+                    .collect()
+            })
+        };
+        let mut logs = BTreeMap::new();
+        for r in opened {
+            let (tp, log) = r?;
+            logs.insert(tp, log);
         }
         Ok(Store {
             dir: dir.to_path_buf(),

@@ -97,6 +97,13 @@ impl Log {
                 })?;
                 s.synced_size.fetch_max(size, Ordering::AcqRel);
             }
+            let pending = read_lock(&s.txn).needs_sync();
+            if let Some((file, entries)) = pending {
+                let path = read_lock(&s.txn).path().to_path_buf();
+                file.sync_data()
+                    .map_err(|source| SyncError::Io { path, source })?;
+                crate::segment::write_lock(&s.txn).mark_synced(entries);
+            }
             let closed = s.base_offset != active_base;
             if closed && !s.indexes_flushed.load(Ordering::Acquire) {
                 s.flush_indexes().map_err(|source| SyncError::Io {

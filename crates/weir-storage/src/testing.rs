@@ -64,6 +64,40 @@ pub fn batch(n: usize, value_bytes: usize, base_timestamp: i64) -> Vec<u8> {
     BatchSpec::new(n, value_bytes, base_timestamp).build()
 }
 
+/// `n` records of a transactional producer (`producer_id`, `producer_epoch`).
+pub fn txn_batch(producer_id: i64, producer_epoch: i16, n: usize, base_timestamp: i64) -> Vec<u8> {
+    BatchSpec {
+        producer_id,
+        producer_epoch,
+        base_sequence: 0,
+        transactional: true,
+        ..BatchSpec::new(n, 8, base_timestamp)
+    }
+    .build()
+}
+
+/// An end-transaction marker batch (Kafka's layout) committing or aborting the
+/// producer's transaction.
+pub fn marker_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    commit: bool,
+    timestamp: i64,
+) -> Vec<u8> {
+    let kind = if commit {
+        weir_records::ControlRecordType::Commit
+    } else {
+        weir_records::ControlRecordType::Abort
+    };
+    let marker = weir_records::EndTxnMarker {
+        kind,
+        coordinator_epoch: 0,
+    };
+    weir_records::build_end_txn_marker(producer_id, producer_epoch, marker, timestamp)
+        .expect("marker")
+        .to_vec()
+}
+
 /// A keyed record: `None` key is a keyless record, `None` value a tombstone.
 pub type KeyedRecord = (Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -96,13 +130,27 @@ impl KeyedSpec {
 
     /// Encodes the batch (base offset 0, leader epoch 0).
     pub fn build(&self) -> Vec<u8> {
+        self.encode(false, 0)
+    }
+
+    /// Encodes the batch as part of a transaction of its producer at `producer_epoch`.
+    pub fn build_transactional(&self, producer_epoch: i16) -> Vec<u8> {
+        self.encode(true, producer_epoch)
+    }
+
+    fn encode(&self, transactional: bool, producer_epoch: i16) -> Vec<u8> {
         let compression = Compression::from_id(self.codec).expect("codec id 0..=4");
         let mut b = BatchBuilder::new(BatchSettings {
             partition_leader_epoch: 0,
             producer_id: self.producer_id,
-            producer_epoch: if self.producer_id >= 0 { 0 } else { -1 },
+            producer_epoch: if self.producer_id >= 0 {
+                producer_epoch
+            } else {
+                -1
+            },
             base_sequence: self.base_sequence,
             compression,
+            transactional,
             ..Default::default()
         });
         for (i, (k, v)) in self.records.iter().enumerate() {

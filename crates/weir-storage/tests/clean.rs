@@ -262,7 +262,11 @@ fn run_model(ops: Vec<Op>, segment_bytes: u64, map_keys: usize) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        // WEIR_MODEL_CASES for a longer hunt.
+        cases: std::env::var("WEIR_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn cleaning_keeps_exactly_the_latest_value_per_key(

@@ -1,10 +1,11 @@
-//! Replays the `segment_recovery` and `index_load` fuzz corpora through the fuzz
+//! Replays the `segment_recovery`, `index_load` and `txn_index_load` fuzz corpora through the fuzz
 //! targets' properties as ordinary tests, and checks that the properties can fail.
 
 use std::path::{Path, PathBuf};
 
 use weir_storage::check::{
-    IndexInput, RecoveryInput, index_load, segment_recovery, valid_prefix_len,
+    IndexInput, RecoveryInput, TxnIndexInput, index_load, segment_recovery, txn_index_load,
+    valid_prefix_len,
 };
 use weir_storage::testing::{BatchSpec, batch};
 
@@ -43,6 +44,81 @@ fn segment_recovery_corpus_replays() {
 #[test]
 fn index_load_corpus_replays() {
     replay("index_load", |dir, data| index_load(dir, data).map(|_| ()));
+}
+
+#[test]
+fn txn_index_load_corpus_replays() {
+    replay("txn_index_load", |dir, data| {
+        txn_index_load(dir, data).map(|_| ())
+    });
+}
+
+/// A script of transactions over several segments: producers 0..=3 writing, committing
+/// and aborting, plain batches between (see [`TxnIndexInput`]).
+fn txn_script() -> Vec<u8> {
+    let mut s = Vec::new();
+    for round in 0..6u8 {
+        s.extend_from_slice(&[0x30, 0x31, 0x40, 0x12, 0x0c, 0x40, 0x09]);
+        s.push(0x0c | (round & 3));
+        s.extend_from_slice(&[0x33, 0x40, 0x0f]);
+    }
+    s.truncate(weir_storage::check::TXN_SCRIPT_OPS_MAX);
+    s
+}
+
+fn txn_seeds() -> Vec<(String, Vec<u8>)> {
+    let script = txn_script();
+    let entry = weir_storage::AbortedTxn {
+        producer_id: 0,
+        first_offset: 0,
+        last_offset: 5,
+        last_stable_offset: 1,
+    }
+    .encode();
+    let mut wrong_version = entry;
+    wrong_version[1] = 1;
+    let garbage: Vec<u8> = (0..102u32).map(|i| (i * 53 + 11) as u8).collect();
+    let mut out = Vec::new();
+    for (name, segment, replacement) in [
+        ("untouched-empty", 0usize, None),
+        ("deleted-first", 0, None),
+        ("deleted-last", 127, None),
+        ("one-entry", 1, Some(&entry[..])),
+        ("ragged", 2, Some(&entry[..20])),
+        ("unknown-version", 3, Some(&wrong_version[..])),
+        ("garbage", 0, Some(&garbage[..])),
+        ("empty", 1, Some(&[][..])),
+        ("twice", 4, Some(&[entry, entry].concat()[..])),
+    ] {
+        let script = if name == "untouched-empty" {
+            &[][..]
+        } else {
+            &script[..]
+        };
+        let input = TxnIndexInput {
+            script,
+            segment,
+            replacement,
+        };
+        out.push((name.to_string(), input.encode()));
+    }
+    out
+}
+
+#[test]
+fn txn_seeds_reach_aborts_in_several_segments() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("log");
+    for (name, data) in txn_seeds() {
+        let aborted = txn_index_load(&dir, &data).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if name != "untouched-empty" {
+            assert!(aborted >= 3, "{name}: {aborted} aborts");
+        }
+    }
+    let seeds = txn_seeds();
+    let input = TxnIndexInput::parse(&seeds[3].1);
+    assert_eq!(input.script, &txn_script()[..]);
+    assert_eq!(input.segment, 1);
 }
 
 /// A chain of `n` valid batches with contiguous offsets from 0.
@@ -188,6 +264,7 @@ fn write_corpus_seeds() {
     for (target, seeds) in [
         ("segment_recovery", recovery_seeds()),
         ("index_load", index_seeds()),
+        ("txn_index_load", txn_seeds()),
     ] {
         let dir = corpus_dir(target);
         std::fs::create_dir_all(&dir).unwrap();

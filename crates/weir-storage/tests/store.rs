@@ -88,3 +88,35 @@ fn create_list_delete_reopen_and_retention() {
     assert!(!dir.path().join("c-0.99-delete").exists());
     assert_eq!(store.list(), vec![a]);
 }
+
+#[test]
+fn logs_open_on_several_threads_as_on_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let tps: Vec<TopicPartition> = (0..23)
+        .map(|p| TopicPartition::new("many", p).unwrap())
+        .collect();
+    {
+        let store = Store::open(dir.path(), small_config(), fs()).unwrap();
+        for (i, tp) in tps.iter().enumerate() {
+            let log = store.create(tp, small_config()).unwrap();
+            fill(&log, 1 + i % 5, 2, 50);
+        }
+        store.close().unwrap();
+    }
+    let ends = |store: &Store| -> Vec<i64> {
+        tps.iter()
+            .map(|tp| store.get(tp).unwrap().log_end())
+            .collect()
+    };
+    let one = Store::open(dir.path(), small_config(), fs()).unwrap();
+    let want = ends(&one);
+    assert_eq!(want[4], 10, "{want:?}");
+    one.close().unwrap();
+    drop(one);
+    for threads in [4, 64, 1000] {
+        let store = Store::open_with_threads(dir.path(), small_config(), fs(), threads).unwrap();
+        assert_eq!(store.list(), tps);
+        assert_eq!(ends(&store), want, "{threads} threads");
+        store.close().unwrap();
+    }
+}

@@ -11,6 +11,8 @@ use weir_storage::config::{self as log, Bounds};
 
 use super::{Builder, TimestampType};
 
+mod security;
+
 /// Why one value was refused (never clamped).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -36,6 +38,15 @@ pub enum ValueError {
     /// An empty value where one is required.
     #[error("must not be empty")]
     Empty,
+    /// A `listeners`-style entry that does not parse.
+    #[error("{0}")]
+    Listener(Box<crate::security::listener::ListenerError>),
+}
+
+impl From<crate::security::listener::ListenerError> for ValueError {
+    fn from(e: crate::security::listener::ListenerError) -> Self {
+        ValueError::Listener(Box::new(e))
+    }
 }
 
 /// Stores `n` in a field of the field's type; `None` if it does not fit (every key's
@@ -204,6 +215,7 @@ pub const KEYS: &[KeySpec] = &[
         "address to accept client connections on",
         |b, v| {
             b.c.listen = v.parse()?;
+            b.listeners.shorthand_set = b.listeners.defaults_applied;
             Ok(())
         },
     ),
@@ -221,6 +233,22 @@ pub const KEYS: &[KeySpec] = &[
             Ok(())
         },
     ),
+    // The security keys (listeners, TLS, SASL) live in their own table, spliced in here.
+    security::LISTENERS,
+    security::ADVERTISED_LISTENERS,
+    security::PROTOCOL_MAP,
+    security::SSL_KEYSTORE_LOCATION,
+    security::SSL_KEY_PASSWORD,
+    security::SSL_TRUSTSTORE_LOCATION,
+    security::SSL_CLIENT_AUTH,
+    security::SSL_RELOAD_CHECK_INTERVAL_MS,
+    security::SASL_ENABLED_MECHANISMS,
+    security::SASL_SERVER_MAX_RECEIVE_SIZE,
+    security::CONNECTIONS_AUTHENTICATION_TIMEOUT_MS,
+    security::CONNECTIONS_MAX_REAUTH_MS,
+    security::AUTHORIZER_ENABLED,
+    security::SUPER_USERS,
+    security::ALLOW_EVERYONE_IF_NO_ACL_FOUND,
     KeySpec::text(
         "data_dir",
         "./weir-data",
@@ -369,6 +397,13 @@ pub const KEYS: &[KeySpec] = &[
         |b, n| put(&mut b.c.connections_max_idle_ms, n),
     ),
     KeySpec::int(
+        "num_recovery_threads_per_data_dir",
+        2,
+        Bounds::new(1, weir_storage::RECOVERY_THREADS_MAX as i64),
+        "threads opening (recovering) the partition logs at start-up (Kafka's num.recovery.threads.per.data.dir)",
+        |b, n| put(&mut b.c.num_recovery_threads_per_data_dir, n),
+    ),
+    KeySpec::int(
         "log_cleaner_threads",
         1,
         Bounds::new(0, 16),
@@ -404,6 +439,71 @@ pub const KEYS: &[KeySpec] = &[
         |b, n| put(&mut b.c.group_max_size, n),
     ),
     KeySpec::int(
+        "group_consumer_session_timeout_ms",
+        45_000,
+        // Kafka's group.consumer.min/max.session.timeout.ms defaults.
+        Bounds::new(45_000, 60_000),
+        "a consumer-protocol (KIP-848) member is fenced after this long without a heartbeat",
+        |b, n| put(&mut b.c.group_consumer_session_timeout_ms, n),
+    ),
+    KeySpec::int(
+        "group_consumer_heartbeat_interval_ms",
+        5_000,
+        // Kafka's group.consumer.min/max.heartbeat.interval.ms defaults.
+        Bounds::new(5_000, 15_000),
+        "how often consumer-protocol (KIP-848) members are told to heartbeat",
+        |b, n| put(&mut b.c.group_consumer_heartbeat_interval_ms, n),
+    ),
+    KeySpec::text(
+        "group_consumer_assignors",
+        "uniform,range",
+        "a comma-separated list of uniform and range",
+        "the server assignors of consumer-protocol groups; the first is used when members name none",
+        |b, v| {
+            let mut out = Vec::new();
+            for name in v.split(',').map(str::trim) {
+                let a = crate::group::consumer::Assignor::by_name(name)
+                    .ok_or(ValueError::Expected("uniform or range"))?;
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+            if out.is_empty() {
+                return Err(ValueError::Empty);
+            }
+            b.c.group_consumer_assignors = out;
+            Ok(())
+        },
+    ),
+    KeySpec::int(
+        "transaction_max_timeout_ms",
+        900_000,
+        Bounds::new(1, INT_MAX),
+        "the longest transaction.timeout.ms a transactional producer may ask for; InitProducerId past it gets INVALID_TRANSACTION_TIMEOUT (15 min default)",
+        |b, n| put(&mut b.c.transaction_max_timeout_ms, n),
+    ),
+    KeySpec::int(
+        "transaction_abort_timed_out_transaction_cleanup_interval_ms",
+        10_000,
+        Bounds::new(1, INT_MAX),
+        "how often transactions open past their timeout are aborted (their producer fenced) and expired transactional ids removed",
+        |b, n| {
+            put(
+                &mut b
+                    .c
+                    .transaction_abort_timed_out_transaction_cleanup_interval_ms,
+                n,
+            )
+        },
+    ),
+    KeySpec::int(
+        "transactional_id_expiration_ms",
+        604_800_000,
+        Bounds::new(1, INT_MAX),
+        "how long a transactional id with no open transaction is kept after its last change (7 days default)",
+        |b, n| put(&mut b.c.transactional_id_expiration_ms, n),
+    ),
+    KeySpec::int(
         "produce_decompressed_bytes_max",
         104_857_600,
         Bounds::new(1024, INT_MAX),
@@ -426,6 +526,27 @@ pub const KEYS: &[KeySpec] = &[
         Bounds::new(0, 10_000_000),
         "series of each per-partition and per-group metric family at most; past it they are left out and counted in weir_metrics_series_dropped_total",
         |b, n| put(&mut b.c.metrics_series_max, n),
+    ),
+    KeySpec::int(
+        "queued_max_request_bytes",
+        crate::memory::QUEUED_MAX_REQUEST_BYTES_DEFAULT,
+        crate::memory::QUEUED_MAX_REQUEST_BYTES_BOUNDS,
+        "request bytes held across all connections at most (Kafka's queued.max.request.bytes, bounded here); when reached, no socket is read until bytes are released",
+        |b, n| put(&mut b.c.queued_max_request_bytes, n),
+    ),
+    KeySpec::int(
+        "quota_window_num",
+        crate::quota::QUOTA_WINDOW_NUM_DEFAULT,
+        crate::quota::QUOTA_WINDOW_NUM_BOUNDS,
+        "samples a client quota's rate is measured over (Kafka's quota.window.num)",
+        |b, n| put(&mut b.c.quota_window_num, n),
+    ),
+    KeySpec::int(
+        "quota_window_size_seconds",
+        crate::quota::QUOTA_WINDOW_SIZE_SECONDS_DEFAULT,
+        crate::quota::QUOTA_WINDOW_SIZE_SECONDS_BOUNDS,
+        "length of one client-quota sample, seconds (Kafka's quota.window.size.seconds)",
+        |b, n| put(&mut b.c.quota_window_size_seconds, n),
     ),
 ];
 

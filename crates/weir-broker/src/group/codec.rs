@@ -11,7 +11,7 @@ const KIND_GROUP: u8 = 2;
 const VALUE_VERSION: u8 = 0;
 
 /// A decoded key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Key {
     /// A committed offset of (group, topic, partition).
     Offset {

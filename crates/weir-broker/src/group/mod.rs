@@ -7,12 +7,12 @@
 //! - `crate::clock`: the one clock the coordinator reads.
 
 mod codec;
+pub mod consumer;
 mod member;
 mod offsets;
 mod queries;
 mod state;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -162,6 +162,7 @@ pub enum GroupError {
 #[derive(Debug)]
 pub struct Coordinator {
     groups: Groups,
+    consumer: consumer::ConsumerGroups,
     offsets: OffsetStore,
 }
 
@@ -173,30 +174,20 @@ impl Coordinator {
         clock: Arc<dyn Clock>,
         limits: GroupLimits,
     ) -> Result<Self, GroupError> {
-        let topic = match topics.get(OFFSETS_TOPIC) {
-            Some(t) => t,
-            None => {
-                let configs = BTreeMap::from([
-                    ("retention.ms".to_string(), "-1".to_string()),
-                    ("retention.bytes".to_string(), "-1".to_string()),
-                    ("cleanup.policy".to_string(), "compact".to_string()),
-                    // Kafka's offsets.topic.segment.bytes: small segments so the cleaner,
-                    // which never touches the active segment, keeps the topic small.
-                    (
-                        "segment.bytes".to_string(),
-                        OFFSETS_SEGMENT_BYTES.to_string(),
-                    ),
-                ]);
-                topics
-                    .create(OFFSETS_TOPIC, 1, configs)
-                    .map_err(GroupError::Topic)?
-            }
-        };
-        let partition = topic
-            .partition(0)
-            .cloned()
-            .ok_or_else(|| GroupError::Topic(TopicError::NotFound(OFFSETS_TOPIC.into())))?;
+        Self::open_with(topics, clock, limits, consumer::ConsumerConfig::default())
+    }
+
+    /// [`Self::open`] with the consumer-protocol coordinator's settings.
+    pub fn open_with(
+        topics: &Topics,
+        clock: Arc<dyn Clock>,
+        limits: GroupLimits,
+        consumer_config: consumer::ConsumerConfig,
+    ) -> Result<Self, GroupError> {
+        let partition = crate::internal_topic::open(topics, OFFSETS_TOPIC, OFFSETS_SEGMENT_BYTES)
+            .map_err(GroupError::Topic)?;
         let (offsets, replayed) = OffsetStore::open(partition).map_err(GroupError::Replay)?;
+        let consumer = consumer::ConsumerGroups::new(Arc::clone(&clock), consumer_config);
         let groups = Groups::new(clock, limits);
         for (g, v) in &replayed.groups {
             groups.restore(g, v.protocol_type.clone(), v.generation);
@@ -204,12 +195,21 @@ impl Coordinator {
         for g in &replayed.offset_groups {
             groups.restore(g, None, 0);
         }
-        Ok(Self { groups, offsets })
+        Ok(Self {
+            groups,
+            consumer,
+            offsets,
+        })
     }
 
     /// Membership.
     pub fn groups(&self) -> &Groups {
         &self.groups
+    }
+
+    /// Consumer-protocol (KIP-848) groups.
+    pub fn consumer(&self) -> &consumer::ConsumerGroups {
+        &self.consumer
     }
 
     /// Committed offsets.
@@ -221,6 +221,7 @@ impl Coordinator {
     /// [`GROUP_TICK_INTERVAL_MS`].
     pub fn tick(&self) {
         self.groups.tick();
+        self.consumer.tick();
     }
 
     /// Writes the group's record if it has none yet (so a restart knows the group).
@@ -291,7 +292,11 @@ impl Coordinator {
 
     /// DeleteGroups for one group: only an Empty group; its offsets and record are deleted.
     pub async fn delete_group(&self, group: &str) -> ErrorCode {
-        if let Err(code) = self.groups.remove_if_empty(group) {
+        let removed = match self.consumer.remove_if_empty(group) {
+            Some(r) => r,
+            None => self.groups.remove_if_empty(group),
+        };
+        if let Err(code) = removed {
             return code;
         }
         let mut writes: Vec<Write> = self

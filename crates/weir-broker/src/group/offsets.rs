@@ -6,20 +6,17 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tracing::{info, warn};
-use weir_protocol::records::{
-    BatchBuilder, BatchIter, BatchSettings, DECOMPRESSED_BYTES_MAX_DEFAULT, NewRecord,
-};
+use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
 
 use super::codec::{self, GroupValue, Key, OffsetValue};
 use crate::clock::now_ms;
 use crate::config::TimestampType;
 use crate::errors::PartitionError;
+use crate::internal_topic;
 use crate::topics::Partition;
 
 /// The internal topic holding committed offsets and group records (one partition).
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-/// Bytes read from `__consumer_offsets` per step while replaying it.
-const REPLAY_READ_BYTES: usize = 4 << 20;
 
 /// One stored offset and the log offset of the record that set it (to apply concurrent
 /// commits in log order).
@@ -31,6 +28,16 @@ struct Entry {
 
 /// Offsets by group, then by (topic, partition).
 type OffsetMap = HashMap<String, BTreeMap<(String, i32), Entry>>;
+
+/// An offset committed inside a transaction, waiting for its marker.
+#[derive(Debug, Clone)]
+struct PendingOffset {
+    value: OffsetValue,
+    log_offset: i64,
+}
+
+/// Pending transactional offsets by producer id, then by key.
+type PendingMap = HashMap<i64, HashMap<Key, PendingOffset>>;
 
 /// What a replay found.
 #[derive(Debug, Default)]
@@ -51,56 +58,63 @@ pub type Write = (Key, Option<Bytes>);
 pub struct OffsetStore {
     partition: Arc<Partition>,
     map: Mutex<OffsetMap>,
+    /// Offsets of open transactions.
+    pending: Mutex<PendingMap>,
     /// Taken around append + map update ordering decisions.
     append: Mutex<()>,
 }
 
 impl OffsetStore {
-    /// Replays `partition` (the offsets topic's only partition): the latest record per key wins.
+    /// Replays `partition` (the offsets topic's only partition): the latest record per key
+    /// wins; transactional commits count only once their commit marker is met.
     pub fn open(partition: Arc<Partition>) -> Result<(Self, Replayed), PartitionError> {
         let started = std::time::Instant::now();
         let mut map: OffsetMap = HashMap::new();
         let mut groups: BTreeMap<String, Option<GroupValue>> = BTreeMap::new();
-        let mut records = 0u64;
-        let log = &partition.log;
-        let end = log.log_end();
-        let mut at = log.log_start();
-        while at < end {
-            let r = log.read(at, REPLAY_READ_BYTES, end)?;
-            if r.next_offset <= at {
-                break;
-            }
-            at = r.next_offset;
-            for batch in BatchIter::new(r.batches) {
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) => {
-                        warn!(error = %e, "unreadable batch in __consumer_offsets; skipped");
-                        break;
-                    }
+        let mut pending: PendingMap = HashMap::new();
+        let records = internal_topic::replay(&partition, |batch| {
+            let header = batch.header;
+            if header.is_control() {
+                let commit = match batch.records.first().and_then(|r| r.key.as_deref()) {
+                    Some(k) => crate::txn::control_is_commit(k),
+                    None => None,
                 };
-                let iter = match batch.records(DECOMPRESSED_BYTES_MAX_DEFAULT) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        warn!(error = %e, "unreadable records in __consumer_offsets; skipped");
-                        continue;
-                    }
+                let Some(commit) = commit else {
+                    warn!(
+                        offset = header.base_offset,
+                        "undecodable marker in __consumer_offsets"
+                    );
+                    return;
                 };
-                for rec in iter {
-                    let Ok(rec) = rec else {
-                        warn!("unreadable record in __consumer_offsets; skipped");
-                        break;
-                    };
-                    records += 1;
-                    let Some(key) = rec.key.as_deref().and_then(|k| codec::decode_key(k).ok())
-                    else {
-                        warn!(offset = rec.offset, "undecodable key in __consumer_offsets");
-                        continue;
-                    };
-                    apply(&mut map, &mut groups, key, rec.value.as_deref(), rec.offset);
+                for (key, p) in pending.remove(&header.producer_id).unwrap_or_default() {
+                    if commit {
+                        let value = codec::encode_offset(&p.value);
+                        apply(&mut map, &mut groups, key, Some(&value), p.log_offset);
+                    }
                 }
+                return;
             }
-        }
+            for rec in batch.records {
+                let Some(key) = rec.key.as_deref().and_then(|k| codec::decode_key(k).ok()) else {
+                    warn!(offset = rec.offset, "undecodable key in __consumer_offsets");
+                    continue;
+                };
+                if header.is_transactional() {
+                    let value = rec.value.as_deref().map(codec::decode_offset);
+                    if let (Key::Offset { .. }, Some(Ok(value))) = (&key, value) {
+                        pending.entry(header.producer_id).or_default().insert(
+                            key,
+                            PendingOffset {
+                                value,
+                                log_offset: rec.offset,
+                            },
+                        );
+                    }
+                    continue;
+                }
+                apply(&mut map, &mut groups, key, rec.value.as_deref(), rec.offset);
+            }
+        })?;
         let mut replayed = Replayed {
             records,
             ..Default::default()
@@ -118,6 +132,7 @@ impl OffsetStore {
         info!(
             records,
             groups = map.len(),
+            pending_transactions = pending.len(),
             ms = started.elapsed().as_millis() as u64,
             "committed offsets loaded"
         );
@@ -125,10 +140,114 @@ impl OffsetStore {
             Self {
                 partition,
                 map: Mutex::new(map),
+                pending: Mutex::new(pending),
                 append: Mutex::new(()),
             },
             replayed,
         ))
+    }
+
+    /// The `__consumer_offsets` partition (the transaction coordinator writes its markers).
+    pub fn partition(&self) -> &Arc<Partition> {
+        &self.partition
+    }
+
+    /// TxnOffsetCommit: appends the offsets as a transactional batch of `producer_id`, waits
+    /// until it is durable, and holds them as pending until the transaction's marker
+    /// ([`OffsetStore::complete_transaction`]).
+    pub async fn write_transactional(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: &str,
+        entries: Vec<(String, i32, OffsetValue)>,
+    ) -> Result<(), PartitionError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut builder = BatchBuilder::new(BatchSettings {
+            producer_id,
+            producer_epoch,
+            transactional: true,
+            ..BatchSettings::default()
+        });
+        let keys: Vec<Key> = entries
+            .iter()
+            .map(|(topic, partition, _)| Key::Offset {
+                group: group.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+            })
+            .collect();
+        for (key, (_, _, v)) in keys.iter().zip(&entries) {
+            builder
+                .push(NewRecord {
+                    timestamp: now,
+                    key: Some(codec::encode_key(key)),
+                    value: Some(codec::encode_offset(v)),
+                    ..Default::default()
+                })
+                .map_err(PartitionError::OffsetsBatch)?;
+        }
+        let batch = builder.build().map_err(PartitionError::OffsetsBatch)?;
+        let appended = {
+            let _g = self.append.lock().unwrap_or_else(|p| p.into_inner());
+            self.partition.append_as_coordinator(&batch, now)?
+        };
+        self.partition.sync_to(appended.last_offset + 1).await?;
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = pending.entry(producer_id).or_default();
+        for (i, (key, (_, _, value))) in keys.into_iter().zip(entries).enumerate() {
+            let log_offset = appended.base_offset + i as i64;
+            mine.insert(key, PendingOffset { value, log_offset });
+        }
+        Ok(())
+    }
+
+    /// After `producer_id`'s marker here is durable: a commit makes its pending offsets the
+    /// committed ones (each at the log offset of its record, so a later plain commit still
+    /// wins), an abort drops them.
+    pub fn complete_transaction(&self, producer_id: i64, commit: bool) {
+        let done = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&producer_id)
+            .unwrap_or_default();
+        if !commit {
+            return;
+        }
+        let mut map = self.lock();
+        let mut groups = BTreeMap::new();
+        for (key, p) in done {
+            let value = codec::encode_offset(&p.value);
+            apply(&mut map, &mut groups, key, Some(&value), p.log_offset);
+        }
+    }
+
+    /// Whether a transaction holds an offset of (group, topic, partition) not yet committed
+    /// or aborted (OffsetFetch's `require_stable`).
+    pub fn has_pending(&self, group: &str, topic: &str, partition: i32) -> bool {
+        let key = Key::Offset {
+            group: group.to_string(),
+            topic: topic.to_string(),
+            partition,
+        };
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|m| m.contains_key(&key))
+    }
+
+    /// Pending transactional offsets of `producer_id` (a bound's check).
+    pub fn pending_count(&self, producer_id: i64) -> usize {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&producer_id)
+            .map_or(0, HashMap::len)
     }
 
     /// Appends `writes` as one batch, waits until it is durable, then applies it. Nothing is

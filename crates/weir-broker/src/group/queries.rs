@@ -19,6 +19,31 @@ impl Groups {
         member_id: &str,
         instance: Option<&str>,
     ) -> Result<(), ErrorCode> {
+        self.check_offset_commit(group_id, generation, member_id, instance, false)
+    }
+
+    /// TxnOffsetCommit's membership check (KIP-447): as OffsetCommit's when the producer
+    /// names a member and generation; without them (generation -1, no member) a
+    /// transactional producer commits for any group, members or not; a rebalance in
+    /// progress does not stop it (Kafka's `validateOffsetCommit` with `isTransactional`).
+    pub fn check_txn_commit(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance: Option<&str>,
+    ) -> Result<(), ErrorCode> {
+        self.check_offset_commit(group_id, generation, member_id, instance, true)
+    }
+
+    fn check_offset_commit(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance: Option<&str>,
+        transactional: bool,
+    ) -> Result<(), ErrorCode> {
         if group_id.is_empty() || group_id.len() > GROUP_ID_BYTES_MAX {
             return Err(ErrorCode::INVALID_GROUP_ID);
         }
@@ -38,7 +63,7 @@ impl Groups {
             return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
         };
         if generation < 0 && member_id.is_empty() && instance.is_none() {
-            return if g.has_members() {
+            return if g.has_members() && !transactional {
                 Err(ErrorCode::UNKNOWN_MEMBER_ID)
             } else {
                 Ok(())
@@ -48,7 +73,7 @@ impl Groups {
         // As in Kafka: members commit during PreparingRebalance (eager consumers commit in
         // their revoke callback); in CompletingRebalance they already hold the next
         // generation's id but no assignment yet.
-        if g.state == GroupState::CompletingRebalance {
+        if g.state == GroupState::CompletingRebalance && !transactional {
             return Err(ErrorCode::REBALANCE_IN_PROGRESS);
         }
         if let Some(m) = g.member_mut(member_id) {
@@ -99,6 +124,12 @@ impl Groups {
                 Ok(())
             }
         }
+    }
+
+    /// Whether a classic group of that id has members (a consumer-protocol group may not
+    /// take the id then).
+    pub fn has_live_members(&self, group_id: &str) -> bool {
+        self.lock().get(group_id).is_some_and(Group::has_members)
     }
 
     /// Whether the group exists.

@@ -257,6 +257,18 @@ fn stale_generation_and_unknown_member() {
         Err(ErrorCode::UNKNOWN_MEMBER_ID)
     );
     assert_eq!(groups.check_commit("solo", -1, "", None), Ok(()));
+    // TxnOffsetCommit (KIP-447): a named member and generation are checked the same way; a
+    // producer naming neither commits for a group with members.
+    assert_eq!(
+        groups.check_txn_commit("g", generation - 1, &a, None),
+        Err(ErrorCode::ILLEGAL_GENERATION)
+    );
+    assert_eq!(
+        groups.check_txn_commit("g", generation, "nobody", None),
+        Err(ErrorCode::UNKNOWN_MEMBER_ID)
+    );
+    assert_eq!(groups.check_txn_commit("g", generation, &a, None), Ok(()));
+    assert_eq!(groups.check_txn_commit("g", -1, "", None), Ok(()));
     let mut r = groups.join(args("ghost", &["range"]));
     assert_eq!(ready(&mut r).error_code, ErrorCode::UNKNOWN_MEMBER_ID.0);
 }

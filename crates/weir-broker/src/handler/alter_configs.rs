@@ -1,4 +1,6 @@
-//! AlterConfigs (key 33): replaces a topic's overrides with the given set.
+//! AlterConfigs (key 33): replaces a topic's overrides with the given set. Needs ALTER_CONFIGS on the
+//! topic (TOPIC_AUTHORIZATION_FAILED) or, for the broker, the cluster
+//! (CLUSTER_AUTHORIZATION_FAILED), checked first, as Kafka's ControllerApis.
 
 use std::collections::BTreeMap;
 use weir_protocol::ErrorCode;
@@ -6,10 +8,13 @@ use weir_protocol::messages::alter_configs::{
     AlterConfigsRequest, AlterConfigsResourceResponse, AlterConfigsResponse,
 };
 
-use crate::handler::describe_configs::RESOURCE_TOPIC;
+use crate::handler::describe_configs::{RESOURCE_TOPIC, config_authorized};
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topics::Topics;
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     req: AlterConfigsRequest,
     _version: i16,
@@ -23,6 +28,17 @@ pub(crate) fn handle(
                 resource_name: res.resource_name.clone(),
                 ..Default::default()
             };
+            let authorized = config_authorized(
+                caller,
+                Operation::AlterConfigs,
+                res.resource_type,
+                &res.resource_name,
+            );
+            if let Err(code) = authorized {
+                r.error_code = code.0;
+                r.error_message = Some("Authorization failed.".into());
+                return r;
+            }
             if res.resource_type != RESOURCE_TOPIC {
                 r.error_code = ErrorCode::INVALID_REQUEST.0;
                 r.error_message = Some("only topic configs can be altered".into());

@@ -1,4 +1,7 @@
-//! CreateTopics (key 19).
+//! CreateTopics (key 19). As Kafka's ControllerApis: a topic needs CREATE on the cluster or on
+//! the topic (else TOPIC_AUTHORIZATION_FAILED, after the duplicate check); its configs are
+//! returned (v5+) only to a caller that may DESCRIBE_CONFIGS it, else `topic_config_error_code`
+//! is TOPIC_AUTHORIZATION_FAILED.
 
 use std::collections::BTreeMap;
 use weir_protocol::ErrorCode;
@@ -9,6 +12,8 @@ use weir_protocol::messages::create_topics::{
 
 use crate::handler::Node;
 use crate::handler::TopicCreation;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topics::TopicError;
 use crate::topics::Topics;
 
@@ -19,6 +24,7 @@ pub(crate) const SOURCE_DEFAULT: i8 = 5;
 const DETAILS_VERSION_MIN: i16 = 5;
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     node: &Node,
     creation: TopicCreation,
@@ -26,6 +32,7 @@ pub(crate) fn handle(
     version: i16,
 ) -> CreateTopicsResponse {
     let mut seen = std::collections::HashSet::new();
+    let cluster_create = caller.may_cluster(Operation::Create);
     let topics = req
         .topics
         .into_iter()
@@ -46,6 +53,13 @@ pub(crate) fn handle(
                     r,
                     ErrorCode::INVALID_REQUEST,
                     "topic named twice in one request".into(),
+                );
+            }
+            if !cluster_create && !caller.may_topic(Operation::Create, &t.name) {
+                return fail(
+                    r,
+                    ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                    "Authorization failed.".into(),
                 );
             }
             if t.replication_factor > 1 {
@@ -110,6 +124,10 @@ pub(crate) fn handle(
                     r.topic_id = topic.as_ref().map_or(Uuid([0; 16]), |t| Uuid(t.id));
                     r.num_partitions = partitions;
                     r.replication_factor = 1;
+                    if !caller.may_topic(Operation::DescribeConfigs, &t.name) {
+                        r.topic_config_error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED.0;
+                        return r;
+                    }
                     r.configs = Some(
                         settings
                             .describe(topics.defaults())

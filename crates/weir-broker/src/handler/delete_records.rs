@@ -1,4 +1,5 @@
-//! DeleteRecords (key 21): raises a partition's log start offset.
+//! DeleteRecords (key 21): raises a partition's log start offset. Needs DELETE on the topic
+//! (Kafka's KafkaApis), else TOPIC_AUTHORIZATION_FAILED, before the partition is looked up.
 
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::delete_records::{
@@ -7,12 +8,15 @@ use weir_protocol::messages::delete_records::{
 };
 
 use crate::errors::PartitionError;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topics::Topics;
 
 /// `offset = -1` means "up to the high watermark".
 const TO_HIGH_WATERMARK: i64 = -1;
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     req: DeleteRecordsRequest,
     _version: i16,
@@ -21,11 +25,16 @@ pub(crate) fn handle(
         .topics
         .into_iter()
         .map(|t| {
+            let allowed = caller.may_topic(Operation::Delete, &t.name);
             let partitions = t
                 .partitions
                 .into_iter()
                 .map(|dp| {
                     let mut r = DeleteRecordsPartitionResult { partition_index: dp.partition_index, low_watermark: -1, ..Default::default() };
+                    if !allowed {
+                        r.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED.0;
+                        return r;
+                    }
                     let p = match topics.partition(&t.name, dp.partition_index) {
                         Ok(p) => p,
                         Err(code) => {

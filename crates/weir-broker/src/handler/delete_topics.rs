@@ -2,6 +2,9 @@
 //! with the checks of Kafka's `ControllerApis.deleteTopics`: an entry with neither or both,
 //! a name or id given twice, and a name that maps to an id also given, are INVALID_REQUEST;
 //! an unknown id is UNKNOWN_TOPIC_ID, an unknown name UNKNOWN_TOPIC_OR_PARTITION.
+//! Authorization as Kafka's: DELETE on the cluster, or on the topic; a known id the caller may
+//! not delete is TOPIC_AUTHORIZATION_FAILED, with its name only if the caller may DESCRIBE it;
+//! a name the caller may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED whether it exists or not.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,6 +13,8 @@ use weir_protocol::messages::delete_topics::{
 };
 use weir_protocol::{ErrorCode, Uuid};
 
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topic_id::{TopicId, ZERO_TOPIC_ID};
 use crate::topics::Topics;
 
@@ -32,11 +37,16 @@ fn add_once<T: Ord + Clone>(once: &mut BTreeSet<T>, twice: &mut BTreeSet<T>, x: 
 }
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     req: DeleteTopicsRequest,
     _version: i16,
 ) -> DeleteTopicsResponse {
     let mut responses = Vec::new();
+    let cluster = caller.may_cluster(Operation::Delete);
+    let deletable = |name: &str| cluster || caller.may_topic(Operation::Delete, name);
+    let describable = |name: &str| cluster || caller.may_topic(Operation::Describe, name);
+    let denied = "Authorization failed.";
     let (mut names, mut dup_names) = (BTreeSet::new(), BTreeSet::new());
     let (mut ids, mut dup_ids) = (BTreeSet::new(), BTreeSet::new());
     for name in req.topic_names {
@@ -77,8 +87,13 @@ pub(crate) fn handle(
     let mut to_delete: BTreeMap<TopicId, String> = BTreeMap::new();
     for id in ids {
         match topics.get_by_id(&id) {
-            Some(t) => {
+            Some(t) if deletable(&t.name) => {
                 to_delete.insert(id, t.name.clone());
+            }
+            Some(t) => {
+                let name = describable(&t.name).then(|| t.name.clone());
+                let code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+                responses.push(result(name, id, code, denied));
             }
             None => responses.push(result(
                 None,
@@ -89,12 +104,22 @@ pub(crate) fn handle(
         }
     }
     for name in names {
+        if !describable(&name) {
+            let code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+            responses.push(result(Some(name), ZERO_TOPIC_ID, code, denied));
+            continue;
+        }
         let Some(t) = topics.get(&name) else {
             let msg = "This server does not host this topic-partition.";
             let code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
             responses.push(result(Some(name), ZERO_TOPIC_ID, code, msg));
             continue;
         };
+        if !deletable(&name) {
+            let code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+            responses.push(result(Some(name), ZERO_TOPIC_ID, code, denied));
+            continue;
+        }
         if dup_ids.contains(&t.id) || to_delete.insert(t.id, name.clone()).is_some() {
             // Kafka deletes neither, and answers for the name alone.
             dup_ids.insert(t.id);

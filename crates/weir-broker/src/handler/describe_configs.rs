@@ -3,17 +3,24 @@
 //! cleaner state, as the read-only entry [`CLEANER_STATS_CONFIG`] (schema in
 //! `crate::cleaner_stats` and docs/broker.md), only when asked for by name (Kafka leaves out a
 //! requested name it does not know, so asking is harmless anywhere).
+//! Authorization as Kafka's ConfigHelper: DESCRIBE_CONFIGS on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED) or, for the broker, on the cluster (else
+//! CLUSTER_AUTHORIZATION_FAILED), checked before the resource is looked up.
 
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse,
-    DescribeConfigsResult,
+    DescribeConfigsResult, DescribeConfigsSynonym,
 };
 
 use crate::cleaner_stats::{CLEANER_STATS_CONFIG, CleanerStatsEntry};
 use crate::handler::Node;
 use crate::handler::create_topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
-use crate::topic_config::{TOPIC_CONFIG_NAMES, default_value};
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
+use crate::topic_config::{
+    TOPIC_CONFIG_NAMES, broker_synonym, config_type, config_type::STRING, default_value,
+};
 use crate::topics::Topics;
 
 /// `config_source` of an entry that is not a config (Kafka's UNKNOWN).
@@ -24,24 +31,24 @@ pub(crate) const RESOURCE_TOPIC: i8 = 2;
 pub(crate) const RESOURCE_BROKER: i8 = 4;
 /// `config_source` of a static broker config.
 const SOURCE_STATIC_BROKER: i8 = 4;
-/// `config_type` values (DescribeConfigs v3+).
-const TYPE_STRING: i8 = 2;
-const TYPE_INT: i8 = 3;
-const TYPE_LONG: i8 = 5;
-const TYPE_LIST: i8 = 7;
-
-fn config_type(name: &str) -> i8 {
-    match name {
-        "cleanup.policy" => TYPE_LIST,
-        "message.timestamp.type" => TYPE_STRING,
-        "index.interval.bytes" | "max.message.bytes" | "segment.bytes" | "segment.index.bytes" => {
-            TYPE_INT
-        }
-        _ => TYPE_LONG,
+/// Whether the caller may do `op` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config resource,
+/// as Kafka decides it: a topic on the topic, a broker on the cluster; other types pass (their
+/// handler refuses them).
+pub(crate) fn config_authorized(
+    caller: &Caller<'_>,
+    op: Operation,
+    resource_type: i8,
+    name: &str,
+) -> Result<(), ErrorCode> {
+    match resource_type {
+        RESOURCE_TOPIC if !caller.may_topic(op, name) => Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+        RESOURCE_BROKER if !caller.may_cluster(op) => Err(ErrorCode::CLUSTER_AUTHORIZATION_FAILED),
+        _ => Ok(()),
     }
 }
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     node: &Node,
     req: DescribeConfigsRequest,
@@ -56,6 +63,17 @@ pub(crate) fn handle(
                 resource_name: res.resource_name.clone(),
                 ..Default::default()
             };
+            let authorized = config_authorized(
+                caller,
+                Operation::DescribeConfigs,
+                res.resource_type,
+                &res.resource_name,
+            );
+            if let Err(code) = authorized {
+                r.error_code = code.0;
+                r.error_message = Some("Authorization failed.".into());
+                return r;
+            }
             let wanted = |name: &str| {
                 res.configuration_keys
                     .as_ref()
@@ -63,7 +81,7 @@ pub(crate) fn handle(
             };
             let entry = |name: String, value: String, source: i8, read_only: bool| {
                 DescribeConfigsResourceResult {
-                    config_type: config_type(&name),
+                    config_type: config_type(name.strip_prefix("log.").unwrap_or(&name)),
                     name,
                     value: Some(value),
                     read_only,
@@ -82,16 +100,16 @@ pub(crate) fn handle(
                             .into_iter()
                             .filter(|(n, _, _)| wanted(n))
                             .map(|(n, v, is_default)| {
-                                entry(
-                                    n,
-                                    v,
-                                    if is_default {
-                                        SOURCE_DEFAULT
-                                    } else {
-                                        SOURCE_DYNAMIC_TOPIC
-                                    },
-                                    false,
-                                )
+                                let source = if is_default {
+                                    SOURCE_DEFAULT
+                                } else {
+                                    SOURCE_DYNAMIC_TOPIC
+                                };
+                                let mut e = entry(n, v, source, false);
+                                if req.include_synonyms {
+                                    e.synonyms = synonyms(topics, &e);
+                                }
+                                e
                             })
                             .collect();
                         let asked = res
@@ -111,7 +129,7 @@ pub(crate) fn handle(
                                 ),
                                 read_only: true,
                                 config_source: SOURCE_UNKNOWN,
-                                config_type: TYPE_STRING,
+                                config_type: STRING,
                                 ..Default::default()
                             });
                         }
@@ -125,12 +143,20 @@ pub(crate) fn handle(
                 RESOURCE_BROKER
                     if res.resource_name.is_empty() || res.resource_name == node.id.to_string() =>
                 {
+                    // The broker synonyms of the topic configs (Kafka's names), read-only.
                     r.configs = TOPIC_CONFIG_NAMES
                         .iter()
-                        .filter(|n| wanted(n))
-                        .filter_map(|n| {
-                            default_value(topics.defaults(), n)
-                                .map(|v| entry(format!("log.{n}"), v, SOURCE_STATIC_BROKER, true))
+                        .filter_map(|n| Some((broker_synonym(n)?, n)))
+                        .filter(|(b, _)| wanted(b))
+                        .filter_map(|(b, n)| {
+                            let mut e = entry(
+                                b.to_string(),
+                                default_value(topics.defaults(), n)?,
+                                SOURCE_STATIC_BROKER,
+                                true,
+                            );
+                            e.config_type = config_type(n);
+                            Some(e)
                         })
                         .collect();
                 }
@@ -149,4 +175,30 @@ pub(crate) fn handle(
         results,
         ..Default::default()
     }
+}
+
+/// A topic config's synonyms, most specific first (Kafka's `include_synonyms`): the topic
+/// override, then the broker default under its broker name.
+fn synonyms(topics: &Topics, e: &DescribeConfigsResourceResult) -> Vec<DescribeConfigsSynonym> {
+    let mut out = Vec::new();
+    if e.config_source == SOURCE_DYNAMIC_TOPIC {
+        out.push(DescribeConfigsSynonym {
+            name: e.name.clone(),
+            value: e.value.clone(),
+            source: SOURCE_DYNAMIC_TOPIC,
+            ..Default::default()
+        });
+    }
+    if let (Some(b), Some(v)) = (
+        broker_synonym(&e.name),
+        default_value(topics.defaults(), &e.name),
+    ) {
+        out.push(DescribeConfigsSynonym {
+            name: b.to_string(),
+            value: Some(v),
+            source: SOURCE_DEFAULT,
+            ..Default::default()
+        });
+    }
+    out
 }

@@ -3,6 +3,8 @@
 //! bytes, offset lag 0 (the high watermark never trails a leader's own log end in the lag
 //! Kafka reports: `max(hw - leo, 0)`), `is_future_key` false, and from v4 the total and
 //! usable bytes of the file system holding it (`statvfs`: blocks and available blocks).
+//! Needs DESCRIBE on the cluster (Kafka's KafkaApis: CLUSTER_AUTHORIZATION_FAILED as the
+//! response's error code, no results).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -13,6 +15,8 @@ use weir_protocol::messages::describe_log_dirs::{
     DescribeLogDirsResult, DescribeLogDirsTopic,
 };
 
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topics::Topics;
 
 /// (total, usable) bytes of the file system holding `dir`, as Java's `FileStore`
@@ -25,10 +29,17 @@ fn space(dir: &Path) -> std::io::Result<(i64, i64)> {
 }
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     req: DescribeLogDirsRequest,
     _version: i16,
 ) -> DescribeLogDirsResponse {
+    if !caller.may_cluster(Operation::Describe) {
+        return DescribeLogDirsResponse {
+            error_code: ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0,
+            ..Default::default()
+        };
+    }
     // Null topics: every partition; else the named ones (unknown ones are left out).
     let wanted: Option<BTreeSet<(String, i32)>> = req.topics.map(|ts| {
         ts.into_iter()

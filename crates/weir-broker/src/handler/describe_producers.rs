@@ -5,6 +5,7 @@
 //! partition asked for; an unknown partition of a known topic gets UNKNOWN_TOPIC_OR_PARTITION
 //! without one. weir has no transactions, so every coordinator epoch and transaction start
 //! offset is -1; it leads every partition it has, so NOT_LEADER_OR_FOLLOWER never applies.
+//! A topic needs READ (after the name check, before the lookup: TOPIC_AUTHORIZATION_FAILED).
 
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::describe_producers::{
@@ -12,6 +13,8 @@ use weir_protocol::messages::describe_producers::{
     TopicResponse,
 };
 
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topics::Topics;
 
 /// `coordinatorEpoch` of a producer with no transaction (Kafka's `RecordBatch.NO_PARTITION_LEADER_EPOCH`).
@@ -24,7 +27,11 @@ const NO_TXN_START_OFFSET: i64 = -1;
 /// `new ApiError(Errors)` carries.
 const UNKNOWN_TOPIC_MESSAGE: &str = "This server does not host this topic-partition.";
 
+/// Kafka's default message of TOPIC_AUTHORIZATION_FAILED.
+const TOPIC_DENIED_MESSAGE: &str = "Topic authorization failed.";
+
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     req: DescribeProducersRequest,
     _version: i16,
@@ -35,6 +42,10 @@ pub(crate) fn handle(
         .map(|t| {
             let topic_error = match Topics::validate_name(&t.name) {
                 Err(e) => Some((e.code(), e.to_string())),
+                Ok(()) if !caller.may_topic(Operation::Read, &t.name) => Some((
+                    ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                    TOPIC_DENIED_MESSAGE.to_string(),
+                )),
                 Ok(()) if topics.get(&t.name).is_none() => Some((
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                     UNKNOWN_TOPIC_MESSAGE.to_string(),
@@ -56,6 +67,7 @@ pub(crate) fn handle(
                     }
                     match topics.partition(&t.name, index) {
                         Ok(p) => {
+                            let open = p.log.ongoing_transactions();
                             r.active_producers = p
                                 .active_producers()
                                 .into_iter()
@@ -65,7 +77,10 @@ pub(crate) fn handle(
                                     last_sequence: a.last_sequence,
                                     last_timestamp: a.last_timestamp_ms,
                                     coordinator_epoch: NO_COORDINATOR_EPOCH,
-                                    current_txn_start_offset: NO_TXN_START_OFFSET,
+                                    current_txn_start_offset: open
+                                        .iter()
+                                        .find(|t| t.producer_id == a.producer_id)
+                                        .map_or(NO_TXN_START_OFFSET, |t| t.first_offset),
                                     ..Default::default()
                                 })
                                 .collect()

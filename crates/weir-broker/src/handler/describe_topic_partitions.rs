@@ -3,7 +3,10 @@
 //! `KRaftMetadataCache.getTopicMetadataForDescribeTopicResponse` answer: the named topics
 //! (every topic when none is named) from the cursor's topic on, in name order, at most
 //! `min(response_partition_limit, 2000)` partitions (at least 1), and a `next_cursor` where
-//! the page stopped.
+//! the page stopped. As Kafka: a topic the caller may not DESCRIBE is left out when every topic
+//! is asked for, and when named is TOPIC_AUTHORIZATION_FAILED with a zero id (whether it exists
+//! or not), after the page, outside the partition limit; every other topic carries the caller's
+//! operations on it (`topic_authorized_operations`, always filled in).
 
 use std::collections::BTreeSet;
 
@@ -13,16 +16,12 @@ use weir_protocol::messages::describe_topic_partitions::{
 };
 use weir_protocol::{ErrorCode, Uuid};
 
+use crate::security::acl::{Operation, ResourceType};
+use crate::security::authorizer::Caller;
 use crate::topics::Topics;
 
 /// Kafka's `max.request.partition.size.limit` default: partitions in one response at most.
 pub const RESPONSE_PARTITIONS_MAX: i32 = 2000;
-
-/// Kafka's `AuthHelper.authorizedOperations` without an authorizer: every operation a topic
-/// supports (READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS),
-/// as a bit field of their codes.
-const TOPIC_OPERATIONS: i32 =
-    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
 /// Kafka's `DescribeTopicPartitionsRequest.getErrorResponse`: every named topic with the error.
 fn error_response(
@@ -44,6 +43,7 @@ fn error_response(
 }
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     node: i32,
     req: DescribeTopicPartitionsRequest,
@@ -71,6 +71,9 @@ pub(crate) fn handle(
         .response_partition_limit
         .clamp(1, RESPONSE_PARTITIONS_MAX);
     let mut resp = DescribeTopicPartitionsResponse::default();
+    let (names, denied): (Vec<String>, Vec<String>) = names
+        .into_iter()
+        .partition(|n| caller.may_topic(Operation::Describe, n));
     for name in names {
         if remaining == 0 {
             // The page is full: the next one starts at this topic.
@@ -90,8 +93,9 @@ pub(crate) fn handle(
                 resp.topics.push(DescribeTopicPartitionsResponseTopic {
                     error_code: code.0,
                     is_internal: crate::handler::is_internal_topic(&name),
+                    topic_authorized_operations: caller
+                        .authorized_operations(ResourceType::Topic, &name),
                     name: Some(name),
-                    topic_authorized_operations: TOPIC_OPERATIONS,
                     ..Default::default()
                 });
             }
@@ -121,7 +125,7 @@ pub(crate) fn handle(
             topic_id: Uuid(topic.id),
             name: Some(name.clone()),
             partitions,
-            topic_authorized_operations: TOPIC_OPERATIONS,
+            topic_authorized_operations: caller.authorized_operations(ResourceType::Topic, &name),
             ..Default::default()
         });
         if end < count {
@@ -132,6 +136,17 @@ pub(crate) fn handle(
             });
             break;
         }
+    }
+    if !all {
+        resp.topics.extend(
+            denied
+                .into_iter()
+                .map(|name| DescribeTopicPartitionsResponseTopic {
+                    error_code: ErrorCode::TOPIC_AUTHORIZATION_FAILED.0,
+                    name: Some(name),
+                    ..Default::default()
+                }),
+        );
     }
     resp
 }

@@ -1,21 +1,24 @@
 //! Fetch (key 1): sessionless reads with long polling, topics by name (v4–12) or by topic id
 //! (v13+: an unknown id is a partition-level UNKNOWN_TOPIC_ID, as in Kafka's
 //! `handleFetchRequest`). Record bytes are slices of the mapped segment files, handed to the
-//! encoder as their own chunks: never copied.
+//! encoder as their own chunks: never copied. READ on each topic, else its partitions are
+//! TOPIC_AUTHORIZATION_FAILED (after UNKNOWN_TOPIC_ID, before existence, as Kafka orders it).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use weir_protocol::messages::fetch::{
-    FetchPartition, FetchRequest, FetchResponse, FetchTopic, FetchableTopicResponse,
-    LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+    AbortedTransaction, FetchPartition, FetchRequest, FetchResponse, FetchTopic,
+    FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
 };
 use weir_protocol::{ErrorCode, Uuid};
 
 use crate::errors::PartitionError;
 use crate::handler::Node;
 use crate::offload;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topics::{Partition, Topic, Topics};
 
 /// Longest a fetch may wait, whatever the client asks (Kafka clients ask for 500 ms or so).
@@ -35,6 +38,7 @@ const LEADER_DISCOVERY_VERSION_MIN: i16 = 16;
 const LEADER_EPOCH: i32 = 0;
 
 pub(crate) async fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     node: &Node,
     req: FetchRequest,
@@ -54,11 +58,29 @@ pub(crate) async fn handle(
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
     let mut appended = topics.subscribe_appended();
+    // Kafka's order: an unknown topic id is UNKNOWN_TOPIC_ID; then READ on each named topic,
+    // decided once per request; then whether it exists.
+    let readable = req
+        .topics
+        .iter()
+        .map(|t| {
+            let name = if version >= TOPIC_ID_VERSION_MIN {
+                match topics.get_by_id(&t.topic_id.0) {
+                    Some(topic) => topic.name.clone(),
+                    None => return true,
+                }
+            } else {
+                t.topic.clone()
+            };
+            caller.may_topic(Operation::Read, &name)
+        })
+        .collect();
     let fetch = Fetch {
         topics,
         node,
         req: &req,
         version,
+        readable,
     };
     loop {
         // Mark the current version seen before reading, so an append racing this read wakes us.
@@ -108,6 +130,8 @@ struct Fetch<'a> {
     node: &'a Node,
     req: &'a FetchRequest,
     version: i16,
+    /// Per requested topic, whether the caller may READ it.
+    readable: Vec<bool>,
 }
 
 /// Kafka's `FetchResponse.partitionResponse`: an error, high watermark -1, nothing else.
@@ -159,10 +183,16 @@ impl Fetch<'_> {
         let (mut existing, mut read_error) = (0usize, false);
         let mut sent = Vec::new();
         let mut responses = Vec::with_capacity(req.topics.len());
-        for t in &req.topics {
+        for (ti, t) in req.topics.iter().enumerate() {
             let topic = self.topic(t);
+            let readable = self.readable.get(ti).copied().unwrap_or(false);
             let mut parts = Vec::with_capacity(t.partitions.len());
             for fp in &t.partitions {
+                if !readable {
+                    let code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+                    parts.push(partition_error(fp.partition, code));
+                    continue;
+                }
                 let p = match &topic {
                     Ok(topic) => topic.partition(fp.partition).cloned(),
                     Err(code) => {
@@ -267,16 +297,21 @@ impl Fetch<'_> {
             ..Default::default()
         };
         let hw = p.high_watermark();
+        let lso = p.last_stable_offset();
         let log_start = p.log.log_start();
         pd.high_watermark = hw;
-        pd.last_stable_offset = hw;
+        pd.last_stable_offset = lso;
+        // read_committed reads stop at the last stable offset, read_uncommitted ones at the
+        // high watermark (Kafka's `FetchIsolation`).
+        let committed = self.req.isolation_level == READ_COMMITTED;
+        let upto = if committed { lso } else { hw };
         pd.log_start_offset = log_start;
         let offset = fp.fetch_offset;
         if offset < log_start || offset > p.log.log_end() {
             pd.error_code = ErrorCode::OFFSET_OUT_OF_RANGE.0;
             return pd;
         }
-        if offset >= hw {
+        if offset >= upto {
             return pd; // caught up: nothing readable yet
         }
         let limit = usize::try_from(fp.partition_max_bytes)
@@ -285,8 +320,32 @@ impl Fetch<'_> {
         // The first batch of the response is returned whole even past the limits, so a
         // consumer can always make progress; later partitions respect them.
         // A large read (CRC-32C of every batch, page faults) runs off the async worker.
-        match offload::run(limit, || p.log.read(offset, limit.max(1), hw)) {
+        match offload::run(limit, || p.log.read(offset, limit.max(1), upto)) {
             Ok(r) if *total == 0 || r.batches.len() <= limit => {
+                if committed {
+                    // The aborted transactions overlapping what is returned, so the
+                    // consumer can drop their records (Kafka's `collectAbortedTxns`).
+                    match p.log.aborted_transactions(offset, r.next_offset) {
+                        Ok(aborted) => {
+                            pd.aborted_transactions = Some(
+                                aborted
+                                    .into_iter()
+                                    .map(|a| AbortedTransaction {
+                                        producer_id: a.producer_id,
+                                        first_offset: a.first_offset,
+                                        ..Default::default()
+                                    })
+                                    .collect(),
+                            );
+                        }
+                        Err(e) => {
+                            let e = PartitionError::from(e);
+                            tracing::warn!(topic, partition = fp.partition, error = %e, "aborted transactions unreadable");
+                            pd.error_code = e.code().0;
+                            return pd;
+                        }
+                    }
+                }
                 *total += r.batches.len();
                 *budget = budget.saturating_sub(r.batches.len());
                 pd.records = Some(r.batches);
@@ -310,6 +369,8 @@ mod tests {
 
     use super::*;
     use crate::config::{BrokerConfig, TimestampType};
+    use crate::security::Principal;
+    use crate::security::authorizer::Authorizer;
 
     fn request(t: &Topic, by_id: bool) -> FetchRequest {
         FetchRequest {
@@ -357,9 +418,11 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 9092,
         };
-        let by_id = handle(&topics, &node, request(&t, true), 13).await;
+        let (authorizer, who) = (Authorizer::off(), Principal::anonymous());
+        let caller = Caller::new(&authorizer, &who, None);
+        let by_id = handle(&caller, &topics, &node, request(&t, true), 13).await;
         assert_eq!(by_id.responses[0].partitions[0].error_code, 0);
-        handle(&topics, &node, request(&t, false), 12).await;
+        handle(&caller, &topics, &node, request(&t, false), 12).await;
         assert_eq!(p.stats.read().2, 2 * batch.len() as u64);
     }
 }

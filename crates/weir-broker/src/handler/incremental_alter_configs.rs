@@ -1,11 +1,15 @@
-//! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on a topic's overrides.
+//! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on a topic's overrides. Needs ALTER_CONFIGS on the
+//! topic (TOPIC_AUTHORIZATION_FAILED) or, for the broker, the cluster
+//! (CLUSTER_AUTHORIZATION_FAILED), checked first, as Kafka's ControllerApis.
 
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::incremental_alter_configs::{
     AlterConfigsResourceResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 
-use crate::handler::describe_configs::RESOURCE_TOPIC;
+use crate::handler::describe_configs::{RESOURCE_TOPIC, config_authorized};
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topic_config::default_value;
 use crate::topics::Topics;
 
@@ -15,6 +19,7 @@ const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     req: IncrementalAlterConfigsRequest,
     _version: i16,
@@ -32,6 +37,17 @@ pub(crate) fn handle(
                 r.error_code = code.0;
                 r.error_message = Some(msg);
             };
+            let authorized = config_authorized(
+                caller,
+                Operation::AlterConfigs,
+                res.resource_type,
+                &res.resource_name,
+            );
+            if let Err(code) = authorized {
+                r.error_code = code.0;
+                r.error_message = Some("Authorization failed.".into());
+                return r;
+            }
             if res.resource_type != RESOURCE_TOPIC {
                 fail(
                     ErrorCode::INVALID_REQUEST,

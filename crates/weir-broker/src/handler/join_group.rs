@@ -1,4 +1,5 @@
 //! JoinGroup (key 11): parks until the group's join phase completes (see `group/state.rs`).
+//! READ on the group, else GROUP_AUTHORIZATION_FAILED.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -7,14 +8,41 @@ use weir_protocol::messages::join_group::{JoinGroupRequest, JoinGroupResponse};
 
 use crate::group::Coordinator;
 use crate::group::JoinArgs;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 
 pub(crate) async fn handle(
+    caller: &Caller<'_>,
     coordinator: &Coordinator,
     req: JoinGroupRequest,
     version: i16,
     client_id: String,
     peer: Option<SocketAddr>,
 ) -> JoinGroupResponse {
+    if !caller.may_group(Operation::Read, &req.group_id) {
+        // Kafka's `JoinGroupRequest.getErrorResponse`.
+        return JoinGroupResponse {
+            error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED.0,
+            generation_id: -1,
+            protocol_name: Some(String::new()),
+            leader: String::new(),
+            member_id: String::new(),
+            ..Default::default()
+        };
+    }
+    // weir does not mix protocols in one group: a consumer-protocol (KIP-848) group with
+    // members refuses classic members with Kafka's error for protocols it does not support;
+    // an empty one gives its id up.
+    if coordinator.consumer().has_members(&req.group_id) {
+        return JoinGroupResponse {
+            error_code: ErrorCode::INCONSISTENT_GROUP_PROTOCOL.0,
+            generation_id: -1,
+            protocol_name: Some(String::new()),
+            member_id: req.member_id,
+            ..Default::default()
+        };
+    }
+    let _ = coordinator.consumer().remove_if_empty(&req.group_id);
     let group_id = req.group_id.clone();
     let rx = coordinator.groups().join(JoinArgs {
         group_id: req.group_id,
@@ -55,7 +83,7 @@ pub(crate) async fn handle(
 /// A member's `client_host` as Kafka reports it (`InetAddress.toString` of the connection's
 /// client address, never resolved to a name): `/` and the address, an IPv6 one as eight hex
 /// groups without `::` compression, an IPv4-mapped IPv6 one as the IPv4 address.
-fn client_host(ip: IpAddr) -> String {
+pub(crate) fn client_host(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => format!("/{v4}"),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -1,10 +1,25 @@
-//! LeaveGroup (key 13): one member (v0–2) or a batch (v3+).
+//! LeaveGroup (key 13): one member (v0–2) or a batch (v3+). READ on the group, else
+//! GROUP_AUTHORIZATION_FAILED.
 
+use weir_protocol::ErrorCode;
 use weir_protocol::messages::leave_group::{LeaveGroupRequest, LeaveGroupResponse, MemberResponse};
 
 use crate::group::Groups;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 
-pub(crate) fn handle(groups: &Groups, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub(crate) fn handle(
+    caller: &Caller<'_>,
+    groups: &Groups,
+    req: LeaveGroupRequest,
+    version: i16,
+) -> LeaveGroupResponse {
+    if !caller.may_group(Operation::Read, &req.group_id) {
+        return LeaveGroupResponse {
+            error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED.0,
+            ..Default::default()
+        };
+    }
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         req.members
             .iter()

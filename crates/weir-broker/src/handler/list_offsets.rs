@@ -1,18 +1,25 @@
 //! ListOffsets (key 2): earliest, latest, max timestamp, earliest local and latest tiered
 //! (no remote storage), and the first record at or after a timestamp — exact to the record,
 //! as Kafka answers, not just to the batch. v10's `timeout_ms` is for remote reads: unused.
+//! A topic needs DESCRIBE (Kafka's KafkaApis), else its partitions answer
+//! TOPIC_AUTHORIZATION_FAILED.
 
+use weir_protocol::ErrorCode;
 use weir_protocol::messages::list_offsets::{
     ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
 use weir_protocol::records::{DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch};
 
 use crate::errors::PartitionError;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 use crate::topics::Partition;
 use crate::topics::Topics;
 
 /// Kafka's special timestamps.
 const LATEST_TIMESTAMP: i64 = -1;
+/// Kafka's isolation level READ_COMMITTED (ListOffsets v2+).
+const READ_COMMITTED: i8 = 1;
 const EARLIEST_TIMESTAMP: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 /// The local log's start (KIP-405, v8+): the log start, as there is no remote storage.
@@ -24,14 +31,17 @@ const LATEST_TIERED_TIMESTAMP: i64 = -5;
 const LEADER_EPOCH_VERSION_MIN: i16 = 4;
 
 pub(crate) fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
     req: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
+    let isolation_level = req.isolation_level;
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
+            let allowed = caller.may_topic(Operation::Describe, &t.name);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -42,6 +52,10 @@ pub(crate) fn handle(
                         offset: -1,
                         ..Default::default()
                     };
+                    if !allowed {
+                        r.error_code = ErrorCode::TOPIC_AUTHORIZATION_FAILED.0;
+                        return r;
+                    }
                     let p = match topics.partition(&t.name, lp.partition_index) {
                         Ok(p) => p,
                         Err(code) => {
@@ -55,7 +69,7 @@ pub(crate) fn handle(
                     if lp.timestamp == LATEST_TIERED_TIMESTAMP {
                         r.leader_epoch = -1;
                     }
-                    match lookup(&p, lp.timestamp) {
+                    match lookup(&p, lp.timestamp, isolation_level) {
                         Ok(Some((offset, timestamp))) => {
                             r.offset = offset;
                             r.timestamp = timestamp;
@@ -79,9 +93,19 @@ pub(crate) fn handle(
     }
 }
 
-/// (offset, timestamp) for a ListOffsets query, or `None` when no record qualifies.
-fn lookup(p: &Partition, timestamp: i64) -> Result<Option<(i64, i64)>, PartitionError> {
-    let hw = p.high_watermark();
+/// (offset, timestamp) for a ListOffsets query, or `None` when no record qualifies. Only
+/// offsets below the last fetchable one count: the last stable offset at isolation level
+/// READ_COMMITTED (1), the high watermark otherwise (Kafka's `lastFetchableOffset`).
+fn lookup(
+    p: &Partition,
+    timestamp: i64,
+    isolation_level: i8,
+) -> Result<Option<(i64, i64)>, PartitionError> {
+    let hw = if isolation_level == READ_COMMITTED {
+        p.last_stable_offset()
+    } else {
+        p.high_watermark()
+    };
     match timestamp {
         LATEST_TIMESTAMP => Ok(Some((hw, -1))),
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => Ok(Some((p.log.log_start(), -1))),

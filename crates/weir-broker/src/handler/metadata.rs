@@ -1,5 +1,10 @@
 //! Metadata (key 3): brokers, and topics with their partitions and topic ids; topics named
-//! (auto-created when allowed) or, from v12, looked up by id.
+//! (auto-created when allowed) or, from v12, looked up by id. As Kafka: topics the caller may
+//! not DESCRIBE are left out of an all-topics answer and TOPIC_AUTHORIZATION_FAILED when
+//! named (whether they exist or not); auto-creation needs CREATE on the cluster or the topic.
+//! v8+ fill in `topic_authorized_operations` of the topics described when asked (not of the
+//! refused or unknown ids), v8–10 `cluster_authorized_operations` (0 without DESCRIBE on the
+//! cluster); unasked, both are Kafka's omitted sentinel.
 
 use std::collections::{BTreeMap, BTreeSet};
 use weir_protocol::ErrorCode;
@@ -11,6 +16,8 @@ use weir_protocol::messages::metadata::{
 
 use crate::handler::Node;
 use crate::handler::TopicCreation;
+use crate::security::acl::{CLUSTER_NAME, Operation, ResourceType};
+use crate::security::authorizer::Caller;
 use crate::topics::{Topic, TopicError, Topics};
 
 /// The first Metadata version that looks topics up by id (Kafka: "Version 12 supports
@@ -20,7 +27,56 @@ pub const TOPIC_ID_LOOKUP_VERSION_MIN: i16 = 12;
 /// The cluster id weir reports (one broker, one cluster).
 pub const CLUSTER_ID: &str = "weir-cluster";
 
+/// The first version with `include_*_authorized_operations`.
+const AUTHORIZED_OPERATIONS_VERSION_MIN: i16 = 8;
+/// The last version with `include_cluster_authorized_operations`.
+const CLUSTER_OPERATIONS_VERSION_MAX: i16 = 10;
+
 pub(crate) fn handle(
+    caller: &Caller<'_>,
+    topics: &Topics,
+    node: &Node,
+    creation: TopicCreation,
+    req: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
+    let (with_topic_ops, with_cluster_ops) = (
+        req.include_topic_authorized_operations,
+        req.include_cluster_authorized_operations,
+    );
+    let mut resp = topics_and_brokers(caller, topics, node, creation, req, version);
+    if version < AUTHORIZED_OPERATIONS_VERSION_MIN {
+        return resp;
+    }
+    if with_cluster_ops && version <= CLUSTER_OPERATIONS_VERSION_MAX {
+        resp.cluster_authorized_operations = if caller.may_cluster(Operation::Describe) {
+            caller.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
+        } else {
+            0
+        };
+    }
+    if with_topic_ops {
+        let refused = [
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED.0,
+            ErrorCode::UNKNOWN_TOPIC_ID.0,
+            ErrorCode::INVALID_REQUEST.0,
+        ];
+        for t in &mut resp.topics {
+            if let Some(name) = t
+                .name
+                .as_deref()
+                .filter(|_| !refused.contains(&t.error_code))
+            {
+                t.topic_authorized_operations =
+                    caller.authorized_operations(ResourceType::Topic, name);
+            }
+        }
+    }
+    resp
+}
+
+fn topics_and_brokers(
+    caller: &Caller<'_>,
     topics: &Topics,
     node: &Node,
     creation: TopicCreation,
@@ -48,7 +104,13 @@ pub(crate) fn handle(
         Some(t) => Some(t),
     };
     let Some(requested) = requested else {
-        resp.topics = topics.all().iter().map(|t| describe(node, t)).collect();
+        // Topics the caller may not DESCRIBE are left out.
+        resp.topics = topics
+            .all()
+            .iter()
+            .filter(|t| caller.may_topic(Operation::Describe, &t.name))
+            .map(|t| describe(node, t))
+            .collect();
         return resp;
     };
     if (10..TOPIC_ID_LOOKUP_VERSION_MIN).contains(&version) {
@@ -85,12 +147,20 @@ pub(crate) fn handle(
                 });
             }
         }
-        resp.topics.extend(
-            found
-                .iter()
-                .filter_map(|(_, t)| t.as_ref())
-                .map(|t| describe(node, t)),
-        );
+        resp.topics
+            .extend(found.iter().filter_map(|(_, t)| t.as_ref()).map(|t| {
+                if caller.may_topic(Operation::Describe, &t.name) {
+                    describe(node, t)
+                } else {
+                    // Kafka: ids are not secret, so the id is answered with the error.
+                    MetadataResponseTopic {
+                        error_code: ErrorCode::TOPIC_AUTHORIZATION_FAILED.0,
+                        name: None,
+                        topic_id: Uuid(t.id),
+                        ..Default::default()
+                    }
+                }
+            }));
         return resp;
     }
     let auto_create = creation.auto_create && (version < 4 || req.allow_auto_topic_creation);
@@ -104,7 +174,17 @@ pub(crate) fn handle(
             continue;
         };
         let topic = match topics.get(&name) {
+            // Whether it exists is not told to a caller that may not DESCRIBE it.
+            _ if !caller.may_topic(Operation::Describe, &name) => {
+                Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+            }
             Some(topic) => Ok(topic),
+            None if auto_create
+                && !caller.may_cluster(Operation::Create)
+                && !caller.may_topic(Operation::Create, &name) =>
+            {
+                Err(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+            }
             None if auto_create => match Topics::validate_name(&name) {
                 // Creation is synchronous here, so the new topic is described at once.
                 Ok(()) => topics

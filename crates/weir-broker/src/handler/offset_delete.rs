@@ -1,7 +1,8 @@
 //! OffsetDelete (key 47): removes committed offsets of partitions the group is not
 //! consuming (Kafka: only when the group is Empty or does not subscribe to the topic; weir
 //! cannot read subscriptions, so it requires an Empty group: GROUP_SUBSCRIBED_TO_TOPIC
-//! otherwise).
+//! otherwise). As Kafka: the group needs DELETE (GROUP_AUTHORIZATION_FAILED, checked first),
+//! each topic READ (its partitions TOPIC_AUTHORIZATION_FAILED).
 
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::offset_delete::{
@@ -11,12 +12,21 @@ use weir_protocol::messages::offset_delete::{
 
 use crate::group::Coordinator;
 use crate::group::GroupState;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 
 pub(crate) async fn handle(
+    caller: &Caller<'_>,
     coordinator: &Coordinator,
     req: OffsetDeleteRequest,
     _version: i16,
 ) -> OffsetDeleteResponse {
+    if !caller.may_group(Operation::Delete, &req.group_id) {
+        return OffsetDeleteResponse {
+            error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED.0,
+            ..Default::default()
+        };
+    }
     let state = coordinator.groups().state(&req.group_id);
     let Some(state) = state else {
         return OffsetDeleteResponse {
@@ -33,6 +43,11 @@ pub(crate) async fn handle(
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let mut parts = Vec::with_capacity(t.partitions.len());
+        let per_partition = if caller.may_topic(Operation::Read, &t.name) {
+            per_partition
+        } else {
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED
+        };
         for p in t.partitions {
             if per_partition == ErrorCode::NONE
                 && coordinator

@@ -1,10 +1,13 @@
 //! Produce (key 0): validate and append each partition's batch; answer per the acks mode.
 //! Under the default fsync policy `acks=-1` is answered only once the batch is durable.
+//! Authorization as Kafka's: WRITE on the transactional id when one is given (else every
+//! partition is TRANSACTIONAL_ID_AUTHORIZATION_FAILED), WRITE on each topic (else its
+//! partitions are TOPIC_AUTHORIZATION_FAILED, before the topic's existence is checked).
 
 use std::sync::Arc;
 
 use weir_protocol::ErrorCode;
-use weir_protocol::records::ValidatedBatch;
+use weir_protocol::records::{NO_TIMESTAMP, TimestampType, ValidatedBatch};
 // Produce v0-2 (message formats v0/v1) stay advertised for librdkafka but are refused.
 use weir_protocol::api::PRODUCE_VERSION_ACCEPTED_MIN;
 use weir_protocol::messages::produce::{
@@ -14,7 +17,12 @@ use weir_protocol::messages::produce::{
 use crate::clock::now_ms;
 use crate::errors::PartitionError;
 use crate::offload;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
+use crate::topic_config::{MESSAGE_TIMESTAMP_MAX_MS_DEFAULT, TopicSettings};
 use crate::topics::{Partition, Topics};
+use crate::txn::TxnCoordinator;
+use crate::txn::state::TxnPartition;
 
 fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
     PartitionProduceResponse {
@@ -33,26 +41,86 @@ fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProdu
 /// (LogValidator) its records, decompressed within `budget` bytes
 /// (`produce_decompressed_bytes_max`; Kafka streams without a bound), parse, fill the
 /// records section exactly and number `recordCount`. The codes are `errors.rs`'s.
+///
+/// For CreateTime topics each record's timestamp must lie within the topic's
+/// `message.timestamp.before.max.ms` below and `.after.max.ms` above `now_ms` (Kafka's
+/// `LogValidator.validateTimestamp`; a record without a timestamp, -1, passes). Last, a
+/// topic whose `compression.type` names a codec gets the batch recompressed into it when
+/// it was sent in another, and the result checked against `max_message_bytes` again.
 fn validate(
     records: &bytes::Bytes,
     max_message_bytes: usize,
     budget: usize,
-    keys_required: bool,
+    settings: &TopicSettings,
+    now_ms: i64,
 ) -> Result<ValidatedBatch, PartitionError> {
+    let keys_required = settings.compacted();
     let batch = ValidatedBatch::new(records.clone(), Some(max_message_bytes))?;
+    let bounded = settings.timestamp_type == TimestampType::CreateTime
+        && (settings.timestamp_before_max_ms != MESSAGE_TIMESTAMP_MAX_MS_DEFAULT
+            || settings.timestamp_after_max_ms != MESSAGE_TIMESTAMP_MAX_MS_DEFAULT);
+    let low = now_ms.saturating_sub(settings.timestamp_before_max_ms);
+    let high = now_ms.saturating_add(settings.timestamp_after_max_ms);
     for record in batch.records(budget)? {
         match record {
             Err(e) => return Err(e.into()),
             // Kafka's rule for compacted topics: every record has a key.
             Ok(r) if keys_required && r.key.is_none() => return Err(PartitionError::KeylessRecord),
+            Ok(r)
+                if bounded
+                    && r.timestamp != NO_TIMESTAMP
+                    && !(low..=high).contains(&r.timestamp) =>
+            {
+                return Err(PartitionError::TimestampOutOfRange {
+                    timestamp: r.timestamp,
+                    offset_delta: r.offset_delta,
+                    low,
+                    high,
+                });
+            }
             Ok(_) => {}
         }
     }
-    Ok(batch)
+    match settings.compression {
+        Some(to) => Ok(batch.recompressed(
+            to,
+            settings.compression_level,
+            budget,
+            Some(max_message_bytes),
+        )?),
+        None => Ok(batch),
+    }
+}
+
+/// KIP-890 part 1: a transactional batch is written only to a partition of its producer's
+/// open transaction, at the transaction's epoch.
+fn verify_transaction(
+    txn: &TxnCoordinator,
+    transactional_id: Option<&str>,
+    batch: &ValidatedBatch,
+    topic: &str,
+    partition: i32,
+) -> Result<(), PartitionError> {
+    let header = batch.header();
+    if !header.is_transactional() {
+        return Ok(());
+    }
+    // Only a transactional batch pays for the owned (topic, partition) key.
+    let partition: TxnPartition = (topic.to_string(), partition);
+    let Some(id) = transactional_id else {
+        return Err(PartitionError::NotInTransaction);
+    };
+    match txn.verify(id, header.producer_id, header.producer_epoch, &partition) {
+        Ok(()) => Ok(()),
+        Err(ErrorCode::INVALID_PRODUCER_EPOCH) => Err(PartitionError::StaleProducerEpoch),
+        Err(_) => Err(PartitionError::NotInTransaction),
+    }
 }
 
 pub(crate) async fn handle(
+    caller: &Caller<'_>,
     topics: &Topics,
+    txn: &TxnCoordinator,
     decompressed_bytes_max: usize,
     req: ProduceRequest,
     version: i16,
@@ -65,10 +133,17 @@ pub(crate) async fn handle(
         ))
     } else if !matches!(acks, -1..=1) {
         Some((ErrorCode::INVALID_REQUIRED_ACKS, "acks must be -1, 0 or 1"))
-    } else if req.transactional_id.is_some() {
+    } else if req.transactional_id.as_deref() == Some("") {
+        Some((ErrorCode::INVALID_REQUEST, "empty transactional id"))
+    } else if req
+        .transactional_id
+        .as_deref()
+        .is_some_and(|id| !caller.may_txn(Operation::Write, id))
+    {
+        // Kafka answers the whole request so (KafkaApis.handleProduceRequest).
         Some((
             ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            "transactions are not supported",
+            "Transactional Id authorization failed.",
         ))
     } else {
         None
@@ -79,13 +154,18 @@ pub(crate) async fn handle(
     let mut waits: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     for (ti, t) in req.topic_data.into_iter().enumerate() {
         let settings = topics.get(&t.name).map(|t| t.settings());
+        let may_write = caller.may_topic(Operation::Write, &t.name);
         let mut parts = Vec::with_capacity(t.partition_data.len());
         for (pi, pd) in t.partition_data.into_iter().enumerate() {
             if let Some((code, msg)) = refuse {
                 parts.push(error(pd.index, code, Some(msg.to_string())));
                 continue;
             }
-            if t.name == crate::group::OFFSETS_TOPIC {
+            if !may_write {
+                parts.push(error(pd.index, ErrorCode::TOPIC_AUTHORIZATION_FAILED, None));
+                continue;
+            }
+            if super::is_internal_topic(&t.name) {
                 // Kafka refuses client appends to internal topics.
                 parts.push(error(
                     pd.index,
@@ -121,7 +201,15 @@ pub(crate) async fn handle(
             // the async worker, still before this handler's first wait (`offload.rs`).
             let appended = offload::run(offload::produce_work_bytes(&records), || {
                 let max = p.log.max_message_bytes();
-                let batch = validate(&records, max, budget, settings.compacted())?;
+                // Kafka checks the in-sync replicas first (Partition.appendRecordsToLeader).
+                if acks == -1 && settings.min_insync_replicas > 1 {
+                    return Err(PartitionError::NotEnoughReplicas {
+                        min_insync_replicas: settings.min_insync_replicas,
+                    });
+                }
+                let batch = validate(&records, max, budget, settings, now)?;
+                let id = req.transactional_id.as_deref();
+                verify_transaction(txn, id, &batch, &t.name, pd.index)?;
                 p.append(&batch, settings.timestamp_type, now)
             });
             match appended {

@@ -1,16 +1,26 @@
-//! SyncGroup (key 14): the leader hands in assignments; every member gets its own.
+//! SyncGroup (key 14): the leader hands in assignments; every member gets its own. READ on
+//! the group, else GROUP_AUTHORIZATION_FAILED.
 
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::sync_group::{SyncGroupRequest, SyncGroupResponse};
 
 use crate::group::Groups;
 use crate::group::SyncArgs;
+use crate::security::acl::Operation;
+use crate::security::authorizer::Caller;
 
 pub(crate) async fn handle(
+    caller: &Caller<'_>,
     groups: &Groups,
     req: SyncGroupRequest,
     _version: i16,
 ) -> SyncGroupResponse {
+    if !caller.may_group(Operation::Read, &req.group_id) {
+        return SyncGroupResponse {
+            error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED.0,
+            ..Default::default()
+        };
+    }
     let rx = groups.sync(SyncArgs {
         group_id: req.group_id,
         generation_id: req.generation_id,

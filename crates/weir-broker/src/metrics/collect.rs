@@ -187,6 +187,64 @@ impl Collector for Scrape {
             }),
         )?;
 
+        // The log cleaner: each compacted partition's dirty ratio and bytes (capped like the
+        // partition families), and what the cleaner threads have done.
+        let mut cleaned = Vec::new();
+        if let Some(topics) = &topics {
+            let now_ms = crate::clock::now_ms();
+            for t in topics.all() {
+                if !t.settings().compacted() {
+                    continue;
+                }
+                let name: Arc<str> = Arc::from(t.name.as_str());
+                for p in &t.partitions {
+                    let st = p.log.cleaner_stats(now_ms);
+                    cleaned.push((Arc::clone(&name), p.index, st.dirty_ratio, st.dirty_bytes));
+                }
+            }
+        }
+        let shown = cap(cleaned.len(), &mut dropped);
+        dropped += (cleaned.len() - shown) as u64;
+        cleaned.truncate(shown);
+        gauges(
+            &mut e,
+            "weir_cleaner_dirty_ratio",
+            "Dirty bytes over clean plus dirty bytes of a compacted partition (the cleaner picks the highest).",
+            cleaned.iter().map(|(t, p, r, _)| (cl(t, *p), *r)),
+        )?;
+        gauges(
+            &mut e,
+            "weir_cleaner_dirty_bytes",
+            "Bytes of a compacted partition's cleanable segments not yet cleaned.",
+            cleaned
+                .iter()
+                .map(|(t, p, _, b)| (cl(t, *p), i64::try_from(*b).unwrap_or(i64::MAX))),
+        )?;
+        let (cleans, failures, cb_in, cb_out, removed) = topics
+            .as_ref()
+            .map_or((0, 0, 0, 0, 0), |t| t.cleaner_totals().read());
+        for (name, help, v) in [
+            ("weir_cleaner_cleans", "Cleans completed.", cleans),
+            ("weir_cleaner_failures", "Cleans that failed.", failures),
+            (
+                "weir_cleaner_bytes_in",
+                "Bytes of the segments cleans replaced.",
+                cb_in,
+            ),
+            (
+                "weir_cleaner_bytes_out",
+                "Bytes of the segments cleans wrote.",
+                cb_out,
+            ),
+            (
+                "weir_cleaner_records_removed",
+                "Records cleans removed.",
+                removed,
+            ),
+        ] {
+            counters(&mut e, name, help, std::iter::once((Vec::new(), v)))?;
+        }
+
         // Groups.
         let mut groups = Vec::new();
         let mut offsets = Vec::new();
@@ -375,6 +433,38 @@ impl Collector for Scrape {
             std::iter::once((Vec::new(), m.connections_accepted.load(Ordering::Relaxed))),
         )?;
 
+        // Request memory and queueing.
+        let queued = m
+            .request_memory
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .map_or(0, |r| r.queued() as i64);
+        gauges(
+            &mut e,
+            "weir_bytes_in_queued",
+            "Request bytes held (read, not yet answered), within queued_max_request_bytes.",
+            std::iter::once((Vec::new(), queued)),
+        )?;
+        histograms(
+            &mut e,
+            "weir_request_queue_seconds",
+            "From a request's frame being read to its handler starting.",
+            std::iter::once((Vec::new(), m.request_queue.snapshot())),
+        )?;
+
+        // Quotas.
+        let mut f = e.encode_descriptor(
+            "weir_throttle_time_seconds",
+            "Throttle time given to clients over a quota, by quota (produce, fetch, request).",
+            None,
+            MetricType::Counter,
+        )?;
+        for kind in crate::quota::QuotaKind::ALL {
+            let secs = m.throttle_ms[kind.index()].load(Ordering::Relaxed) as f64 / 1000.0;
+            f.encode_family(&vec![("quota", Label::Str(kind.label()))])?
+                .encode_counter::<NoLabelSet, f64, f64>(&secs, None)?;
+        }
+
         // Process.
         let p = process::read();
         if let Some(v) = p.cpu_seconds {
@@ -532,4 +622,11 @@ fn histograms<'a>(
         }
     }
     Ok(())
+}
+
+fn cl(topic: &str, partition: i32) -> Labels<'_> {
+    vec![
+        ("topic", Label::Str(topic)),
+        ("partition", Label::Int(partition.into())),
+    ]
 }

@@ -106,11 +106,17 @@ pub struct Metrics {
     fsync: DurationHistogram,
     connections: AtomicI64,
     connections_accepted: AtomicU64,
+    /// Per quota kind (`QuotaKind::index`): throttle time given, milliseconds.
+    throttle_ms: [AtomicU64; 3],
     /// How long opening the data directory took, in nanoseconds.
     recovery_nanos: AtomicU64,
     series_dropped: AtomicU64,
     phase: AtomicU8,
     sources: OnceLock<Sources>,
+    /// The request-bytes pool (`weir_bytes_in_queued`).
+    request_memory: OnceLock<Weak<crate::memory::RequestMemory>>,
+    /// From a frame read to its handler starting.
+    request_queue: DurationHistogram,
 }
 
 impl Metrics {
@@ -129,10 +135,13 @@ impl Metrics {
             fsync: DurationHistogram::default(),
             connections: AtomicI64::new(0),
             connections_accepted: AtomicU64::new(0),
+            throttle_ms: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             recovery_nanos: AtomicU64::new(0),
             series_dropped: AtomicU64::new(0),
             phase: AtomicU8::new(Phase::Starting as u8),
             sources: OnceLock::new(),
+            request_memory: OnceLock::new(),
+            request_queue: DurationHistogram::default(),
         })
     }
 
@@ -222,6 +231,21 @@ impl Metrics {
     }
 
     /// Counts an accepted connection; the gauge goes down when the guard is dropped.
+    /// A client was throttled `ms` for a quota of `kind` (`weir_throttle_time_seconds_total`).
+    /// Hands over the request-bytes pool, read at scrape time (once).
+    pub(crate) fn attach_request_memory(&self, m: &Arc<crate::memory::RequestMemory>) {
+        let _ = self.request_memory.set(Arc::downgrade(m));
+    }
+
+    /// A request waited `d` between its frame being read and its handler starting.
+    pub(crate) fn request_queued(&self, d: Duration) {
+        self.request_queue.observe(d);
+    }
+
+    pub(crate) fn throttled(&self, kind: crate::quota::QuotaKind, ms: u64) {
+        self.throttle_ms[kind.index()].fetch_add(ms, Ordering::Relaxed);
+    }
+
     pub(crate) fn connection_opened(self: &Arc<Self>) -> ConnectionGuard {
         self.connections_accepted.fetch_add(1, Ordering::Relaxed);
         self.connections.fetch_add(1, Ordering::Relaxed);

@@ -1,6 +1,10 @@
 //! A real broker on an ephemeral port, and a minimal Kafka client speaking through
 //! `weir-protocol`, for the integration tests.
 
+pub mod node;
+pub mod secured;
+pub mod txn;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -209,6 +213,18 @@ impl Client {
     /// Creates a topic (CreateTopics v5) with topic configs; panics unless it succeeds.
     #[allow(dead_code)] // not every test file creates its topics this way
     pub async fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) {
+        let (code, message) = self.try_create_topic(name, partitions, configs).await;
+        assert_eq!(code, 0, "{message:?}");
+    }
+
+    /// Creates a topic (CreateTopics v5) with topic configs; (error code, error message).
+    #[allow(dead_code)] // not every test file creates its topics this way
+    pub async fn try_create_topic(
+        &mut self,
+        name: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> (i16, Option<String>) {
         use weir_protocol::messages::create_topics as ct;
         let ResponseBody::CreateTopics(r) = self
             .call(
@@ -236,6 +252,93 @@ impl Client {
         else {
             panic!("not a CreateTopics response")
         };
-        assert_eq!(r.topics[0].error_code, 0, "{r:?}");
+        (r.topics[0].error_code, r.topics[0].error_message.clone())
+    }
+}
+
+/// Requests of the security APIs for the version sweep.
+pub mod security_requests {
+    use bytes::Bytes;
+    use weir_protocol::messages::alter_user_scram_credentials as auc;
+    use weir_protocol::messages::sasl_handshake as sh;
+
+    /// A SCRAM-SHA-256 handshake.
+    pub fn handshake() -> sh::SaslHandshakeRequest {
+        sh::SaslHandshakeRequest {
+            mechanism: "SCRAM-SHA-256".into(),
+        }
+    }
+
+    /// An upsert of user `sweep`.
+    pub fn alter() -> auc::AlterUserScramCredentialsRequest {
+        auc::AlterUserScramCredentialsRequest {
+            upsertions: vec![auc::ScramCredentialUpsertion {
+                name: "sweep".into(),
+                mechanism: 1,
+                iterations: 4096,
+                salt: Bytes::from_static(b"salt"),
+                salted_password: Bytes::from_static(&[7; 32]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// DescribeAcls of every ACL.
+    pub fn describe_acls() -> weir_protocol::messages::describe_acls::DescribeAclsRequest {
+        weir_protocol::messages::describe_acls::DescribeAclsRequest {
+            resource_type_filter: 1,
+            resource_name_filter: None,
+            pattern_type_filter: 1,
+            principal_filter: None,
+            host_filter: None,
+            operation: 1,
+            permission_type: 1,
+            ..Default::default()
+        }
+    }
+
+    /// CreateAcls of one ALLOW: `principal` may `op` (a code) on the LITERAL resource `name`
+    /// of type `kind` (a code), from any host.
+    pub fn create_acl(
+        kind: i8,
+        name: &str,
+        principal: &str,
+        op: i8,
+    ) -> weir_protocol::messages::create_acls::CreateAclsRequest {
+        use weir_protocol::messages::create_acls as ca;
+        ca::CreateAclsRequest {
+            creations: vec![ca::AclCreation {
+                resource_type: kind,
+                resource_name: name.into(),
+                resource_pattern_type: 3,
+                principal: principal.into(),
+                host: "*".into(),
+                operation: op,
+                permission_type: 3,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// DeleteAcls of every ACL of `principal`.
+    pub fn delete_acls_of(
+        principal: &str,
+    ) -> weir_protocol::messages::delete_acls::DeleteAclsRequest {
+        use weir_protocol::messages::delete_acls as da;
+        da::DeleteAclsRequest {
+            filters: vec![da::DeleteAclsFilter {
+                resource_type_filter: 1,
+                resource_name_filter: None,
+                pattern_type_filter: 1,
+                principal_filter: Some(principal.into()),
+                host_filter: None,
+                operation: 1,
+                permission_type: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
     }
 }

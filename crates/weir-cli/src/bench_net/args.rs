@@ -95,6 +95,9 @@ pub struct NetArgs {
     /// Broker to bootstrap from.
     #[arg(long, default_value = "127.0.0.1:9092", value_name = "HOST:PORT")]
     pub bootstrap: String,
+    /// Client properties, as every client command's `--command-config` (SASL, TLS).
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<std::path::PathBuf>,
     /// Topic (created with `--partitions` if missing).
     #[arg(long, default_value = "weir-bench")]
     pub topic: String,
@@ -142,10 +145,21 @@ pub struct NetArgs {
     /// Skip the ceilings (loopback TCP, storage append, page-cache read).
     #[arg(long)]
     pub no_ceilings: bool,
+    /// `produce`: transactional producers, each committing every
+    /// `--transaction-records` records, run after an idempotent pass of the same settings
+    /// on the same topic; both are reported, with commit latency (implies `--acks all`).
+    #[arg(long)]
+    pub transactional: bool,
+    /// Records per transaction of `--transactional`.
+    #[arg(long, default_value_t = TRANSACTION_RECORDS_DEFAULT, requires = "transactional")]
+    pub transaction_records: u64,
     /// Print the full result (series included) as JSON.
     #[arg(long)]
     pub json: bool,
 }
+
+/// Records per transaction of `--transactional` by default.
+pub const TRANSACTION_RECORDS_DEFAULT: u64 = 100;
 
 /// When a run stops sending (or consuming).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +175,8 @@ pub enum Stop {
 pub struct Settings {
     /// Bootstrap address.
     pub bootstrap: String,
+    /// The `--command-config` file, if any.
+    pub command_config: Option<std::path::PathBuf>,
     /// Topic.
     pub topic: String,
     /// Record value size, bytes.
@@ -189,6 +205,8 @@ pub struct Settings {
     pub warmup: Warmup,
     /// Ceilings measured.
     pub ceilings: bool,
+    /// Records per transaction of a transactional run (`None`: idempotent).
+    pub transaction_records: Option<u64>,
     #[serde(skip)]
     /// Scratch directory for the page-cache ceiling.
     pub scratch_dir: PathBuf,
@@ -234,8 +252,13 @@ impl Settings {
         if let Some(n) = records {
             anyhow::ensure!(n > 0, "--records must be positive");
         }
+        anyhow::ensure!(
+            !a.transactional || a.transaction_records > 0,
+            "--transaction-records must be positive"
+        );
         Ok(Settings {
             bootstrap: a.bootstrap,
+            command_config: a.command_config,
             topic: a.topic,
             record_size: a.record_size,
             records,
@@ -244,12 +267,14 @@ impl Settings {
             producers: a.producers,
             batch_size: a.batch_size,
             linger_ms: a.linger_ms,
-            acks: a.acks,
+            // A transactional producer is idempotent: acks=all.
+            acks: if a.transactional { -1 } else { a.acks },
             compression: format!("{:?}", a.compression).to_lowercase(),
             max_in_flight: a.max_in_flight,
             rate: a.rate,
             warmup: a.warmup,
             ceilings: !a.no_ceilings,
+            transaction_records: a.transactional.then_some(a.transaction_records),
             scratch_dir: a.scratch_dir.unwrap_or_else(std::env::temp_dir),
             codec: a.compression,
             json: a.json,

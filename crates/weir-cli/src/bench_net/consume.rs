@@ -19,7 +19,7 @@ const PARTITION_FETCH_BYTES: i32 = 4 << 20;
 /// Runs the benchmark and returns its report.
 pub async fn run(s: Settings) -> anyhow::Result<Report> {
     let cpu0 = process_cpu_s("self");
-    let client = connect(&s.bootstrap).await?;
+    let client = connect(&s).await?;
     let partitions = topic::ensure(&client, &s.topic, s.partitions).await?;
     let mut offsets = topic::offsets(&client, &s.topic, partitions).await?;
     let available: i64 = offsets.iter().map(|(a, b)| b - a).sum();

@@ -34,7 +34,7 @@ struct Consumed {
 /// Runs the benchmark and returns its report.
 pub async fn run(s: Settings) -> anyhow::Result<Report> {
     let cpu0 = process_cpu_s("self");
-    let client = connect(&s.bootstrap).await?;
+    let client = connect(&s).await?;
     let partitions = topic::ensure(&client, &s.topic, s.partitions).await?;
     let offsets = topic::offsets(&client, &s.topic, partitions).await?;
     let config = FetchConfig {

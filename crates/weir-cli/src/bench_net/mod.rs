@@ -79,12 +79,18 @@ pub fn startup(args: &StartupArgs) -> anyhow::Result<()> {
 }
 
 /// Connects the benchmark's client.
-async fn connect(bootstrap: &str) -> anyhow::Result<Client> {
+async fn connect(s: &args::Settings) -> anyhow::Result<Client> {
+    let security = match &s.command_config {
+        Some(path) => crate::client_cmd::command_config::load(path)?,
+        None => crate::client_cmd::command_config::Security::default(),
+    };
     let options = ClientOptions {
         client_id: "weir-bench".into(),
+        sasl: security.sasl,
+        tls: security.tls,
         ..ClientOptions::default()
     };
-    Ok(Client::connect(bootstrap, options).await?)
+    Ok(Client::connect(&s.bootstrap, options).await?)
 }
 
 /// Ticks a series in the background until stopped; `start` gives the measured
@@ -237,5 +243,7 @@ fn report(command: &str, s: &args::Settings) -> anyhow::Result<Report> {
         series: Vec::new(),
         ceilings: Vec::new(),
         client_cpu_s: 0.0,
+        transactions: None,
+        idempotent_baseline: None,
     })
 }

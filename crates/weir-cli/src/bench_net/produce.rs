@@ -4,13 +4,29 @@
 use std::time::Instant;
 
 use super::args::Settings;
-use super::report::{Latency, Rate, Report, process_cpu_s};
+use super::report::{Latency, Rate, Report, Transactions, process_cpu_s};
 use super::{Ticker, ceilings, connect, report, send, topic};
 
-/// Runs the benchmark and returns its report.
+/// Runs the benchmark and returns its report. A transactional run first runs the same
+/// settings idempotently on the same topic, and reports that pass beside its own.
 pub async fn run(s: Settings) -> anyhow::Result<Report> {
+    if s.transaction_records.is_none() {
+        return pass(s).await;
+    }
+    let baseline = pass(Settings {
+        transaction_records: None,
+        ..s.clone()
+    })
+    .await?;
+    let mut report = pass(s).await?;
+    report.idempotent_baseline = Some(Box::new(baseline));
+    Ok(report)
+}
+
+/// One pass of producers.
+async fn pass(s: Settings) -> anyhow::Result<Report> {
     let cpu0 = process_cpu_s("self");
-    let client = connect(&s.bootstrap).await?;
+    let client = connect(&s).await?;
     let partitions = topic::ensure(&client, &s.topic, s.partitions).await?;
     let shared = send::Shared::new(s.clone(), true);
     let sh = shared.clone();
@@ -57,6 +73,14 @@ pub async fn run(s: Settings) -> anyhow::Result<Report> {
         series,
         ceilings,
         client_cpu_s: process_cpu_s("self") - cpu0,
+        transactions: s.transaction_records.map(|n| {
+            let commits = shared.commits();
+            Transactions {
+                committed: commits.len(),
+                records_per_transaction: n,
+                commit_latency: Latency::of(&commits),
+            }
+        }),
         ..report("produce", &s)?
     })
 }

@@ -155,6 +155,21 @@ pub struct Report {
     pub ceilings: Vec<Ceiling>,
     /// CPU seconds (user + system) of this benchmark process over the whole run.
     pub client_cpu_s: f64,
+    /// A transactional run's transactions and commit latency.
+    pub transactions: Option<Transactions>,
+    /// A transactional run's idempotent pass, same settings, same topic, just before.
+    pub idempotent_baseline: Option<Box<Report>>,
+}
+
+/// What the transactions of a `--transactional` run cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transactions {
+    /// Transactions committed.
+    pub committed: u64,
+    /// Records per transaction (the last may hold fewer).
+    pub records_per_transaction: u64,
+    /// `commit_transaction` from call to answer (flush of the last records + EndTxn).
+    pub commit_latency: Option<Latency>,
 }
 
 impl Report {
@@ -195,6 +210,20 @@ impl Report {
             );
         }
         println!("  client CPU      {:.2} s", self.client_cpu_s);
+        if let Some(t) = &self.transactions {
+            println!(
+                "  transactions    {} committed, {} records each",
+                t.committed, t.records_per_transaction
+            );
+            lat("commit latency", &t.commit_latency);
+        }
+        if let Some(b) = &self.idempotent_baseline {
+            println!(
+                "  vs idempotent   {:.0} records/s in the same run: transactional/idempotent = {:.3}",
+                b.throughput.records_per_s,
+                self.throughput.records_per_s / b.throughput.records_per_s.max(1e-9)
+            );
+        }
     }
 }
 

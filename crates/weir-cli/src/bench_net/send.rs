@@ -120,6 +120,8 @@ pub struct Shared {
     errors: AtomicU64,
     first_error: Mutex<Option<String>>,
     template: Bytes,
+    /// Commit latencies of a transactional run, µs.
+    commits: Mutex<Histogram<u64>>,
 }
 
 impl Shared {
@@ -145,7 +147,25 @@ impl Shared {
             measure_acks,
             errors: AtomicU64::new(0),
             first_error: Mutex::new(None),
+            commits: Mutex::new(histogram().unwrap_or_else(|_| {
+                // The bounds are constants that always make a histogram.
+                unreachable!("the latency histogram's bounds are valid")
+            })),
         })
+    }
+
+    /// Commit latencies so far (transactional runs).
+    pub fn commits(&self) -> Histogram<u64> {
+        self.commits
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    fn record_commit(&self, d: Duration) {
+        if let Ok(mut h) = self.commits.lock() {
+            let _ = h.record(micros(d));
+        }
     }
 
     /// The start of the measured window, once its first record has been sent.
@@ -245,9 +265,12 @@ impl Acked {
     }
 }
 
-/// The producer settings of a run.
-fn producer_config(s: &Settings) -> ProducerConfig {
+/// The producer settings of a run (producer task `task` of run `run_id`).
+fn producer_config(s: &Settings, run_id: u64, task: usize) -> ProducerConfig {
     ProducerConfig {
+        transactional_id: s
+            .transaction_records
+            .map(|_| format!("weir-bench-{run_id:x}-{task}")),
         acks: s.acks,
         linger_ms: s.linger_ms,
         batch_bytes: s.batch_size,
@@ -265,7 +288,8 @@ pub async fn run(client: &Client, shared: Arc<Shared>, partitions: i32) -> anyho
     let mut tasks = tokio::task::JoinSet::new();
     let mut collectors = tokio::task::JoinSet::new();
     for producer_id in 0..shared.settings.producers {
-        let producer = Producer::new(client.clone(), producer_config(&shared.settings))?;
+        let config = producer_config(&shared.settings, shared.run_id, producer_id);
+        let producer = Producer::new(client.clone(), config)?;
         let mut queues = Vec::new();
         for _ in 0..partitions {
             let (tx, rx) = mpsc::channel(COLLECTOR_QUEUE);
@@ -300,6 +324,7 @@ async fn produce_task(
     // the way a sticky partitioner fills them.
     let per_batch = (s.batch_size / s.record_size.max(1)).max(1) as u64;
     let mut local = producer_id as u64 * per_batch;
+    let mut in_transaction = 0u64;
     let result = async {
         loop {
             if shared.stop.load(Ordering::Acquire) {
@@ -363,6 +388,14 @@ async fn produce_task(
                 })
                 .await
                 .map_err(|_| anyhow::anyhow!("an ack collector stopped early"))?;
+            in_transaction += 1;
+            if s.transaction_records.is_some_and(|n| in_transaction >= n) {
+                commit(&producer, &shared).await?;
+                in_transaction = 0;
+            }
+        }
+        if s.transaction_records.is_some() && in_transaction > 0 {
+            commit(&producer, &shared).await?;
         }
         producer.flush().await?;
         anyhow::Ok(())
@@ -372,6 +405,14 @@ async fn produce_task(
     let closed = producer.close().await;
     result?;
     closed?;
+    Ok(())
+}
+
+/// Commits a transactional producer's open transaction, timing the commit.
+async fn commit(producer: &Producer, shared: &Shared) -> anyhow::Result<()> {
+    let t = Instant::now();
+    producer.commit_transaction().await?;
+    shared.record_commit(t.elapsed());
     Ok(())
 }
 

@@ -49,8 +49,12 @@ pub struct StartupArgs {
     #[arg(long, default_value_t = IDLE_MS_DEFAULT)]
     idle_ms: u64,
     /// Directory for the temporary data directories (default: the system's temp dir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "data_dir")]
     scratch_dir: Option<PathBuf>,
+    /// Start every run on this data directory instead (kept as it is), stopping the broker
+    /// cleanly (SIGTERM) after each: the time of a restart on a populated log.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Print the full result as JSON.
     #[arg(long)]
     json: bool,
@@ -104,6 +108,7 @@ pub fn run(args: &StartupArgs) -> anyhow::Result<()> {
         runs.push(one_run(
             &weir,
             &scratch,
+            args.data_dir.as_deref(),
             Duration::from_millis(args.idle_ms),
         )?);
     }
@@ -155,15 +160,25 @@ pub fn run(args: &StartupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long a cleanly stopped broker may take to exit, seconds.
+const STOP_TIMEOUT_S: u64 = 120;
+
 fn one_run(
     weir: &std::path::Path,
     scratch: &std::path::Path,
+    data_dir: Option<&std::path::Path>,
     idle: Duration,
 ) -> anyhow::Result<Run> {
-    let dir = tempfile::Builder::new()
-        .prefix("weir-bench-startup-")
-        .tempdir_in(scratch)
-        .with_context(|| format!("creating a data directory in {}", scratch.display()))?;
+    let temp = match data_dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("weir-bench-startup-")
+                .tempdir_in(scratch)
+                .with_context(|| format!("creating a data directory in {}", scratch.display()))?,
+        ),
+    };
+    let dir = data_dir.unwrap_or_else(|| temp.as_ref().expect("made above").path());
     let started = Instant::now();
     let child = Command::new(weir)
         .arg("serve")
@@ -171,7 +186,7 @@ fn one_run(
         .arg("127.0.0.1:0")
         .args(["--set", "http_listen=127.0.0.1:0"])
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir)
         .env("WEIR_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -190,6 +205,9 @@ fn one_run(
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     let idle_rss_kib = status_kib(&status, "VmRSS:").context("no VmRSS in /proc status")?;
     let peak_rss_kib = status_kib(&status, "VmHWM:").unwrap_or(idle_rss_kib);
+    if data_dir.is_some() {
+        stop_cleanly(&mut broker.0)?;
+    }
     drop(broker);
     Ok(Run {
         listening_ms,
@@ -271,6 +289,26 @@ fn status_kib(status: &str, key: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|n| n.parse().ok())
+}
+
+/// SIGTERM (through `kill`, by the child's PID), then waits for the exit: a clean stop,
+/// which leaves the logs' clean-shutdown markers and producer snapshots.
+fn stop_cleanly(child: &mut Child) -> anyhow::Result<()> {
+    let pid = child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .context("running kill")?;
+    anyhow::ensure!(status.success(), "kill -TERM {pid} failed");
+    let deadline = Instant::now() + Duration::from_secs(STOP_TIMEOUT_S);
+    while Instant::now() < deadline {
+        if let Some(exit) = child.try_wait()? {
+            anyhow::ensure!(exit.success(), "the broker exited with {exit}");
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    anyhow::bail!("the broker did not stop within {STOP_TIMEOUT_S} s")
 }
 
 #[cfg(test)]

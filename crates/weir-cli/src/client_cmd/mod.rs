@@ -1,13 +1,16 @@
-//! The Kafka client commands (`weir topic|produce|consume|replay|group`), built on
+//! The Kafka client commands (`weir topic|produce|consume|replay|group|acl`), built on
 //! `weir-client`: plain Kafka protocol, so they work against any Kafka-compatible broker.
 //! See `docs/cli.md` for every command and the behaviours chosen.
 
+pub mod acl;
+pub mod command_config;
 pub mod consume;
 pub mod format;
 pub mod group;
 pub mod produce;
 pub mod replay;
 pub mod topic;
+pub mod txn;
 
 use std::io::IsTerminal as _;
 
@@ -27,6 +30,10 @@ pub struct ConnArgs {
         env = "WEIR_BOOTSTRAP"
     )]
     pub bootstrap: String,
+    /// Client properties, librdkafka style (`security.protocol`, `sasl.mechanism`,
+    /// `sasl.username`, `sasl.password`, `ssl.*`), one `key=value` a line.
+    #[arg(long, global = true, value_name = "FILE", env = "WEIR_COMMAND_CONFIG")]
+    pub command_config: Option<std::path::PathBuf>,
 }
 
 /// Runs an async command on a small runtime.
@@ -40,10 +47,16 @@ pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> a
 
 /// Connects (versions negotiated, brokers known).
 pub async fn connect(conn: &ConnArgs) -> anyhow::Result<Client> {
+    let security = match &conn.command_config {
+        Some(path) => command_config::load(path)?,
+        None => command_config::Security::default(),
+    };
     Client::connect(
         &conn.bootstrap,
         ClientOptions {
             client_id: "weir-cli".into(),
+            sasl: security.sasl,
+            tls: security.tls,
             ..Default::default()
         },
     )

@@ -1,11 +1,18 @@
 //! `weir replay SRC DST`: copies a range of a topic (by offset or time, some partitions or
 //! all) into another, keeping keys, headers and timestamps, with the idempotent producer.
+//!
+//! `--exactly-once` copies in transactions (consume-transform-produce): each transaction
+//! holds up to `--transaction-records` copies and the source positions, committed for a
+//! group as Kafka's `sendOffsetsToTransaction` does; a replay interrupted and started again
+//! with the same transactional id resumes from the group's committed positions, fences the
+//! interrupted one and aborts what it left open, so every record is copied exactly once for
+//! read_committed consumers.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use weir_client::{FetchConfig, Fetcher, Producer, ProducerConfig, ProducerRecord};
+use weir_client::{FetchConfig, Fetcher, Isolation, Producer, ProducerConfig, ProducerRecord};
 use weir_protocol::ErrorCode;
 
 use super::consume::{bounds, offsets_for_time, select_partitions};
@@ -41,9 +48,56 @@ pub struct ReplayArgs {
     /// Codec of the copies: none, gzip, snappy, lz4, zstd.
     #[arg(long, default_value = "none")]
     compression: String,
+    /// Copy in transactions, resumable exactly once (see the module's documentation).
+    #[arg(long)]
+    exactly_once: bool,
+    /// Transactional id of `--exactly-once` (default `weir-replay-SRC-DST`).
+    #[arg(long, requires = "exactly_once")]
+    transactional_id: Option<String>,
+    /// Group whose committed offsets hold `--exactly-once`'s progress (default: the
+    /// transactional id).
+    #[arg(long, requires = "exactly_once")]
+    group: Option<String>,
+    /// Copies per transaction of `--exactly-once`.
+    #[arg(long, default_value_t = TRANSACTION_RECORDS_DEFAULT, requires = "exactly_once")]
+    transaction_records: u64,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// Copies per transaction of `--exactly-once` by default.
+const TRANSACTION_RECORDS_DEFAULT: u64 = 1000;
+
+/// The transactional id and group of an exactly-once replay.
+struct ExactlyOnce {
+    transactional_id: String,
+    group: String,
+    per_transaction: u64,
+}
+
+impl ExactlyOnce {
+    fn of(args: &ReplayArgs) -> anyhow::Result<Option<ExactlyOnce>> {
+        if !args.exactly_once {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            args.transaction_records > 0,
+            "--transaction-records must be at least 1"
+        );
+        let transactional_id = args
+            .transactional_id
+            .clone()
+            .unwrap_or_else(|| format!("weir-replay-{}-{}", args.source, args.destination));
+        Ok(Some(ExactlyOnce {
+            group: args
+                .group
+                .clone()
+                .unwrap_or_else(|| transactional_id.clone()),
+            transactional_id,
+            per_transaction: args.transaction_records,
+        }))
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -60,6 +114,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let from_time = args.from_time.as_deref().map(parse_time).transpose()?;
     let to_time = args.to_time.as_deref().map(parse_time).transpose()?;
     let compression = parse_compression(&args.compression)?;
+    let eos = ExactlyOnce::of(&args)?;
     block_on(async move {
         let client = connect(&args.conn).await?;
         let partitions = select_partitions(&client, &args.source, &args.partitions).await?;
@@ -84,13 +139,24 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         let same_partition = partitions.iter().all(|&p| p < dst_partitions);
 
         let b = bounds(&client, &args.source, &partitions).await?;
-        let starts = match from_time {
+        let mut starts = match from_time {
             Some(t) => offsets_for_time(&client, &args.source, &partitions, t, &b).await?,
             None => partitions
                 .iter()
                 .map(|&p| (p, args.from_offset.unwrap_or(b[&p].0).max(b[&p].0)))
                 .collect(),
         };
+        if let Some(eos) = &eos {
+            // Resume where the last committed transaction of this replay left off.
+            for c in client.fetch_committed(&eos.group, None).await? {
+                if c.topic == args.source
+                    && c.offset >= 0
+                    && let Some(s) = starts.get_mut(&c.partition)
+                {
+                    *s = (*s).max(c.offset);
+                }
+            }
+        }
         let ends = match to_time {
             Some(t) => offsets_for_time(&client, &args.source, &partitions, t, &b).await?,
             None => partitions
@@ -99,7 +165,18 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 .collect(),
         };
         let mut copied: BTreeMap<i32, Copied> = BTreeMap::new();
-        let mut fetcher = Fetcher::new(client.clone(), FetchConfig::default());
+        let mut fetcher = Fetcher::new(
+            client.clone(),
+            FetchConfig {
+                // An exactly-once copy reads only committed records.
+                isolation: if eos.is_some() {
+                    Isolation::ReadCommitted
+                } else {
+                    FetchConfig::default().isolation
+                },
+                ..FetchConfig::default()
+            },
+        );
         let mut total = 0u64;
         for &p in &partitions {
             let (from, to) = (starts[&p], ends[&p]);
@@ -122,9 +199,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 acks: -1,
                 idempotent: true,
                 compression,
+                transactional_id: eos.as_ref().map(|e| e.transactional_id.clone()),
                 ..Default::default()
             },
         )?;
+        let mut in_transaction = 0u64;
         let (tx, mut rx) = tokio::sync::mpsc::channel(DELIVERIES_QUEUED_MAX);
         let waiter = tokio::spawn(async move {
             let mut written: BTreeMap<i32, u64> = BTreeMap::new();
@@ -166,6 +245,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                     break;
                 }
                 done += 1;
+                in_transaction += 1;
+            }
+            if let Some(eos) = &eos
+                && in_transaction >= eos.per_transaction
+            {
+                commit(&producer, eos, &args.source, &fetcher, &copied).await?;
+                in_transaction = 0;
             }
             for (&p, c) in &copied {
                 if let Some(pos) = fetcher.position(&args.source, p)
@@ -177,6 +263,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             }
             bar.set_position(done);
         }
+        if let Some(eos) = &eos {
+            commit(&producer, eos, &args.source, &fetcher, &copied).await?;
+        }
         drop(tx);
         producer.close().await?;
         let written = waiter.await.context("delivery task")??;
@@ -184,6 +273,32 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         report(&args, &copied, &written, same_partition);
         Ok(())
     })
+}
+
+/// Commits the open transaction with the source positions reached (capped at each
+/// partition's end of range) as the group's offsets.
+async fn commit(
+    producer: &Producer,
+    eos: &ExactlyOnce,
+    source: &str,
+    fetcher: &Fetcher,
+    copied: &BTreeMap<i32, Copied>,
+) -> anyhow::Result<()> {
+    let offsets = copied
+        .iter()
+        .map(|(&p, c)| {
+            let at = fetcher.position(source, p).unwrap_or(c.to).min(c.to);
+            (source.to_string(), p, at)
+        })
+        .collect();
+    producer
+        .send_offsets_to_transaction(&eos.group, offsets)
+        .await
+        .context("adding the source positions to the transaction")?;
+    producer
+        .commit_transaction()
+        .await
+        .context("committing a transaction of copies")
 }
 
 fn report(

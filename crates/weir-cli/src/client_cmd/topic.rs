@@ -207,6 +207,7 @@ async fn describe(
     for p in &topic.partitions {
         lookups.push((name.to_string(), p.partition, OffsetSpec::Earliest));
         lookups.push((name.to_string(), p.partition, OffsetSpec::Latest));
+        lookups.push((name.to_string(), p.partition, OffsetSpec::LastStable));
     }
     let offsets = client.list_offsets_batch(&lookups).await?;
     let configs = client.describe_configs(RESOURCE_TYPE_TOPIC, name).await?;
@@ -233,8 +234,9 @@ async fn describe(
                     "leader": p.leader,
                     "replicas": p.replicas,
                     "isr": p.isr,
-                    "log_start_offset": offsets[2 * i].offset,
-                    "log_end_offset": offsets[2 * i + 1].offset,
+                    "log_start_offset": offsets[3 * i].offset,
+                    "log_end_offset": offsets[3 * i + 1].offset,
+                    "last_stable_offset": offsets[3 * i + 2].offset,
                     "error": p.error.to_string(),
                     "dirty_ratio": cleaner.get(&p.partition).map(|c| c.dirty_ratio),
                     "last_clean_ms": cleaner.get(&p.partition).map(|c| c.last_clean_ms),
@@ -268,7 +270,7 @@ async fn describe(
     } else {
         ""
     };
-    println!("partition\tleader\treplicas\tisr\tlog_start\tlog_end{cleaner_columns}");
+    println!("partition\tleader\treplicas\tisr\tlog_start\tlog_end\tlast_stable{cleaner_columns}");
     for (i, p) in topic.partitions.iter().enumerate() {
         let ids = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
         let cleaner = match (compacted, cleaner.get(&p.partition)) {
@@ -279,13 +281,14 @@ async fn describe(
             (true, Some(c)) => format!("\t{:.3}\t{} ms", c.dirty_ratio, c.last_clean_ms),
         };
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}{cleaner}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}{cleaner}",
             p.partition,
             p.leader,
             ids(&p.replicas),
             ids(&p.isr),
-            offsets[2 * i].offset,
-            offsets[2 * i + 1].offset
+            offsets[3 * i].offset,
+            offsets[3 * i + 1].offset,
+            offsets[3 * i + 2].offset
         );
     }
     println!(

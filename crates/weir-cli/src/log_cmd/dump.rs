@@ -1,11 +1,17 @@
-//! `weir log dump`: a segment's batches (and records), or an index file's entries.
+//! `weir log dump`: a segment's batches (and records), or an index file's entries (a
+//! `.txnindex`'s aborted transactions included), or a producer snapshot's producers.
 
 use std::io::{self, Write as _};
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use serde_json::json;
-use weir_protocol::records::{DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch, TimestampType};
+use weir_protocol::records::{
+    ControlRecordType, DECOMPRESSED_BYTES_MAX_DEFAULT, RecordBatch, TimestampType,
+    parse_end_txn_marker,
+};
+
+use weir_storage::{TXN_ENTRY_BYTES, TXN_INDEX_VERSION, decode_snapshot, parse_txn_index};
 
 use super::{DumpArgs, Next, base_offset_of, batch_problem, open_len, read_batch, read_index};
 
@@ -17,8 +23,10 @@ pub(super) fn dump(args: &DumpArgs) -> anyhow::Result<bool> {
         "log" => dump_log(args, &mut out)?,
         "index" => dump_index(args, &mut out, false)?,
         "timeindex" => dump_index(args, &mut out, true)?,
+        "txnindex" => dump_txn_index(args, &mut out)?,
+        "snapshot" => dump_snapshot(args, &mut out)?,
         _ => anyhow::bail!(
-            "{}: expected a .log, .index or .timeindex file",
+            "{}: expected a .log, .index, .timeindex, .txnindex or .snapshot file",
             args.path.display()
         ),
     };
@@ -181,12 +189,34 @@ fn dump_records(
             .collect();
         let lossy = |b: &Option<Bytes>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
         let ts = r.effective_timestamp(h);
+        // A control batch's record, read as Kafka's dump tool shows it.
+        let marker = h
+            .attributes
+            .is_control()
+            .then(|| {
+                r.key
+                    .as_deref()
+                    .map(|k| parse_end_txn_marker(k, r.value.as_deref()))
+            })
+            .flatten()
+            .and_then(Result::ok)
+            .map(|m| {
+                let kind = match m.kind {
+                    ControlRecordType::Abort => "ABORT",
+                    _ => "COMMIT",
+                };
+                (kind, m.coordinator_epoch)
+            });
         if args.json {
             let mut v = json!({
                 "type": "record", "offset": r.offset, "timestamp": ts,
                 "keySize": key_size, "valueSize": value_size, "sequence": sequence,
                 "headerKeys": header_keys,
             });
+            if let Some((kind, epoch)) = marker {
+                v["endTxnMarker"] = json!(kind);
+                v["coordinatorEpoch"] = json!(epoch);
+            }
             if args.print_data {
                 v["key"] = json!(lossy(&r.key));
                 v["payload"] = json!(lossy(&r.value));
@@ -200,6 +230,9 @@ fn dump_records(
                 r.offset,
                 header_keys.join(",")
             )?;
+            if let Some((kind, epoch)) = marker {
+                write!(out, " endTxnMarker: {kind} coordinatorEpoch: {epoch}")?;
+            }
             if args.print_data {
                 let show = |b: Option<String>| b.unwrap_or_else(|| "null".to_string());
                 write!(
@@ -278,4 +311,127 @@ fn dump_index(args: &DumpArgs, out: &mut impl io::Write, time: bool) -> anyhow::
         )?;
     }
     Ok(problems.is_empty())
+}
+
+/// Prints a `.txnindex`'s aborted transactions as Kafka's dump tool does; a ragged file or an
+/// entry of an unknown version is corrupt (the entries before it are printed).
+fn dump_txn_index(args: &DumpArgs, out: &mut impl io::Write) -> anyhow::Result<bool> {
+    let data =
+        std::fs::read(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+    if !args.json {
+        writeln!(out, "Dumping {}", args.path.display())?;
+    }
+    let whole = data.len() - data.len() % TXN_ENTRY_BYTES;
+    let mut problem = None;
+    let mut entries = 0usize;
+    for (i, chunk) in data[..whole].chunks_exact(TXN_ENTRY_BYTES).enumerate() {
+        let e = match parse_txn_index(chunk) {
+            Ok(e) => e[0],
+            Err(_) => {
+                let version = i16::from_be_bytes([chunk[0], chunk[1]]);
+                problem = Some(format!("entry {i} has unknown version {version}"));
+                break;
+            }
+        };
+        entries += 1;
+        if args.json {
+            let v = json!({
+                "type": "entry", "version": TXN_INDEX_VERSION, "producerId": e.producer_id,
+                "firstOffset": e.first_offset, "lastOffset": e.last_offset,
+                "lastStableOffset": e.last_stable_offset,
+            });
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "version: {TXN_INDEX_VERSION} producerId: {} firstOffset: {} lastOffset: {} \
+                 lastStableOffset: {}",
+                e.producer_id, e.first_offset, e.last_offset, e.last_stable_offset
+            )?;
+        }
+    }
+    if problem.is_none() && whole != data.len() {
+        problem = Some(format!(
+            "{} bytes after the last whole entry",
+            data.len() - whole
+        ));
+    }
+    match &problem {
+        Some(why) => {
+            if args.json {
+                writeln!(out, "{}", json!({"type": "error", "error": why}))?;
+            } else {
+                writeln!(out, "Corrupt index: {why}")?;
+            }
+            eprintln!("weir: {}: {why}", args.path.display());
+        }
+        None if args.json => {
+            writeln!(out, "{}", json!({"type": "summary", "entries": entries}))?;
+        }
+        None => {}
+    }
+    Ok(problem.is_none())
+}
+
+/// A `<offset>.snapshot`: one line per producer (Kafka's `DumpLogSegments` prints the same
+/// fields for a snapshot), or why it does not decode.
+fn dump_snapshot(args: &DumpArgs, out: &mut impl io::Write) -> anyhow::Result<bool> {
+    let data =
+        std::fs::read(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+    if !args.json {
+        writeln!(out, "Dumping {}", args.path.display())?;
+        if let Some(offset) = base_offset_of(&args.path) {
+            writeln!(out, "Producer state below offset: {offset}")?;
+        }
+    }
+    let entries = match decode_snapshot(&data) {
+        Ok(e) => e,
+        Err(why) => {
+            if args.json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"type": "error", "error": why.to_string()})
+                )?;
+            } else {
+                writeln!(out, "Corrupt snapshot: {why}")?;
+            }
+            eprintln!("weir: {}: {why}", args.path.display());
+            return Ok(false);
+        }
+    };
+    for e in &entries {
+        if args.json {
+            let v = json!({
+                "type": "producer", "producerId": e.producer_id, "producerEpoch": e.producer_epoch,
+                "lastSequence": e.last_sequence, "lastOffset": e.last_offset,
+                "offsetDelta": e.offset_delta, "timestamp": e.timestamp,
+                "coordinatorEpoch": e.coordinator_epoch,
+                "currentTxnFirstOffset": e.current_txn_first_offset,
+            });
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "producerId: {} producerEpoch: {} lastSequence: {} lastOffset: {} \
+                 offsetDelta: {} timestamp: {} coordinatorEpoch: {} currentTxnFirstOffset: {}",
+                e.producer_id,
+                e.producer_epoch,
+                e.last_sequence,
+                e.last_offset,
+                e.offset_delta,
+                e.timestamp,
+                e.coordinator_epoch,
+                e.current_txn_first_offset
+            )?;
+        }
+    }
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            json!({"type": "summary", "producers": entries.len()})
+        )?;
+    }
+    Ok(true)
 }

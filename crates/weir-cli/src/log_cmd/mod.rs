@@ -29,15 +29,15 @@ pub struct LogArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum LogCommand {
-    /// Print the batches of a `.log` segment, or the entries of a `.index`/`.timeindex`.
+    /// Print the batches of a `.log` segment, or the entries of a `.index`/`.timeindex`/`.txnindex`.
     Dump(DumpArgs),
-    /// Check a partition directory offline (CRCs, offsets, indexes); exit 1 on corruption.
+    /// Check a partition directory offline (CRCs, offsets, indexes, transaction indexes); exit 1 on corruption.
     Verify(VerifyArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct DumpArgs {
-    /// A `.log`, `.index` or `.timeindex` file.
+    /// A `.log`, `.index`, `.timeindex` or `.txnindex` file.
     path: PathBuf,
     /// Also print each record of each batch.
     #[arg(long)]

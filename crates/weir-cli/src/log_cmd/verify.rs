@@ -18,6 +18,7 @@ struct VerifyReport {
     next_offset: Option<i64>,
     index_entries: u64,
     time_index_entries: u64,
+    txn_index_entries: u64,
     notes: Vec<String>,
     problems: Vec<Problem>,
 }
@@ -41,6 +42,7 @@ impl VerifyReport {
             next_offset: i.next_offset,
             index_entries: i.index_entries,
             time_index_entries: i.time_index_entries,
+            txn_index_entries: i.txn_index_entries,
             notes: i.notes,
             problems: i
                 .problems
@@ -80,7 +82,7 @@ pub(super) fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
 fn print_verify(r: &VerifyReport) {
     println!("Verifying {}", r.dir);
     println!(
-        "segments: {} batches: {} records: {} bytes: {} offsets: {}..{} index entries: {} time index entries: {}",
+        "segments: {} batches: {} records: {} bytes: {} offsets: {}..{} index entries: {} time index entries: {} txn index entries: {}",
         r.segments,
         r.batches,
         r.records,
@@ -88,7 +90,8 @@ fn print_verify(r: &VerifyReport) {
         r.first_offset.map_or("-".into(), |o| o.to_string()),
         r.next_offset.map_or("-".into(), |o| o.to_string()),
         r.index_entries,
-        r.time_index_entries
+        r.time_index_entries,
+        r.txn_index_entries
     );
     for n in &r.notes {
         println!("note: {n}");

@@ -56,6 +56,7 @@ impl Batch {
         producer_id: i64,
         producer_epoch: i16,
         compression: Compression,
+        transactional: bool,
     ) -> Result<Bytes, ClientError> {
         if let Some(built) = &self.built {
             return Ok(built.clone());
@@ -65,6 +66,7 @@ impl Batch {
             producer_epoch,
             base_sequence: self.base_sequence,
             compression,
+            transactional,
             ..Default::default()
         });
         for record in &self.records {

@@ -18,6 +18,7 @@
 
 mod accumulator;
 mod sender;
+mod txn;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,6 +47,8 @@ pub const REQUEST_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
 pub const DELIVERY_TIMEOUT_MS_DEFAULT: u64 = 120_000;
 /// Default pause before a retry, in ms (Kafka's `retry.backoff.ms`).
 pub const RETRY_BACKOFF_MS_DEFAULT: u64 = 100;
+/// Default `transaction.timeout.ms` (Kafka's: 1 minute).
+pub const TRANSACTION_TIMEOUT_MS_DEFAULT: i32 = 60_000;
 /// Fixed bytes counted per record on top of key, value and headers (varint lengths,
 /// attributes, deltas), for batch sizing and the buffer budget.
 pub(crate) const RECORD_OVERHEAD_BYTES: usize = 24;
@@ -78,6 +81,14 @@ pub struct ProducerConfig {
     pub buffer_bytes: usize,
     /// Largest produce request, in bytes (default 1 MiB); a larger record is refused.
     pub request_bytes_max: usize,
+    /// Kafka's `transactional.id` (default none): a transactional producer, idempotent, whose
+    /// records become visible to read_committed consumers only when
+    /// [`Producer::commit_transaction`] commits them. A transaction begins with the first
+    /// record sent after the previous commit or abort.
+    pub transactional_id: Option<String>,
+    /// Kafka's `transaction.timeout.ms` (default 60 000): the coordinator aborts a
+    /// transaction open longer.
+    pub transaction_timeout_ms: i32,
 }
 
 impl Default for ProducerConfig {
@@ -94,6 +105,8 @@ impl Default for ProducerConfig {
             retry_backoff_ms: RETRY_BACKOFF_MS_DEFAULT,
             buffer_bytes: BUFFER_BYTES_DEFAULT,
             request_bytes_max: REQUEST_BYTES_MAX_DEFAULT,
+            transactional_id: None,
+            transaction_timeout_ms: TRANSACTION_TIMEOUT_MS_DEFAULT,
         }
     }
 }
@@ -174,6 +187,14 @@ pub(crate) enum Command {
     Send(Pending),
     Flush(oneshot::Sender<Result<(), ClientError>>),
     Close(oneshot::Sender<Result<(), ClientError>>),
+    /// EndTxn (commit when true), after a flush.
+    EndTxn(bool, oneshot::Sender<Result<(), ClientError>>),
+    /// AddOffsetsToTxn + TxnOffsetCommit: (group, [(topic, partition, next offset)]).
+    SendOffsets(
+        String,
+        Vec<(String, i32, i64)>,
+        oneshot::Sender<Result<(), ClientError>>,
+    ),
 }
 
 /// A Kafka producer. Cheap to clone; the task stops when every clone is dropped or closed.
@@ -192,6 +213,11 @@ impl Producer {
                 "acks must be -1, 0 or 1, not {}",
                 config.acks
             )));
+        }
+        if config.transactional_id.is_some() && (config.acks != -1 || !config.idempotent) {
+            return Err(ClientError::Config(
+                "a transactional producer is idempotent and uses acks=-1".into(),
+            ));
         }
         if config.acks != -1 && config.idempotent {
             tracing::debug!(acks = config.acks, "idempotence off: it needs acks=-1");
@@ -271,6 +297,51 @@ impl Producer {
             return Ok(());
         }
         rx.await.unwrap_or(Ok(()))
+    }
+
+    /// Commits the open transaction: sends every buffered record, waits for their answers,
+    /// then EndTxn. An error (a record that failed, a fenced producer) leaves the transaction
+    /// to be aborted with [`Producer::abort_transaction`].
+    pub async fn commit_transaction(&self) -> Result<(), ClientError> {
+        self.flush().await?;
+        self.txn_command(|r| Command::EndTxn(true, r)).await
+    }
+
+    /// Aborts the open transaction (what was sent is written, then aborted).
+    pub async fn abort_transaction(&self) -> Result<(), ClientError> {
+        // Records still buffered are sent first: the abort marker then covers them.
+        let _ = self.flush().await;
+        self.txn_command(|r| Command::EndTxn(false, r)).await
+    }
+
+    /// Makes `offsets` (topic, partition, next offset to read) the committed offsets of
+    /// `group_id` when the open transaction commits (consume-transform-produce).
+    pub async fn send_offsets_to_transaction(
+        &self,
+        group_id: &str,
+        offsets: Vec<(String, i32, i64)>,
+    ) -> Result<(), ClientError> {
+        let group = group_id.to_string();
+        self.txn_command(|r| Command::SendOffsets(group, offsets, r))
+            .await
+    }
+
+    async fn txn_command(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), ClientError>>) -> Command,
+    ) -> Result<(), ClientError> {
+        if self.config.transactional_id.is_none() {
+            return Err(ClientError::Config(
+                "not a transactional producer (no transactional_id)".into(),
+            ));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| ClientError::ProducerClosed { reason: None })?;
+        rx.await
+            .unwrap_or(Err(ClientError::ProducerClosed { reason: None }))
     }
 
     /// The configuration in force (idempotence possibly turned off, see

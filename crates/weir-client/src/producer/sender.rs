@@ -11,6 +11,7 @@ use weir_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResp
 use weir_protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody};
 
 use super::accumulator::{Batch, Delivery, OpenBatch, PartitionState, new_record};
+use super::txn::{self, TxnIds};
 use super::{Command, Pending, ProducerConfig};
 use crate::client::Client;
 use crate::error::ClientError;
@@ -55,6 +56,19 @@ struct Sender {
     close_waiters: Vec<oneshot::Sender<Result<(), ClientError>>>,
     failed: Option<ClientError>,
     retry_at: Option<Instant>,
+    /// Transactional producers: the id, and what the open transaction holds.
+    txn: Option<TxnState>,
+}
+
+/// The open transaction of a transactional producer.
+struct TxnState {
+    ids: TxnIds,
+    /// Partitions added with AddPartitionsToTxn.
+    partitions: BTreeSet<Tp>,
+    /// Whether offsets were sent (AddOffsetsToTxn).
+    offsets: bool,
+    /// The first error of this transaction: it can only be aborted now.
+    error: Option<ClientError>,
 }
 
 pub(crate) async fn run(
@@ -78,8 +92,23 @@ pub(crate) async fn run(
         close_waiters: Vec::new(),
         failed: None,
         retry_at: None,
+        txn: None,
     };
-    if s.config.idempotent
+    if let Some(id) = s.config.transactional_id.clone() {
+        match txn::init(&s.client, &id, s.config.transaction_timeout_ms).await {
+            Ok(ids) => {
+                s.producer_id = ids.producer_id;
+                s.producer_epoch = ids.producer_epoch;
+                s.txn = Some(TxnState {
+                    ids,
+                    partitions: BTreeSet::new(),
+                    offsets: false,
+                    error: None,
+                });
+            }
+            Err(e) => s.failed = Some(e),
+        }
+    } else if s.config.idempotent
         && let Err(e) = s.init_producer_id().await
     {
         s.failed = Some(e);
@@ -124,6 +153,12 @@ pub(crate) async fn run(
                             s.close_waiters.push(w);
                             closing = true;
                             rx.close();
+                        }
+                        Some(Command::EndTxn(commit, w)) => {
+                            let _ = w.send(s.end_txn(commit).await);
+                        }
+                        Some(Command::SendOffsets(group, offsets, w)) => {
+                            let _ = w.send(s.send_offsets(&group, &offsets).await);
                         }
                     }
                     handled += 1;
@@ -185,6 +220,85 @@ fn now_ms() -> i64 {
 }
 
 impl Sender {
+    /// EndTxn for the open transaction (nothing to send when it holds nothing).
+    async fn end_txn(&mut self, commit: bool) -> Result<(), ClientError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let Some(t) = self.txn.as_mut() else {
+            return Err(ClientError::Config("not a transactional producer".into()));
+        };
+        if commit && let Some(e) = &t.error {
+            return Err(e.clone());
+        }
+        let result = if t.partitions.is_empty() && !t.offsets {
+            Ok(())
+        } else {
+            txn::end(&self.client, &t.ids, commit).await
+        };
+        if result.is_ok() || !commit {
+            t.partitions.clear();
+            t.offsets = false;
+            t.error = None;
+        }
+        result
+    }
+
+    async fn send_offsets(
+        &mut self,
+        group: &str,
+        offsets: &[(String, i32, i64)],
+    ) -> Result<(), ClientError> {
+        let Some(t) = self.txn.as_mut() else {
+            return Err(ClientError::Config("not a transactional producer".into()));
+        };
+        if let Some(e) = &t.error {
+            return Err(e.clone());
+        }
+        t.offsets = true;
+        let r = txn::send_offsets(&self.client, &t.ids, group, offsets).await;
+        if let Err(e) = &r {
+            t.error = Some(e.clone());
+        }
+        r
+    }
+
+    /// Adds the partitions about to get their first batch of this transaction to it.
+    async fn add_txn_partitions(&mut self) {
+        let Some(t) = self.txn.as_mut() else { return };
+        let new: Vec<Tp> = self
+            .parts
+            .iter()
+            .filter(|(k, st)| !st.ready.is_empty() && !t.partitions.contains(*k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if new.is_empty() || t.error.is_some() {
+            if let Some(e) = t.error.clone() {
+                for k in &new {
+                    if let Some(st) = self.parts.get_mut(k) {
+                        for id in st.fail_queued(&e) {
+                            self.outstanding.remove(&id);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        match txn::add_partitions(&self.client, &t.ids, &new).await {
+            Ok(()) => t.partitions.extend(new),
+            Err(e) => {
+                t.error = Some(e.clone());
+                for k in &new {
+                    if let Some(st) = self.parts.get_mut(k) {
+                        for id in st.fail_queued(&e) {
+                            self.outstanding.remove(&id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     async fn init_producer_id(&mut self) -> Result<(), ClientError> {
         let mut attempt = 0;
         loop {
@@ -341,6 +455,7 @@ impl Sender {
     }
 
     async fn drain(&mut self) {
+        self.add_txn_partitions().await;
         let now = Instant::now();
         let retry_blocked = self.retry_at.is_some_and(|t| t > now);
         loop {
@@ -444,6 +559,7 @@ impl Sender {
                     self.producer_id,
                     self.producer_epoch,
                     self.config.compression,
+                    self.txn.is_some(),
                 ) {
                     self.outstanding.remove(&batch.id);
                     batch.fail(&e);
@@ -478,7 +594,7 @@ impl Sender {
                 });
         }
         let request = ProduceRequest {
-            transactional_id: None,
+            transactional_id: self.config.transactional_id.clone(),
             acks: self.config.acks,
             timeout_ms: i32::try_from(self.config.request_timeout_ms).unwrap_or(i32::MAX),
             topic_data: topics

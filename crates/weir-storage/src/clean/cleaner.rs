@@ -6,7 +6,8 @@
 //! segment): a record is dropped if the map holds a later offset for its key, if it has
 //! no key, or if it is a tombstone whose batch's delete horizon has passed. Batches keep
 //! their base and last offsets; an emptied batch is kept (uncompressed, no records) only if
-//! it is its producer's last batch in the log. Unchanged batches are copied byte for byte.
+//! it is its producer's last data batch in the log (or the last batch of a producer with no
+//! data batch). Unchanged batches are copied byte for byte. Transactions: `txn.rs`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,12 +29,25 @@ use weir_records::{
 use super::offset_map::{Latest, OffsetMap};
 use super::state::{self, CleanerStats};
 use super::swap::{self, SwapGroup, cleaned_path};
+use super::txn::{CleanTxns, MarkerFate, marker_kind, stamp_horizon};
 use super::{CLEAN_WRITE_BUFFER_BYTES, CleanError, CleanOutcome, CleanerConfig};
 
-/// Index of the first segment the cleaner must not touch: the active one, or the first
-/// whose newest timestamp is younger than `min_compaction_lag_ms`.
-fn first_uncleanable(segs: &[Arc<Segment>], cfg: &LogConfig, now_ms: i64) -> usize {
-    let closed = segs.len().saturating_sub(1);
+/// Index of the first segment the cleaner must not touch: the active one, the one holding
+/// the first unstable offset (records of an ongoing transaction may still be aborted:
+/// Kafka's `LogCleanerManager` ends the cleanable range there), or the first whose newest
+/// timestamp is younger than `min_compaction_lag_ms`.
+fn first_uncleanable(
+    segs: &[Arc<Segment>],
+    cfg: &LogConfig,
+    now_ms: i64,
+    first_unstable: Option<i64>,
+) -> usize {
+    let mut closed = segs.len().saturating_sub(1);
+    if let Some(fuo) = first_unstable
+        && let Some(i) = segs[..closed].iter().position(|s| s.next_offset() > fuo)
+    {
+        closed = i;
+    }
     if cfg.min_compaction_lag_ms > 0 {
         let horizon = now_ms.saturating_sub(cfg.min_compaction_lag_ms);
         if let Some(i) = segs[..closed]
@@ -68,7 +82,7 @@ fn for_each_batch(
 
 /// The records section of a batch, decompressed (`None`: keep the batch as it is).
 fn records_of(h: &BatchHeader, bytes: &[u8], cc: &CleanerConfig) -> Option<(Compression, Vec<u8>)> {
-    if h.is_control() || h.is_transactional() {
+    if h.is_control() {
         return None;
     }
     let raw = &bytes[BATCH_HEADER_BYTES..];
@@ -83,6 +97,15 @@ fn records_of(h: &BatchHeader, bytes: &[u8], cc: &CleanerConfig) -> Option<(Comp
             None
         }
     }
+}
+
+/// A producer's last batches in the log (base offsets).
+#[derive(Debug, Clone, Copy)]
+struct LastBatches {
+    /// Its last data batch (the last sequence), if any.
+    data: Option<i64>,
+    /// Its last batch of any kind.
+    any: i64,
 }
 
 /// What pass 2 does with one batch.
@@ -101,10 +124,12 @@ struct Pass2<'a> {
     end: i64,
     now_ms: i64,
     delete_retention_ms: i64,
-    last_batch_of_producer: &'a HashMap<i64, i64>,
+    last_batch_of_producer: &'a HashMap<i64, LastBatches>,
     cc: &'a CleanerConfig,
     removed: u64,
     next_horizon_ms: Option<i64>,
+    /// Aborted transactions and the markers' bookkeeping (`txn.rs`).
+    txns: CleanTxns,
 }
 
 /// `h`'s batch rewritten around a new records section (same offsets and producer).
@@ -127,7 +152,77 @@ fn build_batch(
 }
 
 impl Pass2<'_> {
+    fn horizon_seen(&mut self, hz: i64) {
+        self.next_horizon_ms = Some(self.next_horizon_ms.map_or(hz, |n| n.min(hz)));
+    }
+
+    /// A batch losing all of its `removed` records: dropped, or kept empty (uncompressed,
+    /// as Kafka writes empty batches) if it is its producer's last data batch (its last
+    /// sequence survives), or, for a producer with no data batch left, its last batch (a
+    /// marker: its epoch survives) — Kafka's `isBatchLastRecordOfProducer`.
+    fn emptied(&mut self, h: &BatchHeader, removed: u64) -> Fate {
+        self.removed += removed;
+        let keep = self
+            .last_batch_of_producer
+            .get(&h.producer_id)
+            .is_some_and(|last| match last.data {
+                Some(data) => !h.is_control() && data == h.base_offset,
+                None => h.is_control() && last.any == h.base_offset,
+            });
+        if h.producer_id >= 0 && keep {
+            if h.record_count == 0 {
+                return Fate::Keep;
+            }
+            return match build_batch(
+                h,
+                h.attributes.with_compression(Compression::None),
+                h.base_timestamp,
+                h.max_timestamp,
+                0,
+                &[],
+            ) {
+                Some(b) => Fate::Write(b),
+                None => Fate::Keep,
+            };
+        }
+        Fate::Drop
+    }
+
+    /// A control batch: kept while its transaction has data, then stamped with a delete
+    /// horizon, then removed (`txn.rs`).
+    fn control_fate(&mut self, h: &BatchHeader, bytes: &[u8]) -> Fate {
+        let kind = marker_kind(h, bytes);
+        let fate = self
+            .txns
+            .on_marker(h, kind, self.now_ms, self.delete_retention_ms);
+        if h.base_offset >= self.end {
+            return Fate::Keep;
+        }
+        match fate {
+            MarkerFate::Keep => Fate::Keep,
+            MarkerFate::Wait(hz) => {
+                self.horizon_seen(hz);
+                Fate::Keep
+            }
+            MarkerFate::Stamp(hz) => match stamp_horizon(h, bytes, hz) {
+                Some(b) => {
+                    self.horizon_seen(hz);
+                    Fate::Write(b)
+                }
+                None => Fate::Keep,
+            },
+            MarkerFate::Remove => self.emptied(h, u64::try_from(h.record_count).unwrap_or(0)),
+        }
+    }
+
     fn fate(&mut self, h: &BatchHeader, bytes: &[u8]) -> Fate {
+        if h.is_control() {
+            return self.control_fate(h, bytes);
+        }
+        if self.txns.on_data(h) {
+            // An aborted transaction's records all go, in this pass.
+            return self.emptied(h, u64::try_from(h.record_count).unwrap_or(0));
+        }
         let Some((codec, section)) = records_of(h, bytes, self.cc) else {
             return Fate::Keep;
         };
@@ -177,30 +272,13 @@ impl Pass2<'_> {
         if tombstones {
             let hz =
                 horizon.unwrap_or_else(|| self.now_ms.saturating_add(self.delete_retention_ms));
-            self.next_horizon_ms = Some(self.next_horizon_ms.map_or(hz, |n| n.min(hz)));
+            self.horizon_seen(hz);
         }
         if removed == 0 && !stamp {
             return Fate::Keep;
         }
         if kept.is_empty() {
-            self.removed += removed;
-            let last = self.last_batch_of_producer.get(&h.producer_id);
-            if h.producer_id >= 0 && last == Some(&h.base_offset) {
-                // Its producer's last batch: kept empty (uncompressed, as Kafka writes
-                // empty batches) so the producer's sequence state survives.
-                return match build_batch(
-                    h,
-                    h.attributes.with_compression(Compression::None),
-                    h.base_timestamp,
-                    h.max_timestamp,
-                    0,
-                    &[],
-                ) {
-                    Some(b) => Fate::Write(b),
-                    None => Fate::Keep,
-                };
-            }
-            return Fate::Drop;
+            return self.emptied(h, removed);
         }
         let (attributes, base_ts) = if stamp {
             (
@@ -276,7 +354,7 @@ impl Log {
         let cfg = self.config();
         let st = lock(&self.cleaner);
         let segs: Vec<Arc<Segment>> = read_lock(&self.segments).clone();
-        let k = first_uncleanable(&segs, &cfg, now_ms);
+        let k = first_uncleanable(&segs, &cfg, now_ms, self.first_unstable_offset());
         let first_dirty = st.ckpt.clean_offset.max(self.log_start());
         let (mut clean, mut dirty) = (0u64, 0u64);
         let mut first_dirty_ts = None;
@@ -339,11 +417,18 @@ impl Log {
         // before new files replace it.
         self.sync_to_inner(self.log_end()).map_err(LogError::from)?;
         let segs: Vec<Arc<Segment>> = read_lock(&self.segments).clone();
-        let k = first_uncleanable(&segs, &cfg, now_ms);
+        let k = first_uncleanable(&segs, &cfg, now_ms, self.first_unstable_offset());
         if k == 0 {
             return Ok(None);
         }
         let first_dirty = lock(&self.cleaner).ckpt.clean_offset.max(self.log_start());
+        // Every transaction below the first uncleanable segment has ended; the aborted
+        // ones are in the transaction indexes.
+        let aborted: Vec<_> = segs
+            .iter()
+            .flat_map(|s| read_lock(&s.txn).entries().to_vec())
+            .collect();
+        let mapping = CleanTxns::new(aborted.iter().copied(), i64::MAX);
         let mut out = CleanOutcome {
             first_dirty,
             ..CleanOutcome::default()
@@ -357,7 +442,7 @@ impl Log {
         for s in segs[..k].iter().filter(|s| s.next_offset() > first_dirty) {
             out.bytes_scanned += for_each_batch(s, |h, bytes| {
                 let last = h.last_offset().unwrap_or(h.base_offset);
-                if last < first_dirty || h.is_control() {
+                if last < first_dirty || h.is_control() || mapping.is_aborted(h) {
                     return Ok(true);
                 }
                 if let Some((_, section)) = records_of(h, bytes, cc) {
@@ -391,8 +476,8 @@ impl Log {
         out.map_ms = started.elapsed().as_millis() as u64;
         let started = std::time::Instant::now();
 
-        // The last batch of every idempotent producer, over the whole log.
-        let mut last_batch_of_producer = HashMap::new();
+        // The last batches of every idempotent producer, over the whole log.
+        let mut last_batch_of_producer: HashMap<i64, LastBatches> = HashMap::new();
         for s in &segs {
             let size = s.size();
             let view = s.view(size)?;
@@ -400,7 +485,16 @@ impl Log {
             while pos < size {
                 let (h, total) = s.header_at(&view, pos, size)?;
                 if h.producer_id >= 0 {
-                    last_batch_of_producer.insert(h.producer_id, h.base_offset);
+                    let last = last_batch_of_producer
+                        .entry(h.producer_id)
+                        .or_insert(LastBatches {
+                            data: None,
+                            any: h.base_offset,
+                        });
+                    last.any = h.base_offset;
+                    if !h.is_control() {
+                        last.data = Some(h.base_offset);
+                    }
                 }
                 pos += total;
             }
@@ -446,6 +540,7 @@ impl Log {
             cc,
             removed: 0,
             next_horizon_ms: None,
+            txns: CleanTxns::new(aborted, end),
         };
         let written = self.write_groups(&groups, &mut pass, &mut out);
         if let Err(e) = written {
@@ -592,10 +687,27 @@ impl Log {
                     from < to && segs[from].base_offset == g.first_base,
                     "the cleaner's group must still be in the segment list"
                 );
+                // Until the transaction indexes are recomputed below: the replaced
+                // segments' entries (a superset of what the new one needs).
+                let entries: Vec<_> = segs[from..to]
+                    .iter()
+                    .flat_map(|s| read_lock(&s.txn).entries().to_vec())
+                    .collect();
+                write_lock(&seg.txn).set_in_memory(entries);
                 segs.splice(from..to, [Arc::new(seg)]);
             }
         }
         self.dir_dirty.store(true, Ordering::Release);
+        // Records of aborted transactions, and markers, may be gone: every `.txnindex`
+        // becomes what a walk of the new segments says, under the writer lock so that no
+        // abort is appended meanwhile.
+        {
+            let _w = lock(&self.writer);
+            if let Err(e) = self.reindex_txns(None) {
+                self.swap_failed();
+                return Err(e.into());
+            }
+        }
         ckpt.clean_offset = ckpt.clean_offset.max(clean_offset);
         ckpt.last_clean_ms = now_ms;
         state::write(&*self.fs, &self.dir, ckpt)

@@ -4,6 +4,7 @@
 //! - records (keys, tombstones, re-encoding) and codecs (bounded decompression,
 //!   recompression with the batch's codec) are `weir-records`' (`raw`, `compress`).
 //! - `cleaner.rs`: the two passes (map the dirty range; rewrite from the start).
+//! - `txn.rs`: aborted and committed transactions, and the fate of markers.
 //! - `swap.rs`: the crash-safe file protocol (`.cleaned` files, the swap manifest) and
 //!   its recovery; `state.rs`: the cleaner checkpoint and per-log cleaner state.
 //!
@@ -13,6 +14,7 @@ pub(crate) mod cleaner;
 mod offset_map;
 pub(crate) mod state;
 pub(crate) mod swap;
+mod txn;
 
 use thiserror::Error;
 

@@ -124,7 +124,7 @@ pub(crate) fn apply(fs: &dyn FileSystem, dir: &Path, groups: &[SwapGroup]) -> io
             remove_if_present(fs, &segment_path(dir, g.first_base, ext))?;
         }
         for &b in bases.iter().filter(|&&b| b > g.first_base && b < g.end) {
-            for ext in ["log", "index", "timeindex"] {
+            for ext in ["log", "index", "timeindex", "txnindex"] {
                 remove_if_present(fs, &segment_path(dir, b, ext))?;
             }
         }

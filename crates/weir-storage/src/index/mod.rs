@@ -4,6 +4,7 @@
 
 pub(crate) mod offset;
 pub(crate) mod time;
+pub(crate) mod txn;
 
 use std::fs::{File, OpenOptions};
 use std::io;

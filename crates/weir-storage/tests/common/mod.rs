@@ -56,3 +56,29 @@ pub fn read_all(log: &Log, from: i64) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Small segments, so a few transactions span several.
+pub fn txn_cfg() -> LogConfig {
+    LogConfig {
+        segment_bytes: 700,
+        index_interval_bytes: 200,
+        segment_index_bytes: 120,
+        ..LogConfig::default()
+    }
+}
+
+/// The `.txnindex` files of `dir`, sorted.
+pub fn txn_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txnindex"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Appends `b`, returning its base offset.
+pub fn append(log: &Log, b: &[u8]) -> i64 {
+    log.append(b, AppendOptions::default()).unwrap().base_offset
+}

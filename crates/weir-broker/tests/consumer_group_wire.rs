@@ -1,0 +1,196 @@
+//! KIP-848 consumer-protocol groups over the wire against a real broker: two members split a
+//! topic with revoke-before-assign (timed), ConsumerGroupDescribe, ListGroups, OffsetCommit
+//! by member epoch, a classic JoinGroup refused, and a member leaving.
+
+#[allow(dead_code)] // the shared helpers; this file uses only some
+mod support;
+
+use std::time::Instant;
+
+use support::{Client, TestBroker};
+use weir_protocol::messages::{
+    consumer_group_describe as cgd, consumer_group_heartbeat as cgh, join_group as jg,
+    list_groups as lg, offset_commit as oc,
+};
+use weir_protocol::{ErrorCode, RequestBody as Q, ResponseBody as R, Uuid};
+
+fn join(member: &str) -> Q {
+    Q::ConsumerGroupHeartbeat(cgh::ConsumerGroupHeartbeatRequest {
+        group_id: "g".into(),
+        member_id: member.into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        topic_partitions: Some(Vec::new()),
+        ..Default::default()
+    })
+}
+
+fn beat(member: &str, epoch: i32, topic: Uuid, owned: &[i32]) -> Q {
+    Q::ConsumerGroupHeartbeat(cgh::ConsumerGroupHeartbeatRequest {
+        group_id: "g".into(),
+        member_id: member.into(),
+        member_epoch: epoch,
+        rebalance_timeout_ms: -1,
+        topic_partitions: Some(vec![cgh::TopicPartitions {
+            topic_id: topic,
+            partitions: owned.to_vec(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    })
+}
+
+async fn hb(c: &mut Client, q: Q) -> cgh::ConsumerGroupHeartbeatResponse {
+    let R::ConsumerGroupHeartbeat(r) = c.call(1, q).await else {
+        panic!("not a heartbeat answer")
+    };
+    r
+}
+
+fn partitions(r: &cgh::ConsumerGroupHeartbeatResponse) -> Option<Vec<i32>> {
+    r.assignment.as_ref().map(|a| {
+        let mut ps: Vec<i32> = a
+            .topic_partitions
+            .iter()
+            .flat_map(|t| t.partitions.iter().copied())
+            .collect();
+        ps.sort_unstable();
+        ps
+    })
+}
+
+fn commit(member: &str, epoch: i32) -> Q {
+    Q::OffsetCommit(oc::OffsetCommitRequest {
+        group_id: "g".into(),
+        generation_id_or_member_epoch: epoch,
+        member_id: member.into(),
+        topics: vec![oc::OffsetCommitRequestTopic {
+            name: "t".into(),
+            partitions: vec![oc::OffsetCommitRequestPartition {
+                partition_index: 2,
+                committed_offset: 7,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+async fn commit_code(c: &mut Client, version: i16, member: &str, epoch: i32) -> i16 {
+    let R::OffsetCommit(r) = c.call(version, commit(member, epoch)).await else {
+        panic!()
+    };
+    r.topics[0].partitions[0].error_code
+}
+
+#[tokio::test]
+async fn two_members_split_revoke_before_assign_commit_and_leave() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("t", 4, &[]).await;
+
+    let started = Instant::now();
+    let a = hb(&mut c, join("a")).await;
+    assert_eq!((a.error_code, a.member_epoch), (0, 1), "{a:?}");
+    assert_eq!(partitions(&a), Some(vec![0, 1, 2, 3]));
+    assert_eq!(a.heartbeat_interval_ms, 5_000);
+    let topic = a.assignment.as_ref().unwrap().topic_partitions[0].topic_id;
+    let b = hb(&mut c, join("b")).await;
+    assert_eq!((b.error_code, b.member_epoch), (0, 2));
+    assert_eq!(partitions(&b), Some(vec![]), "b waits for a to revoke");
+    // a must give up two partitions before it moves to epoch 2.
+    let a = hb(&mut c, beat("a", 1, topic, &[0, 1, 2, 3])).await;
+    assert_eq!((a.member_epoch, partitions(&a)), (1, Some(vec![0, 1])));
+    let b = hb(&mut c, beat("b", 2, topic, &[])).await;
+    assert_eq!(partitions(&b), None, "still owned by a");
+    let a = hb(&mut c, beat("a", 1, topic, &[0, 1])).await;
+    assert_eq!(a.member_epoch, 2);
+    let b = hb(&mut c, beat("b", 2, topic, &[])).await;
+    assert_eq!(partitions(&b), Some(vec![2, 3]));
+    println!(
+        "two-member KIP-848 join over loopback (raw heartbeats): {:?}",
+        started.elapsed()
+    );
+
+    let R::ConsumerGroupDescribe(d) = c
+        .call(
+            0,
+            Q::ConsumerGroupDescribe(cgd::ConsumerGroupDescribeRequest {
+                group_ids: vec!["g".into(), "nosuch".into()],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    let g = &d.groups[0];
+    assert_eq!((g.error_code, g.group_state.as_str()), (0, "Stable"));
+    assert_eq!((g.group_epoch, g.assignment_epoch), (2, 2));
+    assert_eq!(g.assignor_name, "uniform");
+    assert_eq!(g.members.len(), 2);
+    assert_eq!(g.members[1].assignment.topic_partitions[0].topic_name, "t");
+    assert_eq!(d.groups[1].error_code, ErrorCode::GROUP_ID_NOT_FOUND.0);
+
+    let R::ListGroups(l) = c
+        .call(5, Q::ListGroups(lg::ListGroupsRequest::default()))
+        .await
+    else {
+        panic!()
+    };
+    let listed = l.groups.iter().find(|x| x.group_id == "g").unwrap();
+    assert_eq!(listed.group_type, "consumer");
+
+    // Commits: member epoch checked; OffsetCommit below v9 refused for such a member.
+    assert_eq!(commit_code(&mut c, 9, "b", 2).await, 0);
+    assert_eq!(
+        commit_code(&mut c, 9, "b", 1).await,
+        ErrorCode::STALE_MEMBER_EPOCH.0
+    );
+    assert_eq!(
+        commit_code(&mut c, 9, "zz", 2).await,
+        ErrorCode::UNKNOWN_MEMBER_ID.0
+    );
+    assert_eq!(
+        commit_code(&mut c, 8, "b", 2).await,
+        ErrorCode::UNSUPPORTED_VERSION.0
+    );
+
+    // A classic member may not join the group.
+    let R::JoinGroup(j) = c
+        .call(
+            9,
+            Q::JoinGroup(jg::JoinGroupRequest {
+                group_id: "g".into(),
+                session_timeout_ms: 10_000,
+                rebalance_timeout_ms: 10_000,
+                protocol_type: "consumer".into(),
+                protocols: vec![jg::JoinGroupRequestProtocol {
+                    name: "range".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(j.error_code, ErrorCode::INCONSISTENT_GROUP_PROTOCOL.0);
+
+    // b leaves; a takes everything at epoch 3.
+    let left = hb(&mut c, beat("b", -1, topic, &[2, 3])).await;
+    assert_eq!((left.error_code, left.member_epoch), (0, -1));
+    let a = hb(&mut c, beat("a", 2, topic, &[0, 1])).await;
+    assert_eq!(
+        (a.member_epoch, partitions(&a)),
+        (3, Some(vec![0, 1, 2, 3]))
+    );
+    let gone = hb(&mut c, beat("b", 2, topic, &[])).await;
+    assert_eq!(gone.error_code, ErrorCode::UNKNOWN_MEMBER_ID.0);
+    let fenced = hb(&mut c, beat("a", 9, topic, &[])).await;
+    assert_eq!(fenced.error_code, ErrorCode::FENCED_MEMBER_EPOCH.0);
+    broker.stop().await;
+}
