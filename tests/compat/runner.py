@@ -102,6 +102,10 @@ CLIENT_STEPS = {
 }
 
 
+# The same scenario with KIP-848's consumer protocol (librdkafka's group.protocol=consumer).
+CLIENT_STEPS["confluent-groups-consumer"] = CLIENT_STEPS["confluent-groups"]
+
+
 # Log compaction (issue #8): compaction_common.py.
 COMPACTION_STEPS = ("compaction-produce", "compaction-consume", RESTART, "compaction-seek")
 CLIENT_STEPS["confluent-compaction"] = COMPACTION_STEPS
@@ -136,6 +140,8 @@ OPT_IN = set()
 def client_commands(python):
     return {
         "confluent-groups": [python, os.path.join(HERE, "test_groups_confluent.py")],
+        "confluent-groups-consumer": [python,
+                                      os.path.join(HERE, "test_groups_confluent_consumer.py")],
         "kafka-python-groups": [python, os.path.join(HERE, "test_groups_kafka_python.py")],
         "aiokafka-groups": [python, os.path.join(HERE, "test_groups_aiokafka.py")],
         "kcat-groups": ["bash", os.path.join(HERE, "test_groups_kcat.sh")],

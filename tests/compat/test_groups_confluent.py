@@ -1,5 +1,6 @@
 """Consumer-group scenario (issue #5) for confluent-kafka (librdkafka): phases in
-groups_common.py."""
+groups_common.py. test_groups_confluent_consumer.py runs the same adapter with KIP-848's
+`group.protocol=consumer`."""
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -14,7 +15,7 @@ CLIENT = "confluent-groups"
 class Member:
     """One consumer and what it processed."""
 
-    def __init__(self, base, group, name, static):
+    def __init__(self, base, group, name, static, protocol="classic"):
         self.name = name
         self.seen = set()
         self.revoked = []
@@ -24,10 +25,15 @@ class Member:
             "client.id": name,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            "session.timeout.ms": gc.SESSION_TIMEOUT_MS,
-            "heartbeat.interval.ms": gc.HEARTBEAT_INTERVAL_MS,
             "enable.partition.eof": False,
         })
+        if protocol == "classic":
+            conf["session.timeout.ms"] = gc.SESSION_TIMEOUT_MS
+            conf["heartbeat.interval.ms"] = gc.HEARTBEAT_INTERVAL_MS
+        else:
+            # KIP-848: the broker owns the session timeout and heartbeat interval, and
+            # librdkafka refuses the classic member settings with this protocol.
+            conf["group.protocol"] = protocol
         if static:
             conf["group.instance.id"] = name
         self.c = Consumer(conf)
@@ -69,8 +75,9 @@ class Member:
 
 
 class Adapter:
-    def __init__(self, bootstrap):
+    def __init__(self, bootstrap, protocol="classic"):
         self.base = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 10_000}
+        self.protocol = protocol
         self.members = []
 
     def close(self):
@@ -78,7 +85,7 @@ class Adapter:
             m.close()
 
     def member(self, group, name, static=False):
-        m = Member(self.base, group, name, static)
+        m = Member(self.base, group, name, static, self.protocol)
         self.members.append(m)
         return m
 

@@ -194,3 +194,84 @@ async fn two_members_split_revoke_before_assign_commit_and_leave() {
     assert_eq!(fenced.error_code, ErrorCode::FENCED_MEMBER_EPOCH.0);
     broker.stop().await;
 }
+
+/// librdkafka 2.16's first ConsumerGroupHeartbeat (v1, captured by tests/compat/record_proxy.py):
+/// a member id it chose, the topic names and an *empty* SubscribedTopicRegex beside them.
+fn librdkafka_join(group: &str, member: &str, names: Vec<String>) -> Q {
+    Q::ConsumerGroupHeartbeat(cgh::ConsumerGroupHeartbeatRequest {
+        group_id: group.into(),
+        member_id: member.into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 300_000,
+        subscribed_topic_names: Some(names),
+        subscribed_topic_regex: Some(String::new()),
+        topic_partitions: Some(Vec::new()),
+        ..Default::default()
+    })
+}
+
+/// Kafka 4 treats an empty SubscribedTopicRegex as no regex (`isNotEmpty` on the member's
+/// regex in `maybeUpdateRegularExpressions`): librdkafka 2.16 joins with `""` beside its topic
+/// names and gets the partitions of those names. weir refused it as an unsupported regex,
+/// which made librdkafka's `group.protocol=consumer` fail fatally with INVALID_REQUEST.
+#[tokio::test]
+async fn kafka4_empty_regex_beside_names_is_no_regex() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("t", 3, &[]).await;
+    let r = hb(
+        &mut c,
+        librdkafka_join("g", "j3Obf4TZTTWHwb2P35s42w", vec!["t".into()]),
+    )
+    .await;
+    assert_eq!((r.error_code, r.error_message.as_deref()), (0, None));
+    assert_eq!(r.member_id.as_deref(), Some("j3Obf4TZTTWHwb2P35s42w"));
+    assert_eq!((r.member_epoch, partitions(&r)), (1, Some(vec![0, 1, 2])));
+    broker.stop().await;
+}
+
+/// Kafka 4 accepts a join subscribed to nothing (an empty list of names, no regex: "they are
+/// not subscribed to any topics, but they are part of the group"); only names and regex both
+/// null are refused. weir refused the empty list with Kafka 3.7's "SubscribedTopicNames must
+/// be set in first request."
+#[tokio::test]
+async fn kafka4_join_subscribed_to_nothing_is_a_member_without_partitions() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("t", 2, &[]).await;
+    let r = hb(&mut c, librdkafka_join("g", "m1", Vec::new())).await;
+    assert_eq!((r.error_code, r.member_epoch), (0, 1), "{r:?}");
+    assert_eq!(partitions(&r), Some(vec![]));
+    // The other member gets every partition; the first is still a member.
+    let r2 = hb(&mut c, librdkafka_join("g", "m2", vec!["t".into()])).await;
+    assert_eq!((r2.error_code, partitions(&r2)), (0, Some(vec![0, 1])));
+    let R::ConsumerGroupDescribe(d) = c
+        .call(
+            0,
+            Q::ConsumerGroupDescribe(cgd::ConsumerGroupDescribeRequest {
+                group_ids: vec!["g".into()],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(d.groups[0].members.len(), 2);
+    // Both null is still refused, with Kafka 4's message.
+    let Q::ConsumerGroupHeartbeat(mut q) = librdkafka_join("g", "m3", Vec::new()) else {
+        unreachable!()
+    };
+    q.subscribed_topic_names = None;
+    q.subscribed_topic_regex = None;
+    let r3 = hb(&mut c, Q::ConsumerGroupHeartbeat(q)).await;
+    assert_eq!(r3.error_code, ErrorCode::INVALID_REQUEST.0);
+    assert_eq!(
+        r3.error_message.as_deref(),
+        Some(
+            "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when \
+             (re-)joining."
+        )
+    );
+    broker.stop().await;
+}

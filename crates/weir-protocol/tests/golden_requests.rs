@@ -2,8 +2,10 @@
 //! `tests/compat/record_proxy.py` (`tests/compat/run.sh --record DIR`) from confluent-kafka
 //! 2.16.1 (librdkafka 2.16.0), kafka-python 3.0.12, aiokafka 0.14.0, kafkajs 2.2.4 and kcat 1.7.1
 //! (librdkafka 2.0.2) — including the group APIs (FindCoordinator, JoinGroup, SyncGroup,
-//! Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) of confluent-kafka and kafkajs consumers.
-//! Each must decode, and re-encode to the very same bytes.
+//! Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) of confluent-kafka and kafkajs consumers,
+//! and (`confluent-kip848`) the first ConsumerGroupHeartbeat v1 of a confluent-kafka consumer
+//! with `group.protocol=consumer`, which carries an empty SubscribedTopicRegex beside its topic
+//! names. Each must decode, and re-encode to the very same bytes.
 
 use std::path::{Path, PathBuf};
 
@@ -65,5 +67,25 @@ fn real_client_requests_decode_and_reencode_byte_identically() {
         }
         clients.insert(path.parent().unwrap().file_name().unwrap().to_owned());
     }
-    assert_eq!(clients.len(), 5, "one folder per client");
+    assert_eq!(
+        clients.len(),
+        6,
+        "one folder per client (and confluent-kip848)"
+    );
+}
+
+/// librdkafka 2.16's KIP-848 join: its own member id (v1), names, and `""` as the regex.
+#[test]
+fn librdkafka_consumer_group_heartbeat_sends_an_empty_regex() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
+    let raw = std::fs::read(root.join("confluent-kip848/68-v1.bin")).unwrap();
+    let request = decode_request(Bytes::copy_from_slice(&raw[4..])).unwrap();
+    let RequestBody::ConsumerGroupHeartbeat(q) = request.body else {
+        panic!("not a ConsumerGroupHeartbeat")
+    };
+    assert_eq!((q.member_epoch, q.rebalance_timeout_ms), (0, 300_000));
+    assert_eq!(q.member_id.len(), 22, "a client-chosen Kafka uuid");
+    assert_eq!(q.subscribed_topic_regex.as_deref(), Some(""));
+    assert_eq!(q.subscribed_topic_names.map(|n| n.len()), Some(1));
+    assert_eq!(q.topic_partitions.map(|t| t.len()), Some(0));
 }

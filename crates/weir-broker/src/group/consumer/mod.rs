@@ -160,8 +160,15 @@ impl ConsumerGroups {
         &self.config
     }
 
-    /// Kafka's request checks (`throwIfConsumerGroupHeartbeatRequestIsInvalid`).
+    /// Kafka 4's request checks (`throwIfConsumerGroupHeartbeatRequestIsInvalid`), in its
+    /// order. A join may subscribe to nothing (an empty list of names, an empty regex: Kafka
+    /// keeps such a member in the group with no partitions); only both null is refused.
     fn validate(&self, a: &HeartbeatArgs, version: i16) -> Result<(), HeartbeatError> {
+        if (version >= 1 || a.member_epoch > 0 || a.member_epoch == LEAVE_GROUP_MEMBER_EPOCH)
+            && a.member_id.is_empty()
+        {
+            return Err(invalid("MemberId can't be empty."));
+        }
         if a.group_id.is_empty() {
             return Err(invalid("GroupId can't be empty."));
         }
@@ -174,18 +181,7 @@ impl ConsumerGroups {
         if a.group_id.len() > super::GROUP_ID_BYTES_MAX {
             return Err((ErrorCode::INVALID_GROUP_ID, "GroupId is too long.".into()));
         }
-        if a.regex.is_some() {
-            return Err(invalid("SubscribedTopicRegex is not supported yet."));
-        }
-        if version >= 1 && a.member_id.is_empty() {
-            return Err(invalid("MemberId can't be empty."));
-        }
         match a.member_epoch {
-            e if e > 0 || e == LEAVE_GROUP_MEMBER_EPOCH => {
-                if a.member_id.is_empty() {
-                    return Err(invalid("MemberId can't be empty."));
-                }
-            }
             0 => {
                 if a.rebalance_timeout_ms == -1 {
                     return Err(invalid(
@@ -195,21 +191,26 @@ impl ConsumerGroups {
                 if a.owned.as_ref().is_none_or(|o| !o.is_empty()) {
                     return Err(invalid("TopicPartitions must be empty when (re-)joining."));
                 }
-                if a.subscribed.as_ref().is_none_or(Vec::is_empty) {
+                if a.subscribed.is_none() && a.regex.is_none() {
                     return Err(invalid(
-                        "SubscribedTopicNames must be set in first request.",
+                        "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null \
+                         when (re-)joining.",
                     ));
                 }
             }
             LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
-                if a.member_id.is_empty() {
-                    return Err(invalid("MemberId can't be empty."));
-                }
                 if a.instance_id.is_none() {
                     return Err(invalid("InstanceId can't be null."));
                 }
             }
-            _ => return Err(invalid("MemberEpoch is invalid.")),
+            e if e < LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
+                return Err(invalid("MemberEpoch is invalid."));
+            }
+            _ => {}
+        }
+        // An empty regex is no regex (Kafka's `isNotEmpty` on the member's regex).
+        if a.regex.as_deref().is_some_and(|r| !r.is_empty()) {
+            return Err(invalid("SubscribedTopicRegex is not supported yet."));
         }
         if let Some(name) = &a.server_assignor
             && !Assignor::by_name(name).is_some_and(|x| self.config.assignors.contains(&x))
