@@ -2,6 +2,7 @@
 past its session timeout; then check the whole history (checker.py). See docs/testing.md.
 
 Usage: crash.py --weir PATH [--cycles N] [--seed S] [--work DIR] [--flush fsync|page-cache]
+                [--group-protocol classic|consumer] [--no-stop]
 
 Load: two producers (confluent-kafka, acks=all), one idempotent and one not, write records
 tagged (producer, sequence) to 3 partitions; two group members (member.py, own processes)
@@ -35,6 +36,9 @@ TOPIC = "crash"
 GROUP = "crash-group"
 PARTITIONS = 3
 SESSION_TIMEOUT_MS = 6000  # weir's (and Kafka's) group.min.session.timeout.ms
+# With --group-protocol consumer the broker's group_consumer_session_timeout_ms applies:
+# Kafka's default, 45 s, is also the least Kafka's bounds allow.
+CONSUMER_SESSION_TIMEOUT_MS = 45_000
 BROKER_START_TIMEOUT_S = 30
 CLEAN_STOP_EVERY = 4  # every 4th cycle stops the broker cleanly instead of kill -9
 SEGMENT_BYTES = 256 << 10  # small segments, so the load rolls them (producer snapshots)
@@ -305,11 +309,11 @@ def create_topic(bootstrap):
         f.result(20)
 
 
-def start_member(bootstrap, name, work):
+def start_member(bootstrap, name, work, group_protocol):
     log = os.path.join(work, f"{name}.jsonl")
     err = open(os.path.join(work, f"{name}.stderr"), "ab")
     proc = subprocess.Popen([sys.executable, os.path.join(HERE, "member.py"), bootstrap, GROUP,
-                             TOPIC, name, log, str(SESSION_TIMEOUT_MS)],
+                             TOPIC, name, log, str(SESSION_TIMEOUT_MS), group_protocol],
                             stdin=subprocess.DEVNULL, stdout=err, stderr=err)
     return proc, log
 
@@ -351,13 +355,17 @@ def main():
     ap.add_argument("--work", default=None)
     ap.add_argument("--flush", choices=("fsync", "page-cache"), default="fsync")
     ap.add_argument("--no-stop", action="store_true", help="skip the SIGSTOP fault")
+    ap.add_argument("--group-protocol", choices=("classic", "consumer"), default="classic",
+                    help="the members' librdkafka group.protocol (consumer: KIP-848)")
     args = ap.parse_args()
     seed = args.seed or random.randrange(1, 1 << 30)
     rng = random.Random(seed)
     work = args.work or tempfile.mkdtemp(prefix="weir-crash-")
     os.makedirs(work, exist_ok=True)
-    print(f"crash: seed {seed}, {args.cycles} cycles, flush {args.flush}, work dir {work}",
-          flush=True)
+    print(f"crash: seed {seed}, {args.cycles} cycles, flush {args.flush}, "
+          f"group protocol {args.group_protocol}, work dir {work}", flush=True)
+    session_ms = (SESSION_TIMEOUT_MS if args.group_protocol == "classic"
+                  else CONSUMER_SESSION_TIMEOUT_MS)
     extra = ["--set", "log_flush_interval_ms=1000"] if args.flush == "page-cache" else []
     # Small segments: rolls (and their producer snapshots) happen under the load.
     extra += ["--set", f"segment_bytes={SEGMENT_BYTES}",
@@ -377,7 +385,8 @@ def main():
     members = {}
     member_logs = {}
     for name in ("m1", "m2"):
-        members[name], member_logs[name] = start_member(broker.bootstrap, name, work)
+        members[name], member_logs[name] = start_member(broker.bootstrap, name, work,
+                                                        args.group_protocol)
     observer = Observer(broker.bootstrap, history)
     observer.start()
     started = now()
@@ -411,10 +420,10 @@ def main():
             took = now()
             moved = wait_for(lambda: all(o == other for o in owners(member_logs).values())
                              and len(owners(member_logs)) == PARTITIONS,
-                             SESSION_TIMEOUT_MS / 1000 * 4)
+                             session_ms / 1000 * 4)
             if not moved:
                 problems.append(f"SIGSTOP: {other} did not get {victim}'s partitions within "
-                                f"{SESSION_TIMEOUT_MS * 4} ms")
+                                f"{session_ms * 4} ms")
             else:
                 print(f"crash: SIGSTOP {victim}: group rebalanced to {other} in "
                       f"{now() - took:.1f}s", flush=True)

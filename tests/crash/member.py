@@ -2,7 +2,10 @@
 SIGSTOP it). It consumes, commits synchronously after every batch (and on revocation), and
 logs every assignment, revocation, record and commit as a JSON line for the checker.
 
-Usage: member.py BOOTSTRAP GROUP TOPIC NAME LOG_PATH SESSION_TIMEOUT_MS
+Usage: member.py BOOTSTRAP GROUP TOPIC NAME LOG_PATH SESSION_TIMEOUT_MS [GROUP_PROTOCOL]
+GROUP_PROTOCOL is librdkafka's `group.protocol`, `classic` (the default) or `consumer`
+(KIP-848: the broker owns the session timeout, heartbeat interval and assignment, and
+librdkafka refuses those classic settings, so SESSION_TIMEOUT_MS is then unused).
 Runs until SIGTERM.
 """
 
@@ -15,6 +18,7 @@ import time
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 bootstrap, group, topic, name, log_path, session_ms = sys.argv[1:7]
+group_protocol = sys.argv[7] if len(sys.argv) > 7 else "classic"
 out = open(log_path, "a", buffering=1)
 running = True
 
@@ -34,19 +38,25 @@ def stop(*_):
 
 signal.signal(signal.SIGTERM, stop)
 
-consumer = Consumer({
+conf = {
     "bootstrap.servers": bootstrap,
     "group.id": group,
     "client.id": name,
     "enable.auto.commit": False,
     "auto.offset.reset": "earliest",
-    "session.timeout.ms": int(session_ms),
-    "heartbeat.interval.ms": 1000,
     "max.poll.interval.ms": 300000,
-    "partition.assignment.strategy": "range",
     "reconnect.backoff.ms": 50,
     "reconnect.backoff.max.ms": 500,
-})
+}
+if group_protocol == "classic":
+    conf.update({
+        "session.timeout.ms": int(session_ms),
+        "heartbeat.interval.ms": 1000,
+        "partition.assignment.strategy": "range",
+    })
+else:
+    conf["group.protocol"] = group_protocol
+consumer = Consumer(conf)
 positions = {}
 state_path = log_path + ".assigned"
 

@@ -275,3 +275,146 @@ async fn kafka4_join_subscribed_to_nothing_is_a_member_without_partitions() {
     );
     broker.stop().await;
 }
+
+fn classic_join(group: &str, member: &str, protocol_type: &str) -> Q {
+    Q::JoinGroup(jg::JoinGroupRequest {
+        group_id: group.into(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 10_000,
+        member_id: member.into(),
+        protocol_type: protocol_type.into(),
+        protocols: vec![jg::JoinGroupRequestProtocol {
+            name: "range".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+async fn join_classic(c: &mut Client, group: &str, protocol_type: &str) -> jg::JoinGroupResponse {
+    let R::JoinGroup(first) = c.call(9, classic_join(group, "", protocol_type)).await else {
+        panic!()
+    };
+    assert_eq!(first.error_code, ErrorCode::MEMBER_ID_REQUIRED.0);
+    let R::JoinGroup(r) = c
+        .call(9, classic_join(group, &first.member_id, protocol_type))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0, "{r:?}");
+    r
+}
+
+/// Where classic and consumer-protocol members meet, Kafka 4's answers that hold whatever
+/// `group.consumer.migration.policy` says:
+/// - a ConsumerGroupHeartbeat into a live classic group that does not use the consumer
+///   embedded protocol (here `connect`) is GROUP_ID_NOT_FOUND, "Group X is not a consumer
+///   group" (`getOrMaybeCreateConsumerGroup`: `validateOnlineUpgrade` needs protocol type
+///   `consumer`);
+/// - a JoinGroup with another protocol type into a live consumer group is
+///   INCONSISTENT_GROUP_PROTOCOL (`throwIfClassicProtocolIsNotSupported`);
+/// - ConsumerGroupDescribe of a classic group is GROUP_ID_NOT_FOUND, "Group X is not a
+///   consumer group" (how clients fall back to DescribeGroups).
+///
+/// And where weir answers as Kafka does with `group.consumer.migration.policy=disabled` (Kafka
+/// 4's default, `bidirectional`, upgrades the group online: a deviation, docs/broker.md): a
+/// ConsumerGroupHeartbeat into a live classic group of protocol type `consumer` is
+/// GROUP_ID_NOT_FOUND too.
+#[tokio::test]
+async fn kafka4_classic_and_consumer_members_in_one_group_id() {
+    let broker = TestBroker::start(&[("group_initial_rebalance_delay_ms", "0")]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("t", 2, &[]).await;
+    for (group, protocol_type) in [("connect-group", "connect"), ("classic", "consumer")] {
+        join_classic(&mut c, group, protocol_type).await;
+        let Q::ConsumerGroupHeartbeat(mut q) = librdkafka_join(group, "m1", vec!["t".into()])
+        else {
+            unreachable!()
+        };
+        q.group_id = group.into();
+        let r = hb(&mut c, Q::ConsumerGroupHeartbeat(q)).await;
+        assert_eq!(r.error_code, ErrorCode::GROUP_ID_NOT_FOUND.0, "{group}");
+        assert_eq!(
+            r.error_message.as_deref(),
+            Some(format!("Group {group} is not a consumer group").as_str())
+        );
+        let R::ConsumerGroupDescribe(d) = c
+            .call(
+                0,
+                Q::ConsumerGroupDescribe(cgd::ConsumerGroupDescribeRequest {
+                    group_ids: vec![group.into()],
+                    ..Default::default()
+                }),
+            )
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(d.groups[0].error_code, ErrorCode::GROUP_ID_NOT_FOUND.0);
+        assert_eq!(
+            d.groups[0].error_message.as_deref(),
+            Some(format!("Group {group} is not a consumer group").as_str())
+        );
+    }
+
+    let r = hb(&mut c, librdkafka_join("g", "m1", vec!["t".into()])).await;
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    let R::JoinGroup(j) = c.call(9, classic_join("g", "", "connect")).await else {
+        panic!()
+    };
+    assert_eq!(j.error_code, ErrorCode::INCONSISTENT_GROUP_PROTOCOL.0);
+    broker.stop().await;
+}
+
+/// After a restart weir holds no consumer group (their state is in memory only; Kafka restores
+/// groups and members from `__consumer_offsets`, so there the heartbeat just goes on). A member
+/// heartbeating at its epoch then gets UNKNOWN_MEMBER_ID, Kafka's answer for a member the group
+/// does not know (as after its session expired), and rejoins at epoch 0 — not
+/// GROUP_ID_NOT_FOUND, Kafka's answer for a group that never existed, which librdkafka 2.16
+/// treats as fatal (the crash suite's KIP-848 run found this). The committed offsets are kept.
+#[tokio::test]
+async fn after_a_restart_a_member_is_unknown_and_rejoins() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("t", 4, &[]).await;
+    let a = hb(&mut c, join("a")).await;
+    assert_eq!(a.member_epoch, 1);
+    let topic = a.assignment.as_ref().unwrap().topic_partitions[0].topic_id;
+    assert_eq!(commit_code(&mut c, 9, "a", 1).await, 0);
+    drop(c);
+    let broker = TestBroker::start_in(broker.stop().await, &[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let r = hb(&mut c, beat("a", 1, topic, &[0, 1, 2, 3])).await;
+    assert_eq!(r.error_code, ErrorCode::UNKNOWN_MEMBER_ID.0, "{r:?}");
+    assert_eq!(
+        r.error_message.as_deref(),
+        Some("Member a is not a member of group g.")
+    );
+    let a = hb(&mut c, join("a")).await;
+    assert_eq!(
+        (a.error_code, a.member_epoch, partitions(&a)),
+        (0, 1, Some(vec![0, 1, 2, 3]))
+    );
+    let R::OffsetFetch(f) = c
+        .call(
+            8,
+            Q::OffsetFetch(weir_protocol::messages::offset_fetch::OffsetFetchRequest {
+                groups: vec![
+                    weir_protocol::messages::offset_fetch::OffsetFetchRequestGroup {
+                        group_id: "g".into(),
+                        topics: None,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    let p = &f.groups[0].topics[0].partitions[0];
+    assert_eq!((p.partition_index, p.committed_offset), (2, 7));
+    broker.stop().await;
+}

@@ -67,7 +67,7 @@ pub(crate) fn handle(
             }
             let Some(g) = coordinator.consumer().get(&id) else {
                 let message = if coordinator.groups().exists(&id) {
-                    format!("Group {id} is not a consumer group.")
+                    format!("Group {id} is not a consumer group")
                 } else {
                     format!("Group {id} not found.")
                 };

@@ -481,7 +481,7 @@ fn new_member_id() -> Result<String, HeartbeatError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id))
 }
 
-fn unknown(member_id: &str, group_id: &str) -> HeartbeatError {
+pub(super) fn unknown(member_id: &str, group_id: &str) -> HeartbeatError {
     (
         ErrorCode::UNKNOWN_MEMBER_ID,
         format!("Member {member_id} is not a member of group {group_id}."),

@@ -253,7 +253,12 @@ impl ConsumerGroups {
                 return Err(not_found(&a.group_id, true));
             }
             if a.member_epoch != 0 {
-                return Err(not_found(&a.group_id, false));
+                // Kafka answers GROUP_ID_NOT_FOUND here, for a group that does not exist.
+                // weir keeps consumer groups in memory only, so a member of a group it held
+                // before a restart lands here too; Kafka would have restored that group and
+                // member. GROUP_ID_NOT_FOUND is fatal to librdkafka, UNKNOWN_MEMBER_ID makes
+                // the member rejoin at epoch 0 (as after an expired session).
+                return Err(group::unknown(&a.member_id, &a.group_id));
             }
             if groups.len() >= self.config.groups_max {
                 return Err((
@@ -348,7 +353,8 @@ fn not_found(group_id: &str, classic: bool) -> HeartbeatError {
     (
         ErrorCode::GROUP_ID_NOT_FOUND,
         if classic {
-            format!("Group {group_id} is not a consumer group.")
+            // Kafka's words in `getOrMaybeCreateConsumerGroup` (no final stop).
+            format!("Group {group_id} is not a consumer group")
         } else {
             format!("Consumer group {group_id} not found.")
         },
