@@ -100,8 +100,8 @@ def main():
                                    os.path.join(work, "broker.log"))
     try:
         topic = "bench-join"
-        fs = AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-            [NewTopic(topic, PARTITIONS, 1)])
+        admin = AdminClient({"bootstrap.servers": bootstrap})  # alive until the topic exists
+        fs = admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
         fs[topic].result(30)
         results = {c: [] for c in configs}
         # Interleaved, so a slow moment of the shared machine hits every configuration.
