@@ -198,10 +198,8 @@ impl ConsumerGroups {
                     ));
                 }
             }
-            LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
-                if a.instance_id.is_none() {
-                    return Err(invalid("InstanceId can't be null."));
-                }
+            LEAVE_GROUP_STATIC_MEMBER_EPOCH if a.instance_id.is_none() => {
+                return Err(invalid("InstanceId can't be null."));
             }
             e if e < LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
                 return Err(invalid("MemberEpoch is invalid."));
