@@ -418,3 +418,78 @@ async fn after_a_restart_a_member_is_unknown_and_rejoins() {
     assert_eq!((p.partition_index, p.committed_offset), (2, 7));
     broker.stop().await;
 }
+
+/// Kafka 4 resolves a member's SubscribedTopicRegex against the topics' whole names
+/// (`refreshRegularExpressions`: RE2/J `matches`), picks up topics created later, and refuses
+/// a pattern that does not compile with INVALID_REGULAR_EXPRESSION
+/// (`throwIfRegularExpressionIsInvalid`, "SubscribedTopicRegex `…` is not a valid regular
+/// expression: …."); ConsumerGroupDescribe shows the member's regex.
+#[tokio::test]
+async fn kafka4_regex_subscription_resolves_whole_topic_names() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("orders-eu", 2, &[]).await;
+    c.create_topic("orders-us", 1, &[]).await;
+    c.create_topic("old-orders-eu", 1, &[]).await;
+    let by_regex = |member: &str, epoch: i32, regex: &str| {
+        Q::ConsumerGroupHeartbeat(cgh::ConsumerGroupHeartbeatRequest {
+            group_id: "g".into(),
+            member_id: member.into(),
+            member_epoch: epoch,
+            rebalance_timeout_ms: 30_000,
+            subscribed_topic_regex: Some(regex.into()),
+            topic_partitions: Some(Vec::new()),
+            ..Default::default()
+        })
+    };
+    let bad = hb(&mut c, by_regex("m1", 0, "orders-(")).await;
+    assert_eq!(bad.error_code, ErrorCode::INVALID_REGULAR_EXPRESSION.0);
+    assert!(
+        bad.error_message
+            .as_deref()
+            .unwrap()
+            .starts_with("SubscribedTopicRegex `orders-(` is not a valid regular expression: "),
+        "{bad:?}"
+    );
+    let r = hb(&mut c, by_regex("m1", 0, "orders-.*")).await;
+    assert_eq!((r.error_code, r.member_epoch), (0, 1), "{r:?}");
+    let count = |r: &cgh::ConsumerGroupHeartbeatResponse| {
+        r.assignment.as_ref().map(|a| {
+            a.topic_partitions
+                .iter()
+                .map(|t| t.partitions.len())
+                .sum::<usize>()
+        })
+    };
+    assert_eq!(
+        count(&r),
+        Some(3),
+        "orders-eu 0, 1 and orders-us 0; not old-orders-eu"
+    );
+    // A topic created later joins the subscription at the next heartbeat.
+    c.create_topic("orders-asia", 1, &[]).await;
+    let Q::ConsumerGroupHeartbeat(mut q) = by_regex("m1", 1, "") else {
+        unreachable!()
+    };
+    q.subscribed_topic_regex = None;
+    q.rebalance_timeout_ms = -1;
+    q.topic_partitions = None;
+    let r = hb(&mut c, Q::ConsumerGroupHeartbeat(q)).await;
+    assert_eq!((r.error_code, r.member_epoch, count(&r)), (0, 2, Some(4)));
+    let R::ConsumerGroupDescribe(d) = c
+        .call(
+            0,
+            Q::ConsumerGroupDescribe(cgd::ConsumerGroupDescribeRequest {
+                group_ids: vec!["g".into()],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    let m = &d.groups[0].members[0];
+    assert_eq!(m.subscribed_topic_regex.as_deref(), Some("orders-.*"));
+    assert!(m.subscribed_topic_names.is_empty());
+    broker.stop().await;
+}

@@ -74,7 +74,14 @@ pub(crate) fn handle(
                 return error(id, ErrorCode::GROUP_ID_NOT_FOUND, message);
             };
             let empty = consumer::Assignment::new();
-            let mut names: Vec<&String> = g.members.values().flat_map(|m| &m.subscribed).collect();
+            // The subscribed names and the topics regexes resolved to (Kafka's
+            // `subscribedTopicNames` counts both).
+            let mut names: Vec<&String> = g
+                .members
+                .values()
+                .flat_map(|m| &m.subscribed)
+                .chain(g.subscription.keys())
+                .collect();
             names.sort_unstable();
             names.dedup();
             if names
@@ -105,6 +112,7 @@ pub(crate) fn handle(
                         client_id: m.client_id.clone(),
                         client_host: m.client_host.clone(),
                         subscribed_topic_names: m.subscribed.iter().cloned().collect(),
+                        subscribed_topic_regex: m.regex.as_ref().map(|r| r.as_str().to_string()),
                         assignment: assignment(&m.r.assigned, topics),
                         target_assignment: assignment(
                             g.target.get(&m.id).unwrap_or(&empty),

@@ -1,7 +1,8 @@
 //! ConsumerGroupHeartbeat (key 68, KIP-848): joins, heartbeats, reconciles and leaves a
 //! consumer-protocol group (`group::consumer`). READ on the group, else
 //! GROUP_AUTHORIZATION_FAILED. v1 lets the client choose its member id (v0: the coordinator
-//! makes one when it is empty).
+//! makes one when it is empty). A `SubscribedTopicRegex` resolves to the topics the caller may
+//! DESCRIBE.
 
 use std::net::SocketAddr;
 
@@ -17,6 +18,31 @@ use crate::security::authorizer::Caller;
 use crate::topics::Topics;
 
 use super::join_group::client_host;
+
+/// The topics as the member sees them: a regex resolves only to topics it may DESCRIBE, as
+/// Kafka's `filterTopicDescribeAuthorizedTopics` filters them.
+struct Describable<'a> {
+    topics: &'a Topics,
+    caller: &'a Caller<'a>,
+}
+
+impl consumer::TopicLookup for Describable<'_> {
+    fn by_name(&self, name: &str) -> Option<(weir_protocol::Uuid, i32)> {
+        self.topics.by_name(name)
+    }
+
+    fn name_of(&self, id: &weir_protocol::Uuid) -> Option<String> {
+        self.topics.name_of(id)
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.topics
+            .names()
+            .into_iter()
+            .filter(|n| self.caller.may_topic(Operation::Describe, n))
+            .collect()
+    }
+}
 
 pub(crate) fn handle(
     caller: &Caller<'_>,
@@ -59,9 +85,10 @@ pub(crate) fn handle(
     let remove = |g: &str| {
         let _ = classic.remove_if_empty(g);
     };
+    let lookup = Describable { topics, caller };
     match coordinator
         .consumer()
-        .heartbeat(args, version, topics, &live, &remove)
+        .heartbeat(args, version, &lookup, &live, &remove)
     {
         Ok(ok) => ConsumerGroupHeartbeatResponse {
             member_id: Some(ok.member_id),

@@ -8,6 +8,7 @@ use weir_protocol::{ErrorCode, Uuid};
 
 use super::assignor::{Assignment, Assignor, AssignorMember};
 use super::reconcile::{MemberState, Reconciled, reconcile};
+use super::topic_regex::TopicRegex;
 use super::{
     ConsumerConfig, HeartbeatArgs, HeartbeatError, HeartbeatOk, LEAVE_GROUP_STATIC_MEMBER_EPOCH,
     TopicLookup, resolve,
@@ -53,6 +54,8 @@ pub struct ConsumerMember {
     pub client_host: String,
     /// Subscribed topic names.
     pub subscribed: BTreeSet<String>,
+    /// Its regex subscription (`None`: none; an empty regex is none, as in Kafka).
+    pub regex: Option<TopicRegex>,
     /// Its chosen server assignor.
     pub server_assignor: Option<String>,
     /// Rebalance timeout, in ms.
@@ -230,6 +233,12 @@ impl ConsumerGroup {
                 ),
             ));
         }
+        // Compiled before the member is touched, so a bad regex changes nothing.
+        let regex = match a.regex.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(r) => Some(Some(TopicRegex::compile(r)?)),
+        };
         let existing = self.find_member(&a, &member_id, joining)?;
         let mut m = match existing {
             Some(m) => m,
@@ -242,6 +251,7 @@ impl ConsumerGroup {
                     client_id: String::new(),
                     client_host: String::new(),
                     subscribed: BTreeSet::new(),
+                    regex: None,
                     server_assignor: None,
                     rebalance_timeout_ms: 0,
                     r: Reconciled {
@@ -281,17 +291,38 @@ impl ConsumerGroup {
                 bump = true;
             }
         }
+        if let Some(regex) = regex
+            && regex.as_ref().map(TopicRegex::as_str) != m.regex.as_ref().map(TopicRegex::as_str)
+        {
+            m.regex = regex;
+            bump = true;
+        }
         m.client_id = a.client_id.clone();
         m.client_host = a.client_host.clone();
         m.session_deadline_ms = now.saturating_add(i64::from(cfg.session_timeout_ms));
         let id = m.id.clone();
         self.members.insert(id.clone(), m);
         // The subscribed topics now: a topic created, deleted or grown bumps the epoch too.
-        let names: BTreeSet<String> = self
+        let mut names: BTreeSet<String> = self
             .members
             .values()
             .flat_map(|m| m.subscribed.iter().cloned())
             .collect();
+        // Regexes resolve against the topics now (Kafka resolves them asynchronously, at most
+        // every 10 s; here every heartbeat sees the topics as they are).
+        let regexes: Vec<&TopicRegex> = self
+            .members
+            .values()
+            .filter_map(|m| m.regex.as_ref())
+            .collect();
+        if !regexes.is_empty() {
+            names.extend(
+                topics
+                    .names()
+                    .into_iter()
+                    .filter(|n| regexes.iter().any(|r| r.matches(n))),
+            );
+        }
         let subscription = resolve(&names, topics);
         if subscription != self.subscription {
             self.subscription = subscription;
@@ -398,10 +429,13 @@ impl ConsumerGroup {
             .values()
             .map(|m| AssignorMember {
                 id: &m.id,
-                topics: m
-                    .subscribed
+                topics: self
+                    .subscription
                     .iter()
-                    .filter_map(|n| self.subscription.get(n).map(|x| x.0))
+                    .filter(|(n, _)| {
+                        m.subscribed.contains(*n) || m.regex.as_ref().is_some_and(|r| r.matches(n))
+                    })
+                    .map(|(_, x)| x.0)
                     .collect(),
                 previous: self.target.get(&m.id).unwrap_or(&empty),
             })

@@ -11,6 +11,7 @@
 mod assignor;
 mod group;
 mod reconcile;
+mod topic_regex;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ use weir_protocol::{ErrorCode, Uuid};
 pub use assignor::{Assignment, Assignor, AssignorMember};
 pub use group::{ConsumerGroup, ConsumerGroupState, ConsumerMember};
 pub use reconcile::{MemberState, Reconciled, reconcile};
+pub use topic_regex::{TOPIC_REGEX_COMPILED_BYTES_MAX, TopicRegex};
 
 use crate::clock::Clock;
 
@@ -67,6 +69,9 @@ pub trait TopicLookup {
     fn by_name(&self, name: &str) -> Option<(Uuid, i32)>;
     /// A topic's name.
     fn name_of(&self, id: &Uuid) -> Option<String>;
+    /// The names a regex subscription may resolve to (Kafka: every topic the member may
+    /// DESCRIBE).
+    fn names(&self) -> Vec<String>;
 }
 
 impl TopicLookup for crate::topics::Topics {
@@ -81,6 +86,10 @@ impl TopicLookup for crate::topics::Topics {
 
     fn name_of(&self, id: &Uuid) -> Option<String> {
         self.get_by_id(&id.0).map(|t| t.name.clone())
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.all().iter().map(|t| t.name.clone()).collect()
     }
 }
 
@@ -101,7 +110,7 @@ pub struct HeartbeatArgs {
     pub rebalance_timeout_ms: i32,
     /// Subscribed topic names (`None`: unchanged).
     pub subscribed: Option<Vec<String>>,
-    /// A subscription regex (refused: not supported).
+    /// A subscription regex (`None`: unchanged; `""`: none).
     pub regex: Option<String>,
     /// Server assignor (`None`: unchanged).
     pub server_assignor: Option<String>,
@@ -162,7 +171,8 @@ impl ConsumerGroups {
 
     /// Kafka 4's request checks (`throwIfConsumerGroupHeartbeatRequestIsInvalid`), in its
     /// order. A join may subscribe to nothing (an empty list of names, an empty regex: Kafka
-    /// keeps such a member in the group with no partitions); only both null is refused.
+    /// keeps such a member in the group with no partitions); only both null is refused. A
+    /// regex is compiled later, when it changes (`group.rs`).
     fn validate(&self, a: &HeartbeatArgs, version: i16) -> Result<(), HeartbeatError> {
         if (version >= 1 || a.member_epoch > 0 || a.member_epoch == LEAVE_GROUP_MEMBER_EPOCH)
             && a.member_id.is_empty()
@@ -205,10 +215,6 @@ impl ConsumerGroups {
                 return Err(invalid("MemberEpoch is invalid."));
             }
             _ => {}
-        }
-        // An empty regex is no regex (Kafka's `isNotEmpty` on the member's regex).
-        if a.regex.as_deref().is_some_and(|r| !r.is_empty()) {
-            return Err(invalid("SubscribedTopicRegex is not supported yet."));
         }
         if let Some(name) = &a.server_assignor
             && !Assignor::by_name(name).is_some_and(|x| self.config.assignors.contains(&x))

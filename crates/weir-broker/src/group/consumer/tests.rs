@@ -20,6 +20,9 @@ impl TopicLookup for OneTopic {
     fn name_of(&self, id: &Uuid) -> Option<String> {
         (*id == T).then(|| "t".to_string())
     }
+    fn names(&self) -> Vec<String> {
+        vec!["t".to_string()]
+    }
 }
 
 fn parts(ps: &[i32]) -> Assignment {
