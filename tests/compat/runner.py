@@ -103,7 +103,8 @@ CLIENT_STEPS = {
 
 
 # The same scenario with KIP-848's consumer protocol (librdkafka's group.protocol=consumer).
-CLIENT_STEPS["confluent-groups-consumer"] = CLIENT_STEPS["confluent-groups"]
+# One more phase: a regex subscription (KIP-848's SubscribedTopicRegex).
+CLIENT_STEPS["confluent-groups-consumer"] = CLIENT_STEPS["confluent-groups"] + ("groups-regex",)
 
 
 # Log compaction (issue #8): compaction_common.py.
