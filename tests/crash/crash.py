@@ -334,6 +334,15 @@ def member_events(path):
         return []
 
 
+def assigned(path):
+    """The partitions one member last published (its file is stale while it is stopped)."""
+    try:
+        with open(path + ".assigned") as f:
+            return set(json.load(f))
+    except (OSError, ValueError):
+        return set()
+
+
 def owners(paths):
     """{partition: member} from the assignments the members publish."""
     own = {}
@@ -418,8 +427,9 @@ def main():
             history.add(type="fault", kind="stop", member=victim, t=now())
             os.kill(members[victim].pid, signal.SIGSTOP)
             took = now()
-            moved = wait_for(lambda: all(o == other for o in owners(member_logs).values())
-                             and len(owners(member_logs)) == PARTITIONS,
+            # The stopped member cannot update its published assignment: judge by the
+            # other's alone (owners() would let the victim's stale file win for m2).
+            moved = wait_for(lambda: assigned(member_logs[other]) == set(range(PARTITIONS)),
                              session_ms / 1000 * 4)
             if not moved:
                 problems.append(f"SIGSTOP: {other} did not get {victim}'s partitions within "
@@ -430,7 +440,11 @@ def main():
             time.sleep(2)
             history.add(type="fault", kind="cont", member=victim, t=now())
             os.kill(members[victim].pid, signal.SIGCONT)
-            rejoined = wait_for(lambda: victim in owners(member_logs).values(), 40)
+            # Back when its own assignment is non-empty and no longer overlaps the other's
+            # (its stale one, from before the stop, overlaps until it learns it was fenced).
+            rejoined = wait_for(
+                lambda: assigned(member_logs[victim])
+                and not assigned(member_logs[victim]) & assigned(member_logs[other]), 40)
             print(f"crash: SIGCONT {victim}: " + ("rejoined and got partitions back"
                   if rejoined else "did not get partitions back"), flush=True)
             if not rejoined:
