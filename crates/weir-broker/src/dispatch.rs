@@ -412,20 +412,24 @@ async fn run(
             })
             .await?,
         ),
-        Q::DescribeConfigs(r) => {
-            R::DescribeConfigs(describe_configs::handle(&caller, topics, node, r, v))
-        }
+        Q::DescribeConfigs(r) => R::DescribeConfigs(describe_configs::handle(
+            &caller,
+            topics,
+            &ctx.broker_configs,
+            r,
+            v,
+        )),
         Q::AlterConfigs(r) => R::AlterConfigs(
             blocking(ctx, move |c| {
                 let caller = Caller::new(&c.authorizer, &principal, host);
-                alter_configs::handle(&caller, &c.topics, r, v)
+                alter_configs::handle(&caller, &c.topics, &c.broker_configs, r, v)
             })
             .await?,
         ),
         Q::IncrementalAlterConfigs(r) => R::IncrementalAlterConfigs(
             blocking(ctx, move |c| {
                 let caller = Caller::new(&c.authorizer, &principal, host);
-                incremental_alter_configs::handle(&caller, &c.topics, r, v)
+                incremental_alter_configs::handle(&caller, &c.topics, &c.broker_configs, r, v)
             })
             .await?,
         ),
