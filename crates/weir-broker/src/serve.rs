@@ -175,8 +175,9 @@ impl Broker {
     }
 }
 
-/// Group deadlines every [`GROUP_TICK_INTERVAL_MS`], retention on its interval, and the
-/// page-cache policy's time-based flush.
+/// Group deadlines every [`GROUP_TICK_INTERVAL_MS`], retention on its interval, committed
+/// offsets' expiry every `offsets_retention_check_interval_ms` (the first after one
+/// interval, as Kafka schedules it), and the page-cache policy's time-based flush.
 fn spawn_background(
     config: &BrokerConfig,
     topics: &Arc<Topics>,
@@ -187,8 +188,13 @@ fn spawn_background(
         FlushPolicy::PageCache { ms: Some(ms), .. } => Some(Duration::from_millis(ms)),
         _ => None,
     };
+    let expiry_every = Duration::from_millis(config.offsets_retention_check_interval_ms.max(1));
+    let offsets_retention_ms = i64::from(config.offsets_retention_minutes.max(1)) * 60_000;
     let (topics, groups) = (Arc::clone(topics), Arc::clone(groups));
     tokio::spawn(async move {
+        let mut expiry =
+            tokio::time::interval_at(tokio::time::Instant::now() + expiry_every, expiry_every);
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut retention = tokio::time::interval(retention_every);
         let mut ticks = tokio::time::interval(Duration::from_millis(GROUP_TICK_INTERVAL_MS));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -204,6 +210,11 @@ fn spawn_background(
                         Ok(Err(e)) => warn!(error = %e, "retention failed"),
                         Err(e) => warn!(error = %e, "retention task failed"),
                         Ok(Ok(())) => {}
+                    }
+                }
+                _ = expiry.tick() => {
+                    if let Err(e) = groups.expire_offsets(offsets_retention_ms).await {
+                        warn!(error = %e, "committed-offset expiry failed");
                     }
                 }
                 _ = flush.tick(), if flush_every.is_some() => {

@@ -106,6 +106,12 @@ pub(crate) struct Group {
     pub(crate) sync_deadline_ms: i64,
     /// Whether its group record in `__consumer_offsets` is current (same generation).
     pub(crate) persisted: bool,
+    /// When the group last became Empty (Kafka's `currentStateTimestamp` of an Empty
+    /// group), the base of its offsets' retention; `None`: each offset's commit time is.
+    pub(crate) empty_since_ms: Option<i64>,
+    /// The topics its members subscribe to (Kafka's `subscribedTopics`), read from their
+    /// consumer-protocol metadata at each generation; `None` when not known.
+    pub(crate) subscribed: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Group {
@@ -123,7 +129,14 @@ impl Group {
             join_not_before_ms: 0,
             sync_deadline_ms: 0,
             persisted: false,
+            empty_since_ms: None,
+            subscribed: None,
         }
+    }
+
+    /// Whether the group uses the classic consumer protocol (protocol type `consumer`).
+    pub(crate) fn uses_consumer_protocol(&self) -> bool {
+        self.protocol_type.as_deref() == Some(super::subscription::CONSUMER_PROTOCOL_TYPE)
     }
 
     pub(crate) fn member(&self, id: &str) -> Option<&Member> {

@@ -12,6 +12,7 @@ mod member;
 mod offsets;
 mod queries;
 mod state;
+mod subscription;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use codec::{CodecError, GroupValue, Key, OffsetValue};
 pub use member::GroupState;
 pub use offsets::{OFFSETS_TOPIC, OffsetStore, Replayed, Write};
+pub use queries::GroupView;
 
 /// `segment.bytes` of a new `__consumer_offsets` (Kafka's `offsets.topic.segment.bytes`,
 /// 100 MiB).
@@ -326,6 +328,83 @@ impl Coordinator {
         }
     }
 
+    /// Committed-offset expiry (Kafka's `cleanupGroupMetadata`, KIP-211), run every
+    /// `offsets_retention_check_interval_ms`: in each classic group whose offsets may
+    /// expire ([`GroupView::retention_base`]), an offset of a topic the group does not
+    /// subscribe to expires `retention_ms` after its base time, unless a write or a
+    /// transaction holds it; a group left with no offsets that is Empty is deleted, and an
+    /// Empty group (with a protocol type) that has none is deleted too. All as tombstones
+    /// in `__consumer_offsets`. Consumer-protocol (KIP-848) groups are left alone. Returns
+    /// the offsets expired and the groups deleted.
+    pub async fn expire_offsets(
+        &self,
+        retention_ms: i64,
+    ) -> Result<(usize, usize), PartitionError> {
+        let now = self.groups.now_ms();
+        let mut counts = (0, 0);
+        let c = &mut counts;
+        self.offsets
+            .expire_with(|snapshot| {
+                let mut writes: Vec<Write> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                for (group, entries) in snapshot {
+                    seen.insert(group.clone());
+                    if self.consumer.contains(&group) {
+                        continue;
+                    }
+                    let Some(view) = self.groups.view(&group) else {
+                        continue;
+                    };
+                    let mut all = true;
+                    for (topic, partition, v, busy) in entries {
+                        let expired = !busy
+                            && !view.is_subscribed_to(&topic)
+                            && view
+                                .retention_base(v.commit_ms)
+                                .is_some_and(|base| now.saturating_sub(base) >= retention_ms);
+                        if !expired {
+                            all = false;
+                            continue;
+                        }
+                        c.0 += 1;
+                        writes.push((
+                            Key::Offset {
+                                group: group.clone(),
+                                topic,
+                                partition,
+                            },
+                            None,
+                        ));
+                    }
+                    if all && self.groups.remove_if_empty(&group).is_ok() {
+                        c.1 += 1;
+                        writes.push((Key::Group { group }, None));
+                    }
+                }
+                for (group, protocol_type, state) in self.groups.list() {
+                    if state == GroupState::Empty
+                        && !protocol_type.is_empty()
+                        && !seen.contains(&group)
+                        && !self.consumer.contains(&group)
+                        && self.groups.remove_if_empty(&group).is_ok()
+                    {
+                        c.1 += 1;
+                        writes.push((Key::Group { group }, None));
+                    }
+                }
+                writes
+            })
+            .await?;
+        if counts != (0, 0) {
+            tracing::info!(
+                offsets = counts.0,
+                groups = counts.1,
+                "expired committed offsets and empty groups removed"
+            );
+        }
+        Ok(counts)
+    }
+
     /// Lag of every partition the group has committed: log end − committed, now.
     pub fn lag(&self, topics: &Topics, group: &str) -> Vec<PartitionLag> {
         self.offsets
@@ -354,3 +433,6 @@ impl Coordinator {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod expiry_tests;

@@ -4,6 +4,8 @@
 
 use weir_protocol::ErrorCode;
 
+use std::collections::BTreeSet;
+
 use super::member::{Group, GroupState};
 use super::state::Groups;
 use super::{GROUP_ID_BYTES_MAX, GroupDescription, GroupSummary, MemberDescription};
@@ -82,15 +84,38 @@ impl Groups {
         Ok(())
     }
 
-    /// Registers a group found on start-up (Empty, at its stored generation).
+    /// Registers a group found on start-up (Empty, at its stored generation). A group with
+    /// a protocol type counts as Empty since now (its members are not restored; Kafka
+    /// restores the time it became Empty, which weir's group record does not hold).
     pub fn restore(&self, group_id: &str, protocol_type: Option<String>, generation: i32) {
+        let now = self.clock.now_ms();
         let mut groups = self.lock();
         let g = groups
             .entry(group_id.to_string())
             .or_insert_with(|| Group::new(group_id.to_string()));
+        g.empty_since_ms = protocol_type.as_ref().map(|_| now);
         g.protocol_type = protocol_type;
+        g.subscribed = super::subscription::subscribed_topics(g);
         g.generation = generation;
         g.persisted = true;
+    }
+
+    /// What OffsetDelete and offset expiry need of a group: its state and subscriptions.
+    pub fn view(&self, group_id: &str) -> Option<GroupView> {
+        let groups = self.lock();
+        let g = groups.get(group_id)?;
+        Some(GroupView {
+            state: g.state,
+            has_protocol_type: g.protocol_type.is_some(),
+            uses_consumer_protocol: g.uses_consumer_protocol(),
+            subscribed: g.subscribed.clone(),
+            empty_since_ms: g.empty_since_ms,
+        })
+    }
+
+    /// The coordinator's clock, now.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Whether the group's record is not yet written; returns its (protocol type, generation).
@@ -193,5 +218,48 @@ impl Groups {
                 })
                 .collect(),
         })
+    }
+}
+
+/// A classic group's state and subscriptions, as OffsetDelete and offset expiry read them.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    /// State.
+    pub state: GroupState,
+    /// Whether it has a protocol type (standalone commits' groups have none).
+    pub has_protocol_type: bool,
+    /// Protocol type `consumer`.
+    pub uses_consumer_protocol: bool,
+    /// Subscribed topics, when known.
+    pub subscribed: Option<BTreeSet<String>>,
+    /// When it became Empty, if known.
+    pub empty_since_ms: Option<i64>,
+}
+
+impl GroupView {
+    /// Kafka's `isSubscribedToTopic`.
+    pub fn is_subscribed_to(&self, topic: &str) -> bool {
+        match &self.subscribed {
+            Some(t) => t.contains(topic),
+            None => self.uses_consumer_protocol,
+        }
+    }
+
+    /// Kafka's `offsetExpirationCondition` (KIP-211): the time an offset's retention counts
+    /// from, given its commit time; `None` if the group's offsets do not expire now.
+    /// Standalone groups count from each commit; an Empty group from when it became
+    /// Empty (each commit if not known); a Stable consumer group with known subscriptions
+    /// from each commit (for the topics it no longer subscribes to).
+    pub fn retention_base(&self, commit_ms: i64) -> Option<i64> {
+        if !self.has_protocol_type {
+            return Some(commit_ms);
+        }
+        match self.state {
+            GroupState::Empty => Some(self.empty_since_ms.unwrap_or(commit_ms)),
+            GroupState::Stable if self.uses_consumer_protocol && self.subscribed.is_some() => {
+                Some(commit_ms)
+            }
+            _ => None,
+        }
     }
 }

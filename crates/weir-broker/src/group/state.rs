@@ -472,10 +472,13 @@ impl Groups {
             g.state = GroupState::Empty;
             g.protocol = None;
             g.leader = None;
+            g.empty_since_ms = Some(now);
+            g.subscribed = super::subscription::subscribed_topics(g);
             info!(group = %g.id, generation = g.generation, "group empty");
             return;
         }
         g.protocol = g.vote();
+        g.subscribed = super::subscription::subscribed_topics(g);
         g.state = GroupState::CompletingRebalance;
         g.sync_deadline_ms = now.saturating_add(g.max_rebalance_timeout_ms());
         let leader = g.leader.clone().unwrap_or_default();
