@@ -98,6 +98,49 @@ async fn alter(
     )
 }
 
+/// A compacted topic with small segments, rewritten keys, and the cleaner's report of its
+/// first clean (the `weir.cleaner.stats` entry) awaited.
+async fn compacted_soon(c: &mut Client) {
+    use weir_protocol::records::{BatchBuilder, BatchSettings, NewRecord};
+    c.create_topic(
+        "table",
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "1024"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+        ],
+    )
+    .await;
+    for round in 0..20 {
+        let mut b = BatchBuilder::new(BatchSettings::default());
+        for k in 0..5 {
+            b.push(NewRecord {
+                timestamp: weir_broker::broker::now_ms(),
+                key: Some(format!("k{k}").into()),
+                value: Some(format!("r{round}-{}", "x".repeat(60)).into()),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        assert_eq!(c.produce("table", 0, -1, b.build().unwrap()).await.0, 0);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = describe(c, TOPIC, "table", Some(&["weir.cleaner.stats"])).await;
+        let stats = entry(&r, "weir.cleaner.stats").value.clone().unwrap();
+        let parsed = weir_broker::cleaner_stats::CleanerStatsEntry::parse(&stats).unwrap();
+        if parsed.partitions[0].last_clean_ms > 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never cleaned: {stats}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_configs_describe_alter_and_survive_restart() {
     let broker = TestBroker::start(&[("retention_bytes", "1073741824")]).await;
@@ -158,6 +201,26 @@ async fn broker_configs_describe_alter_and_survive_restart() {
         msg.as_deref(),
         Some("Unexpected broker id, expected 0, but received 1")
     );
+    let (code, msg) = alter(&mut c, "", &[("log.cleaner.threads", 0, Some("9"))], false).await;
+    assert_eq!(code, INVALID_REQUEST);
+    assert_eq!(
+        msg.as_deref(),
+        Some("Log cleaner threads cannot be increased to more than double the current value 1")
+    );
+    // The cleaner restarts with two threads and a 50 ms backoff (the static one is 15 s), and
+    // compacts a topic created afterwards within the test's patience.
+    let (code, msg) = alter(
+        &mut c,
+        "0",
+        &[
+            ("log.cleaner.threads", 0, Some("2")),
+            ("log.cleaner.backoff.ms", 0, Some("50")),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(code, 0, "{msg:?}");
+    compacted_soon(&mut c).await;
     // validate_only changes nothing.
     let (code, _) = alter(
         &mut c,

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use weir_protocol::ErrorCode;
 use weir_storage::FileSystem;
 
+use crate::cleaner::CleanerOptions;
 use crate::config::BrokerConfig;
 use crate::topic_config::{TopicConfigError, TopicDefaults, TopicSettings, static_default_value};
 use crate::topics::{TopicError, Topics};
@@ -131,6 +132,10 @@ pub struct BrokerConfigs {
     store: DynamicStore,
     /// The dynamic values; the writer holds this across validate, save and apply.
     levels: Mutex<Levels>,
+    /// The cleaner's settings with their dynamic values; `serve` restarts the cleaner
+    /// threads when they change.
+    cleaner: tokio::sync::watch::Sender<CleanerOptions>,
+    static_cleaner: CleanerOptions,
 }
 
 impl BrokerConfigs {
@@ -140,6 +145,7 @@ impl BrokerConfigs {
         fs: Arc<dyn FileSystem>,
     ) -> Result<Self, DynamicConfigError> {
         let (store, levels) = DynamicStore::open(&config.data_dir, fs)?;
+        let cleaner = cleaner_options(CleanerOptions::from_config(config), &levels);
         Ok(Self {
             node_id: config.node_id,
             values: config.values.clone(),
@@ -147,7 +153,14 @@ impl BrokerConfigs {
             static_topic: TopicDefaults::of(config),
             store,
             levels: Mutex::new(levels),
+            cleaner: tokio::sync::watch::Sender::new(cleaner),
+            static_cleaner: CleanerOptions::from_config(config),
         })
+    }
+
+    /// The cleaner's settings (static, then dynamic), updated on every change.
+    pub fn cleaner_options(&self) -> tokio::sync::watch::Receiver<CleanerOptions> {
+        self.cleaner.subscribe()
     }
 
     fn levels(&self) -> std::sync::MutexGuard<'_, Levels> {
@@ -431,6 +444,12 @@ impl BrokerConfigs {
             message: e.to_string(),
         })?;
         *levels = next;
+        let cleaner = cleaner_options(self.static_cleaner, levels);
+        self.cleaner.send_if_modified(|c| {
+            let changed = *c != cleaner;
+            *c = cleaner;
+            changed
+        });
         topics
             .set_dynamic_defaults(topic_defaults(levels), false)
             .map_err(|e: TopicError| AlterError {
@@ -456,16 +475,35 @@ impl BrokerConfigs {
                 Err(e) => Err(invalid(e.to_string())),
             };
         }
-        if k.name == "num.recovery.threads.per.data.dir" {
-            let n: i64 = v
-                .trim()
-                .parse()
-                .map_err(|_| invalid("Not a number of type INT".into()))?;
-            if let Some(b) = k.spec.and_then(|s| s.bounds())
-                && !b.contains(n)
-            {
-                return Err(invalid(format!("out of bounds {b}")));
+        let n: i64 = v
+            .trim()
+            .parse()
+            .map_err(|_| invalid("Not a number".into()))?;
+        if let Some(b) = k.spec.and_then(|s| s.bounds())
+            && !b.contains(n)
+        {
+            return Err(invalid(format!("out of bounds {b}")));
+        }
+        if k.name == "log.cleaner.threads" {
+            // Kafka's LogCleaner.validateReconfiguration.
+            let old = i64::from(cleaner_options(self.static_cleaner, levels).threads);
+            if n < 1 {
+                return Err(invalid_request(
+                    "Log cleaner threads should be at least 1".into(),
+                ));
             }
+            if n < old / 2 {
+                return Err(invalid_request(format!(
+                    "Log cleaner threads cannot be reduced to less than half the current value {old}"
+                )));
+            }
+            if n > old * 2 {
+                return Err(invalid_request(format!(
+                    "Log cleaner threads cannot be increased to more than double the current value {old}"
+                )));
+            }
+        }
+        if k.name == "num.recovery.threads.per.data.dir" {
             let static_value = self
                 .values
                 .get("num_recovery_threads_per_data_dir")
@@ -512,6 +550,22 @@ fn level_map_mut(levels: &mut Levels, level: Level) -> &mut BTreeMap<String, Str
 /// A key's dynamic value: the broker's level over the cluster's.
 fn effective_dynamic<'a>(levels: &'a Levels, name: &str) -> Option<&'a String> {
     levels.broker.get(name).or_else(|| levels.cluster.get(name))
+}
+
+/// The cleaner's settings: `base` (the static ones) with the dynamic values over them.
+fn cleaner_options(base: CleanerOptions, levels: &Levels) -> CleanerOptions {
+    let get = |name: &str| effective_dynamic(levels, name).map(|v| v.trim());
+    CleanerOptions {
+        threads: get("log.cleaner.threads")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(base.threads),
+        dedupe_buffer_bytes: get("log.cleaner.dedupe.buffer.size")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(base.dedupe_buffer_bytes),
+        backoff_ms: get("log.cleaner.backoff.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(base.backoff_ms),
+    }
 }
 
 /// The dynamic topic defaults by topic config name.

@@ -164,8 +164,14 @@ const KAFKA_NAMES: &[(&str, &str, i8)] = &[
 const NOT_DYNAMIC_HERE: &[&str] = &["log.flush.interval.messages", "log.flush.interval.ms"];
 
 /// Dynamic broker configs that are not topic defaults: each is applied as
-/// `dynamic_config` documents (the recovery threads at the next start).
-pub const DYNAMIC_OTHER: &[&str] = &["num.recovery.threads.per.data.dir"];
+/// `dynamic_config` documents (the recovery threads at the next start, the cleaner's by
+/// restarting the cleaner threads, as Kafka's `LogCleaner.reconfigure`).
+pub const DYNAMIC_OTHER: &[&str] = &[
+    "num.recovery.threads.per.data.dir",
+    "log.cleaner.threads",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.backoff.ms",
+];
 
 /// One broker config as DescribeConfigs lists it.
 #[derive(Debug)]
@@ -296,6 +302,7 @@ mod tests {
                 .unwrap()
                 .dynamic
         );
+        assert!(broker_key("log.cleaner.threads").unwrap().dynamic);
         assert!(!broker_key("num.partitions").unwrap().dynamic);
         assert!(!broker_key("listeners").unwrap().dynamic);
         assert!(!broker_key("log.flush.interval.ms").unwrap().dynamic);

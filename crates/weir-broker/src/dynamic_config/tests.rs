@@ -208,6 +208,61 @@ fn kafkas_checks_and_messages() {
         alter_level("3", 0).unwrap_err().message,
         "Unexpected broker id, expected 0, but received 3"
     );
+    // Kafka's cleaner-thread rule; a change reaches the cleaner's watchers.
+    let mut cleaner = b.cleaner_options();
+    assert_eq!(cleaner.borrow_and_update().threads, 1);
+    for (v, msg) in [
+        ("0", "Log cleaner threads should be at least 1"),
+        (
+            "3",
+            "Log cleaner threads cannot be increased to more than double the current value 1",
+        ),
+    ] {
+        let e = b
+            .alter(
+                &t,
+                Level::Cluster,
+                vec![set("log.cleaner.threads", v)],
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (ErrorCode::INVALID_REQUEST, msg)
+        );
+    }
+    b.alter(
+        &t,
+        Level::Cluster,
+        vec![
+            set("log.cleaner.threads", "2"),
+            set("log.cleaner.backoff.ms", "50"),
+        ],
+        false,
+    )
+    .unwrap();
+    assert!(cleaner.has_changed().unwrap());
+    let now = *cleaner.borrow_and_update();
+    assert_eq!((now.threads, now.backoff_ms), (2, 50));
+    b.alter(
+        &t,
+        Level::Cluster,
+        vec![
+            AlterOp {
+                name: "log.cleaner.threads".into(),
+                op: OP_DELETE,
+                value: None,
+            },
+            AlterOp {
+                name: "log.cleaner.backoff.ms".into(),
+                op: OP_DELETE,
+                value: None,
+            },
+        ],
+        false,
+    )
+    .unwrap();
+    assert_eq!(cleaner.borrow_and_update().threads, 1);
     // validate_only changes nothing.
     b.alter(
         &t,
