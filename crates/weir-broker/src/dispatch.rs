@@ -448,7 +448,7 @@ async fn run(
         Q::JoinGroup(r) => R::JoinGroup(
             join_group::handle(&caller, coordinator, r, v, client.id, client.peer).await,
         ),
-        Q::SyncGroup(r) => R::SyncGroup(sync_group::handle(&caller, groups, r, v).await),
+        Q::SyncGroup(r) => R::SyncGroup(sync_group::handle(&caller, coordinator, r, v).await),
         Q::Heartbeat(r) => R::Heartbeat(heartbeat::handle(&caller, groups, r, v)),
         Q::ConsumerGroupHeartbeat(r) => {
             R::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(
@@ -468,7 +468,7 @@ async fn run(
             r,
             v,
         )),
-        Q::LeaveGroup(r) => R::LeaveGroup(leave_group::handle(&caller, groups, r, v)),
+        Q::LeaveGroup(r) => R::LeaveGroup(leave_group::handle(&caller, coordinator, r, v).await),
         Q::OffsetCommit(r) => {
             R::OffsetCommit(offset_commit::handle(&caller, topics, coordinator, r, v).await)
         }

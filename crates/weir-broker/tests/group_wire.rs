@@ -454,3 +454,73 @@ async fn offset_delete_on_a_live_group_reads_the_subscriptions() {
     drop(c);
     broker.stop().await;
 }
+
+async fn describe_group(c: &mut Client, group: &str) -> dg::DescribedGroup {
+    let R::DescribeGroups(r) = c
+        .call(
+            5,
+            Q::DescribeGroups(dg::DescribeGroupsRequest {
+                groups: vec![group.into()],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    r.groups[0].clone()
+}
+
+/// As Kafka: a broker restart restores a Stable group with its members (from the record the
+/// SyncGroup wrote), so a member heartbeats on at its generation with no rebalance; a group
+/// its members left comes back Empty.
+#[tokio::test]
+async fn a_stable_group_survives_a_restart_without_a_rebalance() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let (member, generation) = stable_member(&mut c, "kept", "consumer", &["a"]).await;
+    let (gone, _) = stable_member(&mut c, "left", "consumer", &["a"]).await;
+    let R::LeaveGroup(r) = c
+        .call(
+            1,
+            Q::LeaveGroup(weir_protocol::messages::leave_group::LeaveGroupRequest {
+                group_id: "left".into(),
+                member_id: gone,
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    drop(c);
+    let dir = broker.stop().await;
+    let broker = TestBroker::start_in(dir, &[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let g = describe_group(&mut c, "kept").await;
+    assert_eq!(g.group_state, "Stable");
+    assert_eq!(g.members.len(), 1);
+    assert_eq!(g.members[0].member_id, member);
+    assert_eq!(g.members[0].client_host, "/127.0.0.1");
+    assert_eq!(g.members[0].member_assignment, Bytes::from_static(b"x"));
+    let R::Heartbeat(h) = c
+        .call(
+            4,
+            Q::Heartbeat(hb::HeartbeatRequest {
+                group_id: "kept".into(),
+                generation_id: generation,
+                member_id: member.clone(),
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(h.error_code, 0, "the member goes on without a rebalance");
+    let g = describe_group(&mut c, "left").await;
+    assert_eq!((g.group_state.as_str(), g.members.len()), ("Empty", 0));
+    drop(c);
+    broker.stop().await;
+}

@@ -181,3 +181,36 @@ async fn a_rebalancing_group_keeps_its_offsets() {
     assert_eq!(c.expire_offsets(RETENTION_MS).await.unwrap(), (0, 0));
     assert!(c.offsets().get("g", "b", 0).is_some());
 }
+
+/// Kafka restores a group's members from its record and lets their sessions expire: a
+/// member that comes back heartbeats at its generation; one that does not is removed after
+/// its session timeout, and the group (here) becomes Empty.
+#[tokio::test]
+async fn a_stable_group_comes_back_with_its_members_whose_sessions_then_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = topics(dir.path());
+    let clock = Arc::new(ManualClock::new(10_000_000));
+    let c = open(&t, &clock);
+    let member = stable_member(&c, "g", &["a"]);
+    c.persist_group("g").await.unwrap();
+    let generation = c.groups().describe("g").unwrap().generation;
+    drop(c);
+    let c = open(&t, &clock);
+    let d = c.groups().describe("g").unwrap();
+    assert_eq!(
+        (d.state, d.generation, d.members.len()),
+        (GroupState::Stable, generation, 1)
+    );
+    assert_eq!(d.members[0].member_id, member);
+    assert_eq!(d.members[0].assignment, Bytes::from_static(b"x"));
+    assert_eq!(d.members[0].metadata, subscription(&["a"]));
+    assert_eq!(
+        c.groups().heartbeat("g", generation, &member, None),
+        ErrorCode::NONE
+    );
+    // Offsets of the subscribed topic are the group's: subscriptions were restored too.
+    assert!(c.groups().view("g").unwrap().is_subscribed_to("a"));
+    clock.advance(10_001);
+    c.tick();
+    assert_eq!(c.groups().state("g"), Some(GroupState::Empty));
+}

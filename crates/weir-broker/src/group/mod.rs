@@ -20,7 +20,7 @@ use bytes::Bytes;
 use weir_protocol::ErrorCode;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use codec::{CodecError, GroupValue, Key, OffsetValue};
+pub use codec::{CodecError, GroupValue, Key, MemberValue, OffsetValue};
 pub use member::GroupState;
 pub use offsets::{OFFSETS_TOPIC, OffsetStore, Replayed, Write};
 pub use queries::GroupView;
@@ -51,6 +51,10 @@ pub const GROUP_ID_BYTES_MAX: usize = i16::MAX as usize;
 pub const PROTOCOL_NAME_BYTES_MAX: usize = i16::MAX as usize;
 /// How often the broker fires expired group deadlines, in ms.
 pub const GROUP_TICK_INTERVAL_MS: u64 = 50;
+/// Bytes of a group record with its members at most (under the 1 MiB + 12
+/// `max.message.bytes` of `__consumer_offsets`); a larger one is written without its
+/// members. Default 1,000,000.
+pub const GROUP_RECORD_BYTES_MAX: usize = 1_000_000;
 /// Bytes of OffsetCommit metadata per partition at most (Kafka's
 /// `offset.metadata.max.bytes`, default 4096).
 pub const OFFSET_METADATA_BYTES_MAX: usize = 4096;
@@ -192,10 +196,10 @@ impl Coordinator {
         let consumer = consumer::ConsumerGroups::new(Arc::clone(&clock), consumer_config);
         let groups = Groups::new(clock, limits);
         for (g, v) in &replayed.groups {
-            groups.restore(g, v.protocol_type.clone(), v.generation);
+            groups.restore(g, Some(v));
         }
         for g in &replayed.offset_groups {
-            groups.restore(g, None, 0);
+            groups.restore(g, None);
         }
         Ok(Self {
             groups,
@@ -226,15 +230,24 @@ impl Coordinator {
         self.consumer.tick();
     }
 
-    /// Writes the group's record if it has none yet (so a restart knows the group).
+    /// Writes the group's record if it is stale (so a restart knows the group, and a Stable
+    /// group's members and assignments: JoinGroup, SyncGroup, LeaveGroup and commits call it).
     pub async fn persist_group(&self, group: &str) -> Result<(), PartitionError> {
-        let Some((protocol_type, generation)) = self.groups.needs_persisting(group) else {
+        let Some((mut record, seq)) = self.groups.needs_persisting(group) else {
             return Ok(());
         };
-        let value = codec::encode_group(&GroupValue {
-            protocol_type,
-            generation,
-        });
+        let mut value = codec::encode_group(&record);
+        if value.len() > GROUP_RECORD_BYTES_MAX {
+            tracing::warn!(
+                group,
+                bytes = value.len(),
+                "group record too large: written without its members (they rejoin after a restart)"
+            );
+            record.members.clear();
+            record.protocol = None;
+            record.leader = None;
+            value = codec::encode_group(&record);
+        }
         self.offsets
             .write(vec![(
                 Key::Group {
@@ -243,7 +256,7 @@ impl Coordinator {
                 Some(value),
             )])
             .await?;
-        self.groups.mark_persisted(group, generation);
+        self.groups.mark_persisted(group, seq);
         Ok(())
     }
 
