@@ -130,8 +130,10 @@ pub struct BrokerConfigs {
     set_keys: BTreeSet<&'static str>,
     static_topic: TopicDefaults,
     store: DynamicStore,
-    /// The dynamic values; the writer holds this across validate, save and apply.
+    /// The dynamic values, locked briefly (readers, and a writer publishing).
     levels: Mutex<Levels>,
+    /// Serialises writers across validate, save and apply (so no reader waits on the fsync).
+    writer: Mutex<()>,
     /// The cleaner's settings with their dynamic values; `serve` restarts the cleaner
     /// threads when they change.
     cleaner: tokio::sync::watch::Sender<CleanerOptions>,
@@ -153,6 +155,7 @@ impl BrokerConfigs {
             static_topic: TopicDefaults::of(config),
             store,
             levels: Mutex::new(levels),
+            writer: Mutex::new(()),
             cleaner: tokio::sync::watch::Sender::new(cleaner),
             static_cleaner: CleanerOptions::from_config(config),
         })
@@ -309,7 +312,8 @@ impl BrokerConfigs {
                 nulls.join(", ")
             )));
         }
-        let mut levels = self.levels();
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut levels = self.levels().clone();
         let mut props = level_map(&levels, level).clone();
         let mut changed = Vec::new();
         for o in ops {
@@ -396,7 +400,8 @@ impl BrokerConfigs {
             .into_iter()
             .map(|(n, v)| (n, v.unwrap_or_default()))
             .collect();
-        let mut levels = self.levels();
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut levels = self.levels().clone();
         self.check_and_apply(topics, &mut levels, level, props, &changed, validate_only)
     }
 
@@ -443,6 +448,7 @@ impl BrokerConfigs {
             code: ErrorCode::KAFKA_STORAGE_ERROR,
             message: e.to_string(),
         })?;
+        *self.levels() = next.clone();
         *levels = next;
         let cleaner = cleaner_options(self.static_cleaner, levels);
         self.cleaner.send_if_modified(|c| {
