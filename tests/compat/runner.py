@@ -121,7 +121,7 @@ for _client in ("confluent-txn", "kafka-python-txn", "aiokafka-txn", "kafkajs-tx
 
 
 # Admin clients (issue #13): test_admin.py.
-ADMIN_STEPS = ("admin-topics", "admin-groups")
+ADMIN_STEPS = ("admin-topics", "admin-groups", "admin-broker-configs")
 for _client in ("confluent-admin", "kafka-python-admin", "aiokafka-admin", "kafkajs-admin"):
     CLIENT_STEPS[_client] = ADMIN_STEPS
 

@@ -9,6 +9,11 @@ Phases (runner.py's ADMIN_STEPS):
   produced and DeleteRecords raises the log start; DeleteTopics removes it.
 - `admin-groups`: a consumer group commits; the admin client lists it, describes it (Empty,
   no members), reads its committed offsets, and deletes it.
+- `admin-broker-configs`: DescribeConfigs on the broker resource lists Kafka's names with
+  their source and read-only flag; a dynamic change of this broker's `log.retention.ms`
+  shows as DYNAMIC_BROKER_CONFIG and reaches a topic without an override; a read-only key is
+  refused; the change is undone. (None of the three takes the cluster-wide resource name "":
+  confluent-kafka refuses it as an invalid ConfigResource, the other two want an integer.)
 """
 
 import argparse
@@ -22,6 +27,11 @@ from compat_common import Deadline, check
 RECORDS = 10
 DELETE_BEFORE = 4
 KAFKA4_TOPIC_CONFIGS = 33
+# Kafka's ConfigSource ids.
+SOURCES = {1: "TOPIC", 2: "DYNAMIC_BROKER", 3: "DYNAMIC_DEFAULT_BROKER", 4: "STATIC_BROKER",
+           5: "DEFAULT"}
+# A log.retention.ms that changes nothing another step could notice (7 days + 1 ms).
+RETENTION = "604800001"
 
 
 def wait_for(what, fn):
@@ -60,6 +70,25 @@ class Confluent:
             ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)])
         for f in self.a.incremental_alter_configs([res]).values():
             f.result(cc.PHASE_DEADLINE_S)
+
+    def broker_configs(self, name):
+        from confluent_kafka.admin import ConfigResource
+        r = self.a.describe_configs([ConfigResource("broker", name)])
+        cfg = list(r.values())[0].result(cc.PHASE_DEADLINE_S)
+        return {k: (v.value, SOURCES.get(int(v.source), v.source), v.is_read_only,
+                    v.is_sensitive) for k, v in cfg.items()}
+
+    def alter_broker(self, name, key, value):
+        """SET (value) or DELETE (None); returns the error, or None."""
+        from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource)
+        op = AlterConfigOpType.DELETE if value is None else AlterConfigOpType.SET
+        res = ConfigResource("broker", name, incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=op)])
+        try:
+            list(self.a.incremental_alter_configs([res]).values())[0].result(cc.PHASE_DEADLINE_S)
+        except Exception as e:  # noqa: BLE001 - the client's KafkaException
+            return e
+        return None
 
     def partitions(self, name):
         md = self.a.list_topics(topic=name, timeout=cc.PHASE_DEADLINE_S)
@@ -141,6 +170,29 @@ class KafkaPython:
         current = {"retention.ms": "3600000", "compression.type": "zstd"}
         current[key] = value
         self.a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=current)])
+
+    def broker_configs(self, name):
+        from kafka.admin import ConfigResource, ConfigResourceType
+        r = self.a.describe_configs([ConfigResource(ConfigResourceType.BROKER, name)],
+                                    config_filter="all")
+        out = {}
+        for k, v in r["broker"][name].items():
+            src = v["config_source"].replace("_CONFIG", "")
+            out[k] = (v["value"], src, v["read_only"], v["is_sensitive"])
+        return out
+
+    def alter_broker(self, name, key, value):
+        from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
+        op = (AlterConfigOp.DELETE, None) if value is None else (AlterConfigOp.SET, value)
+        try:
+            r = self.a.alter_configs(
+                [ConfigResource(ConfigResourceType.BROKER, name, configs={key: op})],
+                raise_on_unknown=False)
+        except Exception as e:  # noqa: BLE001
+            return e
+        # {"broker": {name: "OK" or the error}}.
+        result = r["broker"][name]
+        return None if result == "OK" else result
 
     def partitions(self, name):
         from kafka import KafkaConsumer
@@ -243,6 +295,30 @@ class AioKafka:
         current[key] = value
         self.run(self.a.alter_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name, configs=current)]))
+
+    def broker_configs(self, name):
+        from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+        r = self.run(self.a.describe_configs(
+            [ConfigResource(ConfigResourceType.BROKER, name)]))
+        out = {}
+        for resp in r:
+            for res in resp.resources:
+                for e in res[4]:
+                    # (name, value, read_only, config_source, is_sensitive, ...) from v1.
+                    out[e[0]] = (e[1], SOURCES.get(e[3], e[3]), e[2], e[4])
+        return out
+
+    def alter_broker(self, name, key, value):
+        """AlterConfigs (aiokafka has no incremental one): this level becomes {key: value}."""
+        from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+        configs = {} if value is None else {key: value}
+        r = self.run(self.a.alter_configs(
+            [ConfigResource(ConfigResourceType.BROKER, name, configs=configs)]))
+        for resp in r if isinstance(r, list) else [r]:
+            for res in resp.resources:
+                if res[0] != 0:
+                    return "error %d: %s" % (res[0], res[1])
+        return None
 
     def partitions(self, name):
         for t in self.run(self.a.describe_topics([name])):
@@ -363,7 +439,39 @@ def phase_groups(a, args):
         print("ok: list, describe, offsets (this client has no DeleteGroups)")
 
 
-PHASES = {"admin-topics": phase_topics, "admin-groups": phase_groups}
+def phase_broker_configs(a, args):
+    cfg = a.broker_configs("0")
+    for key, want in [("log.retention.ms", (False,)), ("num.partitions", (True,)),
+                      ("log.segment.bytes", (False,)), ("listeners", (True,))]:
+        check(key in cfg, "broker config %s not listed" % key)
+        check(cfg[key][2] == want[0], "%s read_only %r" % (key, cfg[key][2]))
+    check(cfg["log.dirs"][1] == "STATIC_BROKER", "log.dirs source %r" % (cfg["log.dirs"][1],))
+    check(cfg["num.partitions"][1] in ("DEFAULT", "STATIC_BROKER"), "num.partitions source")
+    check(cfg["ssl.key.password"][3] and cfg["ssl.key.password"][0] is None,
+          "ssl.key.password: %r" % (cfg["ssl.key.password"],))
+    err = a.alter_broker("0", "log.retention.ms", RETENTION)
+    check(err is None, "setting log.retention.ms: %s" % err)
+    cfg = a.broker_configs("0")
+    check(cfg["log.retention.ms"][:2] == (RETENTION, "DYNAMIC_BROKER"),
+          "after the change: %r" % (cfg["log.retention.ms"],))
+    name = "%s-admin-bctopic" % args.prefix
+    a.create_topic(name, 1, {})
+    wait_for("topic %s in metadata" % name, lambda: a.partitions(name) == 1 or a.partitions(name))
+    tcfg = a.topic_configs(name)
+    check(tcfg.get("retention.ms") == RETENTION, "topic retention.ms %r" % tcfg.get("retention.ms"))
+    err = a.alter_broker("0", "num.partitions", "3")
+    check(err is not None, "num.partitions changed at run time")
+    err = a.alter_broker("0", "log.retention.ms", None)
+    check(err is None, "undoing: %s" % err)
+    cfg = a.broker_configs("0")
+    check(cfg["log.retention.ms"][1] != "DYNAMIC_BROKER", "still dynamic: %r" % (cfg["log.retention.ms"],))
+    a.delete_topic(name)
+    print("ok: describe (%d broker configs), alter this broker's level, read-only refused, undone"
+          % len(cfg))
+
+
+PHASES = {"admin-topics": phase_topics, "admin-groups": phase_groups,
+          "admin-broker-configs": phase_broker_configs}
 
 
 def main():

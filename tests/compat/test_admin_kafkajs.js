@@ -15,6 +15,11 @@ const CLIENT = 'kafkajs-admin'
 const RECORDS = 10
 const DELETE_BEFORE = 4
 const KAFKA4_TOPIC_CONFIGS = 33
+// Kafka's ConfigSource ids.
+const DYNAMIC_BROKER = 2
+const STATIC_BROKER = 4
+// A log.retention.ms that changes nothing another step could notice (7 days + 1 ms).
+const RETENTION = '604800001'
 
 async function waitFor(what, fn, ms = 30000) {
   const until = Date.now() + ms
@@ -48,6 +53,23 @@ class Adapter {
     const out = {}
     for (const e of r.resources[0].configEntries) out[e.configName] = e.configValue
     return out
+  }
+
+  async brokerConfigs() {
+    const r = await this.admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.BROKER, name: '0' }],
+      includeSynonyms: false,
+    })
+    const out = {}
+    for (const e of r.resources[0].configEntries) out[e.configName] = e
+    return out
+  }
+
+  async alterBroker(configEntries) {
+    await this.admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: ConfigResourceTypes.BROKER, name: '0', configEntries }],
+    })
   }
 
   async produce(name, n) {
@@ -131,6 +153,36 @@ const PHASES = {
       return !groups.some(g => g.groupId === group) || 'still listed'
     })
     console.log('ok: list, describe, offsets, delete')
+  },
+
+  async 'admin-broker-configs'(a, args) {
+    await a.connected
+    let cfg = await a.brokerConfigs()
+    for (const [key, readOnly] of [['log.retention.ms', false], ['num.partitions', true],
+      ['log.segment.bytes', false], ['listeners', true]]) {
+      check(key in cfg, `broker config ${key} not listed`)
+      check(cfg[key].readOnly === readOnly, `${key} readOnly ${cfg[key].readOnly}`)
+    }
+    check(cfg['log.dirs'].configSource === STATIC_BROKER, `log.dirs source ${cfg['log.dirs'].configSource}`)
+    check(cfg['ssl.key.password'].isSensitive && cfg['ssl.key.password'].configValue === null,
+      `ssl.key.password: ${JSON.stringify(cfg['ssl.key.password'])}`)
+    // AlterConfigs (kafkajs has no incremental one): this broker's level becomes the set given.
+    await a.alterBroker([{ name: 'log.retention.ms', value: RETENTION }])
+    cfg = await a.brokerConfigs()
+    check(cfg['log.retention.ms'].configValue === RETENTION &&
+      cfg['log.retention.ms'].configSource === DYNAMIC_BROKER,
+    `after the change: ${JSON.stringify(cfg['log.retention.ms'])}`)
+    const name = `${args.prefix}-admin-bctopic`
+    await a.admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: 1, replicationFactor: 1 }] })
+    const tcfg = await a.topicConfigs(name)
+    check(tcfg['retention.ms'] === RETENTION, `topic retention.ms ${tcfg['retention.ms']}`)
+    const refused = await a.alterBroker([{ name: 'num.partitions', value: '3' }]).then(() => null, e => e)
+    check(refused !== null, 'num.partitions changed at run time')
+    await a.alterBroker([])
+    cfg = await a.brokerConfigs()
+    check(cfg['log.retention.ms'].configSource !== DYNAMIC_BROKER, `still dynamic: ${JSON.stringify(cfg['log.retention.ms'])}`)
+    await a.admin.deleteTopics({ topics: [name] })
+    console.log(`ok: describe (${Object.keys(cfg).length} broker configs), alter this broker's level, read-only refused, undone`)
   },
 }
 

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::config::BrokerConfig;
+use crate::dynamic_config::{BrokerConfigs, DynamicConfigError};
 use crate::group::consumer::ConsumerConfig;
 use crate::group::{Coordinator, GroupError, GroupLimits, SystemClock};
 use crate::memory::RequestMemory;
@@ -29,6 +30,7 @@ pub use crate::clock::now_ms;
 pub struct Broker {
     config: BrokerConfig,
     topics: Arc<Topics>,
+    broker_configs: Arc<BrokerConfigs>,
     producer_ids: Arc<ProducerIdAllocator>,
     groups: Arc<Coordinator>,
     txn: Arc<TxnCoordinator>,
@@ -49,6 +51,9 @@ pub enum BrokerError {
     /// Broker metadata failed.
     #[error(transparent)]
     Meta(#[from] MetaError),
+    /// The dynamic broker configs could not load.
+    #[error(transparent)]
+    DynamicConfig(#[from] DynamicConfigError),
     /// The group coordinator could not load.
     #[error(transparent)]
     Group(#[from] GroupError),
@@ -105,7 +110,14 @@ impl Broker {
         let started = std::time::Instant::now();
         let fs: Arc<dyn weir_storage::FileSystem> =
             Arc::new(MeteredFs::new(fs, Arc::clone(&metrics)));
-        let topics = Topics::open_with_fs(&config, Arc::clone(&fs))?;
+        let broker_configs = BrokerConfigs::open(&config, Arc::clone(&fs))?;
+        // The dynamic values apply from the start: the topic defaults under every topic's
+        // overrides, the recovery threads to this opening.
+        let mut opening = config.clone();
+        opening.num_recovery_threads_per_data_dir =
+            broker_configs.recovery_threads(config.num_recovery_threads_per_data_dir);
+        let topics =
+            Topics::open_with_defaults(&opening, Arc::clone(&fs), broker_configs.topic_defaults())?;
         let producer_ids = ProducerIdAllocator::open(&config.data_dir, Arc::clone(&fs))?;
         let credentials = CredentialStore::open(&config.data_dir, Arc::clone(&fs))?;
         let authorizer = Authorizer::open(
@@ -150,6 +162,7 @@ impl Broker {
         Ok(Self {
             config,
             topics,
+            broker_configs: Arc::new(broker_configs),
             producer_ids,
             groups,
             txn: Arc::new(txn),
@@ -169,6 +182,11 @@ impl Broker {
     /// Topics and their partitions.
     pub fn topics(&self) -> &Arc<Topics> {
         &self.topics
+    }
+
+    /// The broker configs as the admin APIs see them, and their dynamic values.
+    pub fn broker_configs(&self) -> &Arc<BrokerConfigs> {
+        &self.broker_configs
     }
 
     /// The group coordinator and committed offsets.

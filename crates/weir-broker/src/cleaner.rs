@@ -55,7 +55,7 @@ impl Topics {
 }
 
 /// What the cleaner threads are told at start.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CleanerOptions {
     /// `log_cleaner_threads` (none if 0).
     pub threads: u32,

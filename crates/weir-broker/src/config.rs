@@ -5,6 +5,7 @@
 //! environment variables, then command-line flags. Every value goes through the same parser
 //! and bound check; an unknown key or an out-of-range value is an error, never a clamp.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -119,6 +120,17 @@ pub struct BrokerConfig {
     pub quota_window_num: u32,
     /// Length of one quota sample, seconds (`quota_window_size_seconds`).
     pub quota_window_size_seconds: u32,
+    /// Committed offsets expire this long after they may (`offsets_retention_minutes`,
+    /// Kafka's `offsets.retention.minutes`).
+    pub offsets_retention_minutes: u32,
+    /// How often expired offsets are removed (`offsets_retention_check_interval_ms`).
+    pub offsets_retention_check_interval_ms: u64,
+    /// Every key's value as text, as last applied (the built-in default's when not given; a
+    /// password as `(secret)`): what DescribeConfigs lists for the broker.
+    pub values: BTreeMap<&'static str, String>,
+    /// The keys given by a file, the environment or a flag (Kafka's STATIC_BROKER_CONFIG),
+    /// as opposed to built-in defaults.
+    pub set_keys: BTreeSet<&'static str>,
 }
 
 /// An error in the configuration; the message names the key and the source.
@@ -225,10 +237,12 @@ impl BrokerConfig {
             spec.apply(&mut b, &value)
                 .map_err(|reason| ConfigError::InvalidValue {
                     key: spec.name.into(),
-                    value,
+                    value: value.clone(),
                     source_name: "built-in default".into(),
                     reason,
                 })?;
+            b.c.values
+                .insert(spec.name, shown(spec.name, value.trim().to_string()));
         }
         b.listeners.defaults_applied = true;
         for (key, value, source) in settings {
@@ -241,11 +255,14 @@ impl BrokerConfig {
                     })?;
             spec.apply(&mut b, &value)
                 .map_err(|reason| ConfigError::InvalidValue {
-                    value: shown(&key, value),
+                    value: shown(&key, value.clone()),
                     key,
                     source_name: source.to_string(),
                     reason,
                 })?;
+            b.c.values
+                .insert(spec.name, shown(spec.name, value.trim().to_string()));
+            b.c.set_keys.insert(spec.name);
         }
         b.c.flush = match (b.flush_messages, b.flush_ms) {
             (None, None) => FlushPolicy::Fsync,
@@ -422,6 +439,10 @@ fn placeholder() -> BrokerConfig {
         queued_max_request_bytes: 0,
         quota_window_num: 0,
         quota_window_size_seconds: 0,
+        offsets_retention_minutes: 0,
+        offsets_retention_check_interval_ms: 0,
+        values: BTreeMap::new(),
+        set_keys: BTreeSet::new(),
     }
 }
 

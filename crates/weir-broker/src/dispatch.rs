@@ -412,20 +412,24 @@ async fn run(
             })
             .await?,
         ),
-        Q::DescribeConfigs(r) => {
-            R::DescribeConfigs(describe_configs::handle(&caller, topics, node, r, v))
-        }
+        Q::DescribeConfigs(r) => R::DescribeConfigs(describe_configs::handle(
+            &caller,
+            topics,
+            &ctx.broker_configs,
+            r,
+            v,
+        )),
         Q::AlterConfigs(r) => R::AlterConfigs(
             blocking(ctx, move |c| {
                 let caller = Caller::new(&c.authorizer, &principal, host);
-                alter_configs::handle(&caller, &c.topics, r, v)
+                alter_configs::handle(&caller, &c.topics, &c.broker_configs, r, v)
             })
             .await?,
         ),
         Q::IncrementalAlterConfigs(r) => R::IncrementalAlterConfigs(
             blocking(ctx, move |c| {
                 let caller = Caller::new(&c.authorizer, &principal, host);
-                incremental_alter_configs::handle(&caller, &c.topics, r, v)
+                incremental_alter_configs::handle(&caller, &c.topics, &c.broker_configs, r, v)
             })
             .await?,
         ),
@@ -444,7 +448,7 @@ async fn run(
         Q::JoinGroup(r) => R::JoinGroup(
             join_group::handle(&caller, coordinator, r, v, client.id, client.peer).await,
         ),
-        Q::SyncGroup(r) => R::SyncGroup(sync_group::handle(&caller, groups, r, v).await),
+        Q::SyncGroup(r) => R::SyncGroup(sync_group::handle(&caller, coordinator, r, v).await),
         Q::Heartbeat(r) => R::Heartbeat(heartbeat::handle(&caller, groups, r, v)),
         Q::ConsumerGroupHeartbeat(r) => {
             R::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(
@@ -464,7 +468,7 @@ async fn run(
             r,
             v,
         )),
-        Q::LeaveGroup(r) => R::LeaveGroup(leave_group::handle(&caller, groups, r, v)),
+        Q::LeaveGroup(r) => R::LeaveGroup(leave_group::handle(&caller, coordinator, r, v).await),
         Q::OffsetCommit(r) => {
             R::OffsetCommit(offset_commit::handle(&caller, topics, coordinator, r, v).await)
         }

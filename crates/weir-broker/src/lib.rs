@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod dispatch;
 mod durability;
+pub mod dynamic_config;
 pub mod errors;
 pub mod group;
 mod handler;

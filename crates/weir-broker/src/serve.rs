@@ -81,7 +81,7 @@ impl Broker {
                 config.transaction_abort_timed_out_transaction_cleanup_interval_ms,
             ),
         );
-        let cleaners = Cleaners::start(self.topics(), CleanerOptions::from_config(config));
+        let cleaners = spawn_cleaners(self.topics(), self.broker_configs().cleaner_options());
         // The listener is bound and recovery is done: from here connections are accepted.
         metrics.set_phase(Phase::Serving);
         // /readyz says 503 from the moment shutdown begins, while in-flight requests finish.
@@ -175,8 +175,9 @@ impl Broker {
     }
 }
 
-/// Group deadlines every [`GROUP_TICK_INTERVAL_MS`], retention on its interval, and the
-/// page-cache policy's time-based flush.
+/// Group deadlines every [`GROUP_TICK_INTERVAL_MS`], retention on its interval, committed
+/// offsets' expiry every `offsets_retention_check_interval_ms` (the first after one
+/// interval, as Kafka schedules it), and the page-cache policy's time-based flush.
 fn spawn_background(
     config: &BrokerConfig,
     topics: &Arc<Topics>,
@@ -187,8 +188,13 @@ fn spawn_background(
         FlushPolicy::PageCache { ms: Some(ms), .. } => Some(Duration::from_millis(ms)),
         _ => None,
     };
+    let expiry_every = Duration::from_millis(config.offsets_retention_check_interval_ms.max(1));
+    let offsets_retention_ms = i64::from(config.offsets_retention_minutes.max(1)) * 60_000;
     let (topics, groups) = (Arc::clone(topics), Arc::clone(groups));
     tokio::spawn(async move {
+        let mut expiry =
+            tokio::time::interval_at(tokio::time::Instant::now() + expiry_every, expiry_every);
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut retention = tokio::time::interval(retention_every);
         let mut ticks = tokio::time::interval(Duration::from_millis(GROUP_TICK_INTERVAL_MS));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -206,6 +212,11 @@ fn spawn_background(
                         Ok(Ok(())) => {}
                     }
                 }
+                _ = expiry.tick() => {
+                    if let Err(e) = groups.expire_offsets(offsets_retention_ms).await {
+                        warn!(error = %e, "committed-offset expiry failed");
+                    }
+                }
                 _ = flush.tick(), if flush_every.is_some() => {
                     let t = Arc::clone(&topics);
                     let _ = tokio::task::spawn_blocking(move || flush_all(&t)).await;
@@ -213,6 +224,62 @@ fn spawn_background(
             }
         }
     })
+}
+
+/// The cleaner threads, restarted with the new settings whenever a dynamic
+/// `log.cleaner.*` config changes them (as Kafka's `LogCleaner.reconfigure` does).
+struct RunningCleaners {
+    /// `true` once stopping: a restart in flight starts nothing then.
+    current: Arc<std::sync::Mutex<(bool, Option<Cleaners>)>>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl RunningCleaners {
+    /// Stops the watcher and the threads (blocks while a clean finishes).
+    fn stop(self) {
+        self.watcher.abort();
+        let mut g = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 = true;
+        if let Some(c) = g.1.take() {
+            c.stop();
+        }
+    }
+}
+
+fn spawn_cleaners(
+    topics: &Arc<Topics>,
+    mut options: tokio::sync::watch::Receiver<CleanerOptions>,
+) -> RunningCleaners {
+    let first = *options.borrow_and_update();
+    let current = Arc::new(std::sync::Mutex::new((
+        false,
+        Some(Cleaners::start(topics, first)),
+    )));
+    let (c, topics) = (Arc::clone(&current), Arc::clone(topics));
+    let watcher = tokio::spawn(async move {
+        while options.changed().await.is_ok() {
+            let next = *options.borrow_and_update();
+            let (c, t) = (Arc::clone(&c), Arc::clone(&topics));
+            let _ = tokio::task::spawn_blocking(move || {
+                let mut g = c.lock().unwrap_or_else(|p| p.into_inner());
+                if g.0 {
+                    return;
+                }
+                if let Some(old) = g.1.take() {
+                    old.stop();
+                }
+                g.1 = Some(Cleaners::start(&t, next));
+                info!(
+                    threads = next.threads,
+                    dedupe_buffer_bytes = next.dedupe_buffer_bytes,
+                    backoff_ms = next.backoff_ms,
+                    "log cleaner restarted with its new settings"
+                );
+            })
+            .await;
+        }
+    });
+    RunningCleaners { current, watcher }
 }
 
 /// The transaction coordinator's maintenance (timeouts, prepared transactions, expired

@@ -25,14 +25,27 @@ pub struct TopicDefaults {
     pub log: LogConfig,
     /// `message_timestamp_type`.
     pub message_timestamp_type: TimestampType,
+    /// Dynamic broker defaults (IncrementalAlterConfigs on the broker resource), by topic
+    /// config name (`retention.ms` for `log.retention.ms`): applied under each topic's own
+    /// overrides, over `log` and `message_timestamp_type`.
+    pub dynamic: BTreeMap<String, String>,
 }
 
 impl TopicDefaults {
-    /// The topic defaults of a broker configuration.
+    /// The topic defaults of a broker configuration (no dynamic defaults).
     pub fn of(config: &BrokerConfig) -> TopicDefaults {
         TopicDefaults {
             log: config.log,
             message_timestamp_type: config.message_timestamp_type,
+            dynamic: BTreeMap::new(),
+        }
+    }
+
+    /// These defaults with `dynamic` as the dynamic broker defaults.
+    pub fn with_dynamic(&self, dynamic: BTreeMap<String, String>) -> TopicDefaults {
+        TopicDefaults {
+            dynamic,
+            ..self.clone()
         }
     }
 }
@@ -244,8 +257,16 @@ pub struct TopicSettings {
     pub min_insync_replicas: i32,
 }
 
-/// The broker default of a topic config, as text.
+/// The broker default of a topic config, as text (a dynamic broker default first).
 pub fn default_value(defaults: &TopicDefaults, name: &str) -> Option<String> {
+    if let Some(v) = defaults.dynamic.get(name) {
+        return Some(v.clone());
+    }
+    static_default_value(defaults, name)
+}
+
+/// The broker default of a topic config from the static configuration, as text.
+pub fn static_default_value(defaults: &TopicDefaults, name: &str) -> Option<String> {
     let log = &defaults.log;
     Some(match name {
         "cleanup.policy" => log.cleanup_policy.name().into(),
@@ -414,7 +435,12 @@ impl TopicSettings {
         let mut timestamp_before_max_ms = MESSAGE_TIMESTAMP_MAX_MS_DEFAULT;
         let mut timestamp_after_max_ms = MESSAGE_TIMESTAMP_MAX_MS_DEFAULT;
         let mut min_insync_replicas = MIN_INSYNC_REPLICAS_DEFAULT;
-        for (name, value) in &overrides {
+        // The dynamic broker defaults first, then the topic's own overrides over them.
+        let dynamic = defaults
+            .dynamic
+            .iter()
+            .filter(|(name, _)| !overrides.contains_key(*name));
+        for (name, value) in dynamic.chain(&overrides) {
             if let Some((_, kind, _)) = PASSIVE_CONFIGS.iter().find(|(n, _, _)| n == name) {
                 check_kind(name, value, *kind)?;
                 // Kafka refuses tiered storage on a broker without it.

@@ -58,7 +58,8 @@ pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
 pub struct Topics {
     store: Store,
     meta: TopicStore,
-    defaults: TopicDefaults,
+    /// The broker-wide topic defaults, static and dynamic (changed under `admin`).
+    defaults: RwLock<TopicDefaults>,
     topics: RwLock<TopicMap>,
     /// Serialises create/delete/alter so two admins cannot interleave half-done changes.
     admin: Mutex<()>,
@@ -81,8 +82,18 @@ impl Topics {
         config: &BrokerConfig,
         fs: Arc<dyn weir_storage::FileSystem>,
     ) -> Result<Self, TopicError> {
+        Self::open_with_defaults(config, fs, BTreeMap::new())
+    }
+
+    /// [`Topics::open_with_fs`] with dynamic broker defaults (by topic config name) under
+    /// every topic's overrides.
+    pub fn open_with_defaults(
+        config: &BrokerConfig,
+        fs: Arc<dyn weir_storage::FileSystem>,
+        dynamic: BTreeMap<String, String>,
+    ) -> Result<Self, TopicError> {
         let data_dir: &Path = &config.data_dir;
-        let defaults = TopicDefaults::of(config);
+        let defaults = TopicDefaults::of(config).with_dynamic(dynamic);
         let base =
             TopicSettings::new(&defaults, BTreeMap::new()).map_err(TopicError::InvalidConfig)?;
         let store = Store::open_with_threads(
@@ -142,7 +153,7 @@ impl Topics {
         Ok(Self {
             store,
             meta,
-            defaults,
+            defaults: RwLock::new(defaults),
             topics: RwLock::new(topics),
             admin: Mutex::new(()),
             durability,
@@ -155,9 +166,44 @@ impl Topics {
         self.store.dir()
     }
 
-    /// The broker-wide topic defaults.
-    pub fn defaults(&self) -> &TopicDefaults {
-        &self.defaults
+    /// The broker-wide topic defaults (a snapshot).
+    pub fn defaults(&self) -> TopicDefaults {
+        self.defaults
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the dynamic broker defaults (by topic config name): checked against every
+    /// topic's overrides first, then applied at once to every open log, each topic's own
+    /// overrides still winning. Nothing changes if any topic would refuse them.
+    pub fn set_dynamic_defaults(
+        &self,
+        dynamic: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let defaults = self.defaults().with_dynamic(dynamic);
+        TopicSettings::new(&defaults, BTreeMap::new()).map_err(TopicError::InvalidConfig)?;
+        let mut next = Vec::new();
+        for topic in self.all() {
+            let settings = TopicSettings::new(&defaults, topic.settings().overrides)
+                .map_err(TopicError::InvalidConfig)?;
+            next.push((topic, settings));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        *self.defaults.write().unwrap_or_else(|p| p.into_inner()) = defaults;
+        for (topic, settings) in next {
+            for p in &topic.partitions {
+                p.log
+                    .set_config(settings.applied_log_config())
+                    .map_err(|e| TopicError::InvalidConfig(TopicConfigError::Apply(e)))?;
+            }
+            *topic.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+        }
+        Ok(())
     }
 
     /// A topic by name.
@@ -220,7 +266,7 @@ impl Topics {
                 max: TOPIC_PARTITIONS_MAX,
             });
         }
-        TopicSettings::new(&self.defaults, configs.clone()).map_err(TopicError::InvalidConfig)
+        TopicSettings::new(&self.defaults(), configs.clone()).map_err(TopicError::InvalidConfig)
     }
 
     /// Creates a topic: metadata first (durably), then its partition logs.
@@ -368,7 +414,7 @@ impl Topics {
             .get(name)
             .ok_or_else(|| TopicError::NotFound(name.to_string()))?;
         let settings =
-            TopicSettings::new(&self.defaults, overrides).map_err(TopicError::InvalidConfig)?;
+            TopicSettings::new(&self.defaults(), overrides).map_err(TopicError::InvalidConfig)?;
         if validate_only {
             return Ok(());
         }

@@ -1,5 +1,6 @@
 //! The group protocol over the wire against a real broker: a two-member join end to end (timed),
-//! the member's client address in DescribeGroups, and committed offsets across a restart.
+//! the member's client address in DescribeGroups, committed offsets across a restart, and
+//! OffsetDelete on a live group (the subscriptions read from the members' metadata).
 
 #[allow(dead_code)] // the shared helpers; this file uses only some
 mod support;
@@ -281,5 +282,245 @@ async fn committed_offsets_survive_a_restart() {
         p.responses[0].partition_responses[0].error_code,
         ErrorCode::INVALID_TOPIC_EXCEPTION.0
     );
+    broker.stop().await;
+}
+
+/// A consumer-protocol subscription (v1) to `topics`.
+fn subscription(topics: &[&str]) -> Bytes {
+    let mut b = Vec::new();
+    b.extend_from_slice(&1i16.to_be_bytes());
+    b.extend_from_slice(&(topics.len() as i32).to_be_bytes());
+    for t in topics {
+        b.extend_from_slice(&(t.len() as i16).to_be_bytes());
+        b.extend_from_slice(t.as_bytes());
+    }
+    b.extend_from_slice(&(-1i32).to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes());
+    Bytes::from(b)
+}
+
+/// One member of `group` (protocol type `protocol_type`, subscribed to `topics`) joined
+/// and synced: (member id, generation).
+async fn stable_member(
+    c: &mut Client,
+    group: &str,
+    protocol_type: &str,
+    topics: &[&str],
+) -> (String, i32) {
+    let req = |member: &str| {
+        Q::JoinGroup(jg::JoinGroupRequest {
+            group_id: group.into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            member_id: member.into(),
+            protocol_type: protocol_type.into(),
+            protocols: vec![jg::JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: subscription(topics),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    };
+    let R::JoinGroup(r) = c.call(9, req("")).await else {
+        panic!()
+    };
+    let R::JoinGroup(r) = c.call(9, req(&r.member_id)).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0, "{r:?}");
+    let R::SyncGroup(s) = c
+        .call(
+            5,
+            Q::SyncGroup(sg::SyncGroupRequest {
+                group_id: group.into(),
+                generation_id: r.generation_id,
+                member_id: r.member_id.clone(),
+                protocol_type: Some(protocol_type.into()),
+                protocol_name: Some("range".into()),
+                assignments: vec![sg::SyncGroupRequestAssignment {
+                    member_id: r.member_id.clone(),
+                    assignment: Bytes::from_static(b"x"),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(s.error_code, 0);
+    (r.member_id, r.generation_id)
+}
+
+/// Kafka's OffsetDelete on a live consumer group: the members' subscriptions are read from
+/// their JoinGroup metadata; a subscribed topic answers GROUP_SUBSCRIBED_TO_TOPIC, another
+/// is deleted; a live group of another protocol type is NON_EMPTY_GROUP.
+#[tokio::test]
+async fn offset_delete_on_a_live_group_reads_the_subscriptions() {
+    use weir_protocol::messages::offset_delete as od;
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    c.create_topic("a", 1, &[]).await;
+    c.create_topic("b", 1, &[]).await;
+    let (member, generation) = stable_member(&mut c, "live", "consumer", &["a"]).await;
+    let R::OffsetCommit(r) = c
+        .call(
+            9,
+            Q::OffsetCommit(oc::OffsetCommitRequest {
+                group_id: "live".into(),
+                generation_id_or_member_epoch: generation,
+                member_id: member.clone(),
+                topics: ["a", "b"]
+                    .iter()
+                    .map(|t| oc::OffsetCommitRequestTopic {
+                        name: t.to_string(),
+                        partitions: vec![oc::OffsetCommitRequestPartition {
+                            partition_index: 0,
+                            committed_offset: 3,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert!(
+        r.topics.iter().all(|t| t.partitions[0].error_code == 0),
+        "{r:?}"
+    );
+    let delete = |group: &str| {
+        Q::OffsetDelete(od::OffsetDeleteRequest {
+            group_id: group.into(),
+            topics: ["a", "b"]
+                .iter()
+                .map(|t| od::OffsetDeleteRequestTopic {
+                    name: t.to_string(),
+                    partitions: vec![od::OffsetDeleteRequestPartition { partition_index: 0 }],
+                })
+                .collect(),
+        })
+    };
+    let R::OffsetDelete(r) = c.call(0, delete("live")).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    let codes: Vec<(String, i16)> = r
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), t.partitions[0].error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("a".into(), ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC.0),
+            ("b".into(), 0)
+        ]
+    );
+    let R::OffsetFetch(f) = c
+        .call(
+            8,
+            Q::OffsetFetch(of::OffsetFetchRequest {
+                groups: vec![of::OffsetFetchRequestGroup {
+                    group_id: "live".into(),
+                    topics: None,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    let names: Vec<&str> = f.groups[0].topics.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, vec!["a"]);
+
+    let _ = stable_member(&mut c, "connect-group", "connect", &["a"]).await;
+    let R::OffsetDelete(r) = c.call(0, delete("connect-group")).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, ErrorCode::NON_EMPTY_GROUP.0);
+    let R::OffsetDelete(r) = c.call(0, delete("nobody")).await else {
+        panic!()
+    };
+    assert_eq!(r.error_code, ErrorCode::GROUP_ID_NOT_FOUND.0);
+    drop(c);
+    broker.stop().await;
+}
+
+async fn describe_group(c: &mut Client, group: &str) -> dg::DescribedGroup {
+    let R::DescribeGroups(r) = c
+        .call(
+            5,
+            Q::DescribeGroups(dg::DescribeGroupsRequest {
+                groups: vec![group.into()],
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    r.groups[0].clone()
+}
+
+/// As Kafka: a broker restart restores a Stable group with its members (from the record the
+/// SyncGroup wrote), so a member heartbeats on at its generation with no rebalance; a group
+/// its members left comes back Empty.
+#[tokio::test]
+async fn a_stable_group_survives_a_restart_without_a_rebalance() {
+    let broker = TestBroker::start(&[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let (member, generation) = stable_member(&mut c, "kept", "consumer", &["a"]).await;
+    let (gone, _) = stable_member(&mut c, "left", "consumer", &["a"]).await;
+    let R::LeaveGroup(r) = c
+        .call(
+            1,
+            Q::LeaveGroup(weir_protocol::messages::leave_group::LeaveGroupRequest {
+                group_id: "left".into(),
+                member_id: gone,
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    drop(c);
+    let dir = broker.stop().await;
+    let broker = TestBroker::start_in(dir, &[]).await;
+    let mut c = Client::connect(broker.addr).await;
+    let g = describe_group(&mut c, "kept").await;
+    assert_eq!(g.group_state, "Stable");
+    assert_eq!(g.members.len(), 1);
+    assert_eq!(g.members[0].member_id, member);
+    assert_eq!(g.members[0].client_host, "/127.0.0.1");
+    assert_eq!(g.members[0].member_assignment, Bytes::from_static(b"x"));
+    let R::Heartbeat(h) = c
+        .call(
+            4,
+            Q::Heartbeat(hb::HeartbeatRequest {
+                group_id: "kept".into(),
+                generation_id: generation,
+                member_id: member.clone(),
+                ..Default::default()
+            }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(h.error_code, 0, "the member goes on without a rebalance");
+    let g = describe_group(&mut c, "left").await;
+    assert_eq!((g.group_state.as_str(), g.members.len()), ("Empty", 0));
+    drop(c);
     broker.stop().await;
 }

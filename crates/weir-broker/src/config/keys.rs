@@ -548,6 +548,21 @@ pub const KEYS: &[KeySpec] = &[
         "length of one client-quota sample, seconds (Kafka's quota.window.size.seconds)",
         |b, n| put(&mut b.c.quota_window_size_seconds, n),
     ),
+    KeySpec::int(
+        "offsets_retention_minutes",
+        10_080,
+        // Kafka's offsets.retention.minutes: an int of at least 1.
+        Bounds::new(1, INT_MAX),
+        "committed offsets of an Empty group expire this long after it became empty (or after the commit; 7 days default), as Kafka's KIP-211",
+        |b, n| put(&mut b.c.offsets_retention_minutes, n),
+    ),
+    KeySpec::int(
+        "offsets_retention_check_interval_ms",
+        600_000,
+        Bounds::new(1, i64::MAX),
+        "how often expired committed offsets are removed (Kafka's offsets.retention.check.interval.ms)",
+        |b, n| put(&mut b.c.offsets_retention_check_interval_ms, n),
+    ),
 ];
 
 fn parse_bool(v: &str) -> Result<bool, ValueError> {

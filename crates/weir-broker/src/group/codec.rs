@@ -7,8 +7,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 const KIND_OFFSET: u8 = 1;
 /// Key kind byte of a group record.
 const KIND_GROUP: u8 = 2;
-/// Value format version written today.
+/// Value format version of offsets (and of group values before members were stored).
 const VALUE_VERSION: u8 = 0;
+/// Group value version written today: v0's fields, then the members (docs/format.md).
+const GROUP_VALUE_VERSION: u8 = 1;
 
 /// A decoded key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,13 +44,42 @@ pub struct OffsetValue {
     pub commit_ms: i64,
 }
 
-/// A group record's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A group record's value: Kafka's GroupMetadataValue, in weir's format.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupValue {
     /// Protocol type ("consumer").
     pub protocol_type: Option<String>,
     /// Generation when written.
     pub generation: i32,
+    /// The chosen protocol (v1; none in v0 records).
+    pub protocol: Option<String>,
+    /// The leader's member id (v1).
+    pub leader: Option<String>,
+    /// When the group became Empty, if it is (v1; Kafka's `current_state_timestamp`).
+    pub empty_since_ms: Option<i64>,
+    /// The members of the generation, with their assignments (v1).
+    pub members: Vec<MemberValue>,
+}
+
+/// One member in a group record (Kafka's `MemberMetadata`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberValue {
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`.
+    pub instance_id: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client address.
+    pub client_host: String,
+    /// Session timeout (ms).
+    pub session_timeout_ms: i32,
+    /// Rebalance timeout (ms).
+    pub rebalance_timeout_ms: i32,
+    /// Its metadata for the chosen protocol.
+    pub metadata: Bytes,
+    /// Its assignment.
+    pub assignment: Bytes,
 }
 
 /// Why a stored record does not decode.
@@ -112,18 +143,42 @@ pub fn encode_offset(v: &OffsetValue) -> Bytes {
     out.freeze()
 }
 
-/// Encodes a group value.
-pub fn encode_group(v: &GroupValue) -> Bytes {
-    let mut out = BytesMut::new();
-    out.put_u8(VALUE_VERSION);
-    out.put_i32(v.generation);
-    match &v.protocol_type {
+fn put_nullable_str16(out: &mut BytesMut, s: Option<&str>) {
+    match s {
         None => out.put_i16(-1),
         Some(t) => {
             let len = i16::try_from(t.len()).unwrap_or(i16::MAX);
             out.put_i16(len);
             out.put_slice(&t.as_bytes()[..len as usize]);
         }
+    }
+}
+
+fn put_bytes32(out: &mut BytesMut, b: &[u8]) {
+    let len = i32::try_from(b.len()).unwrap_or(i32::MAX);
+    out.put_i32(len);
+    out.put_slice(&b[..len as usize]);
+}
+
+/// Encodes a group value (version 1).
+pub fn encode_group(v: &GroupValue) -> Bytes {
+    let mut out = BytesMut::new();
+    out.put_u8(GROUP_VALUE_VERSION);
+    out.put_i32(v.generation);
+    put_nullable_str16(&mut out, v.protocol_type.as_deref());
+    out.put_i64(v.empty_since_ms.unwrap_or(-1));
+    put_nullable_str16(&mut out, v.protocol.as_deref());
+    put_nullable_str16(&mut out, v.leader.as_deref());
+    out.put_i32(i32::try_from(v.members.len()).unwrap_or(i32::MAX));
+    for m in &v.members {
+        put_str16(&mut out, &m.member_id);
+        put_nullable_str16(&mut out, m.instance_id.as_deref());
+        put_str16(&mut out, &m.client_id);
+        put_str16(&mut out, &m.client_host);
+        out.put_i32(m.session_timeout_ms);
+        out.put_i32(m.rebalance_timeout_ms);
+        put_bytes32(&mut out, &m.metadata);
+        put_bytes32(&mut out, &m.assignment);
     }
     out.freeze()
 }
@@ -155,6 +210,22 @@ impl<'a> Reader<'a> {
     fn str16(&mut self) -> Result<String, CodecError> {
         let n = u16::from_be_bytes(self.arr()?);
         self.str_of(usize::from(n))
+    }
+    fn nullable_str16(&mut self) -> Result<Option<String>, CodecError> {
+        let len = i16::from_be_bytes(self.arr()?);
+        if len < 0 {
+            Ok(None)
+        } else {
+            Ok(Some(self.str_of(len as usize)?))
+        }
+    }
+    fn i32(&mut self) -> Result<i32, CodecError> {
+        Ok(i32::from_be_bytes(self.arr()?))
+    }
+    /// Bytes with an i32 length, checked against what is present before anything is copied.
+    fn bytes32(&mut self) -> Result<Bytes, CodecError> {
+        let n = usize::try_from(self.i32()?).map_err(|_| CodecError::Truncated)?;
+        Ok(Bytes::copy_from_slice(self.take(n)?))
     }
 }
 
@@ -200,20 +271,38 @@ pub fn decode_offset(b: &[u8]) -> Result<OffsetValue, CodecError> {
 pub fn decode_group(b: &[u8]) -> Result<GroupValue, CodecError> {
     let mut r = Reader(b);
     let v = r.u8()?;
-    if v != VALUE_VERSION {
+    if v != VALUE_VERSION && v != GROUP_VALUE_VERSION {
         return Err(CodecError::Unknown(v));
     }
-    let generation = i32::from_be_bytes(r.arr()?);
-    let len = i16::from_be_bytes(r.arr()?);
-    let protocol_type = if len < 0 {
-        None
-    } else {
-        Some(r.str_of(len as usize)?)
-    };
-    Ok(GroupValue {
+    let generation = r.i32()?;
+    let protocol_type = r.nullable_str16()?;
+    let mut out = GroupValue {
         protocol_type,
         generation,
-    })
+        ..Default::default()
+    };
+    if v == VALUE_VERSION {
+        return Ok(out);
+    }
+    let since = i64::from_be_bytes(r.arr()?);
+    out.empty_since_ms = (since >= 0).then_some(since);
+    out.protocol = r.nullable_str16()?;
+    out.leader = r.nullable_str16()?;
+    let count = r.i32()?;
+    // No capacity from the count: each member is read from bytes that must be there.
+    for _ in 0..count.max(0) {
+        out.members.push(MemberValue {
+            member_id: r.str16()?,
+            instance_id: r.nullable_str16()?,
+            client_id: r.str16()?,
+            client_host: r.str16()?,
+            session_timeout_ms: r.i32()?,
+            rebalance_timeout_ms: r.i32()?,
+            metadata: r.bytes32()?,
+            assignment: r.bytes32()?,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -240,8 +329,41 @@ mod tests {
         let g = GroupValue {
             protocol_type: Some("consumer".into()),
             generation: 5,
+            ..Default::default()
         };
         assert_eq!(decode_group(&encode_group(&g)).unwrap(), g);
+        let g = GroupValue {
+            protocol_type: Some("consumer".into()),
+            generation: 6,
+            protocol: Some("range".into()),
+            leader: Some("m1".into()),
+            empty_since_ms: None,
+            members: vec![MemberValue {
+                member_id: "m1".into(),
+                instance_id: Some("i1".into()),
+                client_id: "c".into(),
+                client_host: "/127.0.0.1".into(),
+                session_timeout_ms: 10_000,
+                rebalance_timeout_ms: 30_000,
+                metadata: Bytes::from_static(b"meta"),
+                assignment: Bytes::from_static(b"asg"),
+            }],
+        };
+        let bytes = encode_group(&g);
+        assert_eq!(decode_group(&bytes).unwrap(), g);
+        for n in 0..bytes.len() {
+            assert!(decode_group(&bytes[..n]).is_err(), "{n}");
+        }
+        // A v0 record (weir before members were stored) still reads.
+        let v0 = [
+            0u8, 0, 0, 0, 3, 0, 8, b'c', b'o', b'n', b's', b'u', b'm', b'e', b'r',
+        ];
+        let old = decode_group(&v0).unwrap();
+        assert_eq!(
+            (old.generation, old.protocol_type.as_deref()),
+            (3, Some("consumer"))
+        );
+        assert!(old.members.is_empty());
     }
 
     #[test]

@@ -104,8 +104,17 @@ pub(crate) struct Group {
     pub(crate) join_not_before_ms: i64,
     /// CompletingRebalance: members that have not sent SyncGroup by then are removed.
     pub(crate) sync_deadline_ms: i64,
-    /// Whether its group record in `__consumer_offsets` is current (same generation).
+    /// Whether its group record in `__consumer_offsets` is current.
     pub(crate) persisted: bool,
+    /// Bumped each time the record goes stale, so a write of an older snapshot does not
+    /// mark a newer state persisted.
+    pub(crate) record_seq: u64,
+    /// When the group last became Empty (Kafka's `currentStateTimestamp` of an Empty
+    /// group), the base of its offsets' retention; `None`: each offset's commit time is.
+    pub(crate) empty_since_ms: Option<i64>,
+    /// The topics its members subscribe to (Kafka's `subscribedTopics`), read from their
+    /// consumer-protocol metadata at each generation; `None` when not known.
+    pub(crate) subscribed: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Group {
@@ -123,7 +132,21 @@ impl Group {
             join_not_before_ms: 0,
             sync_deadline_ms: 0,
             persisted: false,
+            record_seq: 0,
+            empty_since_ms: None,
+            subscribed: None,
         }
+    }
+
+    /// Its group record is stale (a new generation, its assignments, or Empty).
+    pub(crate) fn record_changed(&mut self) {
+        self.persisted = false;
+        self.record_seq = self.record_seq.wrapping_add(1);
+    }
+
+    /// Whether the group uses the classic consumer protocol (protocol type `consumer`).
+    pub(crate) fn uses_consumer_protocol(&self) -> bool {
+        self.protocol_type.as_deref() == Some(super::subscription::CONSUMER_PROTOCOL_TYPE)
     }
 
     pub(crate) fn member(&self, id: &str) -> Option<&Member> {

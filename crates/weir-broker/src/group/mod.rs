@@ -12,6 +12,7 @@ mod member;
 mod offsets;
 mod queries;
 mod state;
+mod subscription;
 
 use std::sync::Arc;
 
@@ -19,9 +20,10 @@ use bytes::Bytes;
 use weir_protocol::ErrorCode;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use codec::{CodecError, GroupValue, Key, OffsetValue};
+pub use codec::{CodecError, GroupValue, Key, MemberValue, OffsetValue};
 pub use member::GroupState;
 pub use offsets::{OFFSETS_TOPIC, OffsetStore, Replayed, Write};
+pub use queries::GroupView;
 
 /// `segment.bytes` of a new `__consumer_offsets` (Kafka's `offsets.topic.segment.bytes`,
 /// 100 MiB).
@@ -49,6 +51,10 @@ pub const GROUP_ID_BYTES_MAX: usize = i16::MAX as usize;
 pub const PROTOCOL_NAME_BYTES_MAX: usize = i16::MAX as usize;
 /// How often the broker fires expired group deadlines, in ms.
 pub const GROUP_TICK_INTERVAL_MS: u64 = 50;
+/// Bytes of a group record with its members at most (under the 1 MiB + 12
+/// `max.message.bytes` of `__consumer_offsets`); a larger one is written without its
+/// members. Default 1,000,000.
+pub const GROUP_RECORD_BYTES_MAX: usize = 1_000_000;
 /// Bytes of OffsetCommit metadata per partition at most (Kafka's
 /// `offset.metadata.max.bytes`, default 4096).
 pub const OFFSET_METADATA_BYTES_MAX: usize = 4096;
@@ -190,10 +196,10 @@ impl Coordinator {
         let consumer = consumer::ConsumerGroups::new(Arc::clone(&clock), consumer_config);
         let groups = Groups::new(clock, limits);
         for (g, v) in &replayed.groups {
-            groups.restore(g, v.protocol_type.clone(), v.generation);
+            groups.restore(g, Some(v));
         }
         for g in &replayed.offset_groups {
-            groups.restore(g, None, 0);
+            groups.restore(g, None);
         }
         Ok(Self {
             groups,
@@ -224,15 +230,24 @@ impl Coordinator {
         self.consumer.tick();
     }
 
-    /// Writes the group's record if it has none yet (so a restart knows the group).
+    /// Writes the group's record if it is stale (so a restart knows the group, and a Stable
+    /// group's members and assignments: JoinGroup, SyncGroup, LeaveGroup and commits call it).
     pub async fn persist_group(&self, group: &str) -> Result<(), PartitionError> {
-        let Some((protocol_type, generation)) = self.groups.needs_persisting(group) else {
+        let Some((mut record, seq)) = self.groups.needs_persisting(group) else {
             return Ok(());
         };
-        let value = codec::encode_group(&GroupValue {
-            protocol_type,
-            generation,
-        });
+        let mut value = codec::encode_group(&record);
+        if value.len() > GROUP_RECORD_BYTES_MAX {
+            tracing::warn!(
+                group,
+                bytes = value.len(),
+                "group record too large: written without its members (they rejoin after a restart)"
+            );
+            record.members.clear();
+            record.protocol = None;
+            record.leader = None;
+            value = codec::encode_group(&record);
+        }
         self.offsets
             .write(vec![(
                 Key::Group {
@@ -241,7 +256,7 @@ impl Coordinator {
                 Some(value),
             )])
             .await?;
-        self.groups.mark_persisted(group, generation);
+        self.groups.mark_persisted(group, seq);
         Ok(())
     }
 
@@ -326,6 +341,83 @@ impl Coordinator {
         }
     }
 
+    /// Committed-offset expiry (Kafka's `cleanupGroupMetadata`, KIP-211), run every
+    /// `offsets_retention_check_interval_ms`: in each classic group whose offsets may
+    /// expire ([`GroupView::retention_base`]), an offset of a topic the group does not
+    /// subscribe to expires `retention_ms` after its base time, unless a write or a
+    /// transaction holds it; a group left with no offsets that is Empty is deleted, and an
+    /// Empty group (with a protocol type) that has none is deleted too. All as tombstones
+    /// in `__consumer_offsets`. Consumer-protocol (KIP-848) groups are left alone. Returns
+    /// the offsets expired and the groups deleted.
+    pub async fn expire_offsets(
+        &self,
+        retention_ms: i64,
+    ) -> Result<(usize, usize), PartitionError> {
+        let now = self.groups.now_ms();
+        let mut counts = (0, 0);
+        let c = &mut counts;
+        self.offsets
+            .expire_with(|snapshot| {
+                let mut writes: Vec<Write> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                for (group, entries) in snapshot {
+                    seen.insert(group.clone());
+                    if self.consumer.contains(&group) {
+                        continue;
+                    }
+                    let Some(view) = self.groups.view(&group) else {
+                        continue;
+                    };
+                    let mut all = true;
+                    for (topic, partition, v, busy) in entries {
+                        let expired = !busy
+                            && !view.is_subscribed_to(&topic)
+                            && view
+                                .retention_base(v.commit_ms)
+                                .is_some_and(|base| now.saturating_sub(base) >= retention_ms);
+                        if !expired {
+                            all = false;
+                            continue;
+                        }
+                        c.0 += 1;
+                        writes.push((
+                            Key::Offset {
+                                group: group.clone(),
+                                topic,
+                                partition,
+                            },
+                            None,
+                        ));
+                    }
+                    if all && self.groups.remove_if_empty(&group).is_ok() {
+                        c.1 += 1;
+                        writes.push((Key::Group { group }, None));
+                    }
+                }
+                for (group, protocol_type, state) in self.groups.list() {
+                    if state == GroupState::Empty
+                        && !protocol_type.is_empty()
+                        && !seen.contains(&group)
+                        && !self.consumer.contains(&group)
+                        && self.groups.remove_if_empty(&group).is_ok()
+                    {
+                        c.1 += 1;
+                        writes.push((Key::Group { group }, None));
+                    }
+                }
+                writes
+            })
+            .await?;
+        if counts != (0, 0) {
+            tracing::info!(
+                offsets = counts.0,
+                groups = counts.1,
+                "expired committed offsets and empty groups removed"
+            );
+        }
+        Ok(counts)
+    }
+
     /// Lag of every partition the group has committed: log end − committed, now.
     pub fn lag(&self, topics: &Topics, group: &str) -> Vec<PartitionLag> {
         self.offsets
@@ -354,3 +446,6 @@ impl Coordinator {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod expiry_tests;

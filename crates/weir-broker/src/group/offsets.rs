@@ -62,6 +62,37 @@ pub struct OffsetStore {
     pending: Mutex<PendingMap>,
     /// Taken around append + map update ordering decisions.
     append: Mutex<()>,
+    /// Keys of writes appended but not yet applied to `map` (how many of each): offset
+    /// expiry leaves them alone, so its tombstones never follow a commit it has not seen.
+    unapplied: Mutex<HashMap<Key, usize>>,
+}
+
+/// One group's committed offsets as offset expiry sees them: (topic, partition, value,
+/// busy), busy when a write of it is in flight or a transaction holds one pending.
+pub type ExpiryGroup = (String, Vec<(String, i32, OffsetValue, bool)>);
+
+/// Forgets `keys` in [`OffsetStore::unapplied`] when dropped (applied, or failed).
+struct Unapplied<'a> {
+    store: &'a OffsetStore,
+    keys: Vec<Key>,
+}
+
+impl Drop for Unapplied<'_> {
+    fn drop(&mut self) {
+        let mut u = self
+            .store
+            .unapplied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for k in self.keys.drain(..) {
+            if let Some(n) = u.get_mut(&k) {
+                *n -= 1;
+                if *n == 0 {
+                    u.remove(&k);
+                }
+            }
+        }
+    }
 }
 
 impl OffsetStore {
@@ -142,6 +173,7 @@ impl OffsetStore {
                 map: Mutex::new(map),
                 pending: Mutex::new(pending),
                 append: Mutex::new(()),
+                unapplied: Mutex::new(HashMap::new()),
             },
             replayed,
         ))
@@ -256,9 +288,66 @@ impl OffsetStore {
         if writes.is_empty() {
             return Ok(());
         }
+        let (appended, unapplied) = {
+            let _g = self.append.lock().unwrap_or_else(|p| p.into_inner());
+            self.append_writes(&writes)?
+        };
+        self.finish(writes, appended, unapplied).await
+    }
+
+    /// Offset expiry: under the append lock, `decide` is shown every group's offsets (busy
+    /// ones marked) and returns the tombstones to write; they are appended before the lock
+    /// is released (so a later commit follows them in the log), then made durable and
+    /// applied. Returns how many writes were made.
+    pub async fn expire_with(
+        &self,
+        decide: impl FnOnce(Vec<ExpiryGroup>) -> Vec<Write>,
+    ) -> Result<usize, PartitionError> {
+        let (writes, appended, unapplied) = {
+            let _g = self.append.lock().unwrap_or_else(|p| p.into_inner());
+            let snapshot: Vec<ExpiryGroup> = {
+                let map = self.lock();
+                let unapplied = self.unapplied.lock().unwrap_or_else(|p| p.into_inner());
+                let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                map.iter()
+                    .map(|(g, m)| {
+                        let entries = m
+                            .iter()
+                            .map(|((t, p), e)| {
+                                let key = Key::Offset {
+                                    group: g.clone(),
+                                    topic: t.clone(),
+                                    partition: *p,
+                                };
+                                let busy = unapplied.contains_key(&key)
+                                    || pending.values().any(|m| m.contains_key(&key));
+                                (t.clone(), *p, e.value.clone(), busy)
+                            })
+                            .collect();
+                        (g.clone(), entries)
+                    })
+                    .collect()
+            };
+            let writes = decide(snapshot);
+            if writes.is_empty() {
+                return Ok(0);
+            }
+            let (appended, unapplied) = self.append_writes(&writes)?;
+            (writes, appended, unapplied)
+        };
+        let n = writes.len();
+        self.finish(writes, appended, unapplied).await?;
+        Ok(n)
+    }
+
+    /// Appends `writes` as one batch (the caller holds `append`) and notes them unapplied.
+    fn append_writes(
+        &self,
+        writes: &[Write],
+    ) -> Result<(crate::topics::Appended, Unapplied<'_>), PartitionError> {
         let now = now_ms();
         let mut builder = BatchBuilder::new(BatchSettings::default());
-        for (key, value) in &writes {
+        for (key, value) in writes {
             builder
                 .push(NewRecord {
                     timestamp: now,
@@ -269,13 +358,27 @@ impl OffsetStore {
                 .map_err(PartitionError::OffsetsBatch)?;
         }
         let batch = builder.build().map_err(PartitionError::OffsetsBatch)?;
-        let appended = {
-            let _g = self.append.lock().unwrap_or_else(|p| p.into_inner());
-            crate::offload::run(batch.len(), || {
-                self.partition
-                    .append_bytes(&batch, TimestampType::CreateTime, now)
-            })?
-        };
+        let appended = crate::offload::run(batch.len(), || {
+            self.partition
+                .append_bytes(&batch, TimestampType::CreateTime, now)
+        })?;
+        let keys: Vec<Key> = writes.iter().map(|(k, _)| k.clone()).collect();
+        {
+            let mut u = self.unapplied.lock().unwrap_or_else(|p| p.into_inner());
+            for k in &keys {
+                *u.entry(k.clone()).or_default() += 1;
+            }
+        }
+        Ok((appended, Unapplied { store: self, keys }))
+    }
+
+    /// Waits until an appended batch is durable, then applies it.
+    async fn finish(
+        &self,
+        writes: Vec<Write>,
+        appended: crate::topics::Appended,
+        unapplied: Unapplied<'_>,
+    ) -> Result<(), PartitionError> {
         self.partition.sync_to(appended.last_offset + 1).await?;
         let mut map = self.lock();
         let mut groups = BTreeMap::new();
@@ -283,6 +386,8 @@ impl OffsetStore {
             let log_offset = appended.base_offset + i as i64;
             apply(&mut map, &mut groups, key, value.as_deref(), log_offset);
         }
+        drop(map);
+        drop(unapplied);
         Ok(())
     }
 

@@ -300,6 +300,8 @@ impl Groups {
             g.leader = Some(new_id.clone());
         }
         info!(group = %g.id, instance = %instance, old = %old_id, new = %new_id, "static member replaced");
+        // The record names the new member id (the JoinGroup handler writes it).
+        g.record_changed();
         match g.state {
             GroupState::Stable if g.vote() == g.protocol => {
                 // The old leader id is returned so the member does not assign as leader in
@@ -467,15 +469,18 @@ impl Groups {
         }
         g.generation = g.generation.wrapping_add(1).max(1);
         // The JoinGroup handler writes the new generation before answering.
-        g.persisted = false;
+        g.record_changed();
         if g.members.is_empty() {
             g.state = GroupState::Empty;
             g.protocol = None;
             g.leader = None;
+            g.empty_since_ms = Some(now);
+            g.subscribed = super::subscription::subscribed_topics(g);
             info!(group = %g.id, generation = g.generation, "group empty");
             return;
         }
         g.protocol = g.vote();
+        g.subscribed = super::subscription::subscribed_topics(g);
         g.state = GroupState::CompletingRebalance;
         g.sync_deadline_ms = now.saturating_add(g.max_rebalance_timeout_ms());
         let leader = g.leader.clone().unwrap_or_default();
@@ -571,6 +576,8 @@ impl Groups {
                         m.assignment = given.remove(&m.id).unwrap_or_default();
                     }
                     g.state = GroupState::Stable;
+                    // The SyncGroup handler writes the members and their assignments.
+                    g.record_changed();
                     info!(group = %g.id, generation = g.generation, "group stable");
                     let (pt, pn) = (g.protocol_type.clone(), g.protocol.clone());
                     for m in &mut g.members {

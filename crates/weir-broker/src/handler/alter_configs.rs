@@ -1,4 +1,5 @@
-//! AlterConfigs (key 33): replaces a topic's overrides with the given set. Needs ALTER_CONFIGS on the
+//! AlterConfigs (key 33): replaces a topic's overrides, or one level of the broker's dynamic
+//! configs (`crate::dynamic_config`), with the given set. Needs ALTER_CONFIGS on the
 //! topic (TOPIC_AUTHORIZATION_FAILED) or, for the broker, the cluster
 //! (CLUSTER_AUTHORIZATION_FAILED), checked first, as Kafka's ControllerApis.
 
@@ -8,7 +9,8 @@ use weir_protocol::messages::alter_configs::{
     AlterConfigsRequest, AlterConfigsResourceResponse, AlterConfigsResponse,
 };
 
-use crate::handler::describe_configs::{RESOURCE_TOPIC, config_authorized};
+use crate::dynamic_config::{BrokerConfigs, alter_level};
+use crate::handler::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC, config_authorized};
 use crate::security::acl::Operation;
 use crate::security::authorizer::Caller;
 use crate::topics::Topics;
@@ -16,6 +18,7 @@ use crate::topics::Topics;
 pub(crate) fn handle(
     caller: &Caller<'_>,
     topics: &Topics,
+    broker: &BrokerConfigs,
     req: AlterConfigsRequest,
     _version: i16,
 ) -> AlterConfigsResponse {
@@ -39,9 +42,19 @@ pub(crate) fn handle(
                 r.error_message = Some("Authorization failed.".into());
                 return r;
             }
+            if res.resource_type == RESOURCE_BROKER {
+                let configs = res.configs.into_iter().map(|c| (c.name, c.value)).collect();
+                let done = alter_level(&res.resource_name, broker.node_id())
+                    .and_then(|level| broker.replace(topics, level, configs, req.validate_only));
+                if let Err(e) = done {
+                    r.error_code = e.code.0;
+                    r.error_message = Some(e.message);
+                }
+                return r;
+            }
             if res.resource_type != RESOURCE_TOPIC {
                 r.error_code = ErrorCode::INVALID_REQUEST.0;
-                r.error_message = Some("only topic configs can be altered".into());
+                r.error_message = Some(format!("Unknown resource type {}", res.resource_type));
                 return r;
             }
             let overrides: BTreeMap<String, String> = res

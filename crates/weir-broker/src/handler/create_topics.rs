@@ -130,7 +130,7 @@ pub(crate) fn handle(
                     }
                     r.configs = Some(
                         settings
-                            .describe(topics.defaults())
+                            .describe(&topics.defaults())
                             .into_iter()
                             .map(|(name, value, is_default)| CreatableTopicConfigs {
                                 name,

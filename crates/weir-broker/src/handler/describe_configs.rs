@@ -1,5 +1,6 @@
-//! DescribeConfigs (key 32): topic configs with their source; the broker resource lists
-//! the broker-wide topic defaults (read-only). A weir extension: a topic's per-partition
+//! DescribeConfigs (key 32): topic configs with their source and synonyms; the broker
+//! resource lists every broker config (`crate::dynamic_config`): this broker's (resource
+//! name = its id) or the cluster-wide dynamic defaults (resource ""). A weir extension: a topic's per-partition
 //! cleaner state, as the read-only entry [`CLEANER_STATS_CONFIG`] (schema in
 //! `crate::cleaner_stats` and docs/broker.md), only when asked for by name (Kafka leaves out a
 //! requested name it does not know, so asking is harmless anywhere).
@@ -14,13 +15,11 @@ use weir_protocol::messages::describe_configs::{
 };
 
 use crate::cleaner_stats::{CLEANER_STATS_CONFIG, CleanerStatsEntry};
-use crate::handler::Node;
+use crate::dynamic_config::{BrokerConfigs, Described, Synonym, source};
 use crate::handler::create_topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
 use crate::security::acl::Operation;
 use crate::security::authorizer::Caller;
-use crate::topic_config::{
-    TOPIC_CONFIG_NAMES, broker_synonym, config_type, config_type::STRING, default_value,
-};
+use crate::topic_config::{config_type, config_type::STRING};
 use crate::topics::Topics;
 
 /// `config_source` of an entry that is not a config (Kafka's UNKNOWN).
@@ -29,8 +28,6 @@ const SOURCE_UNKNOWN: i8 = 0;
 /// Kafka's `ConfigResource.Type` values.
 pub(crate) const RESOURCE_TOPIC: i8 = 2;
 pub(crate) const RESOURCE_BROKER: i8 = 4;
-/// `config_source` of a static broker config.
-const SOURCE_STATIC_BROKER: i8 = 4;
 /// Whether the caller may do `op` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config resource,
 /// as Kafka decides it: a topic on the topic, a broker on the cluster; other types pass (their
 /// handler refuses them).
@@ -50,7 +47,7 @@ pub(crate) fn config_authorized(
 pub(crate) fn handle(
     caller: &Caller<'_>,
     topics: &Topics,
-    node: &Node,
+    broker: &BrokerConfigs,
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -74,42 +71,43 @@ pub(crate) fn handle(
                 r.error_message = Some("Authorization failed.".into());
                 return r;
             }
+            // As Kafka: no names, or an empty list, asks for every config.
             let wanted = |name: &str| {
                 res.configuration_keys
                     .as_ref()
-                    .is_none_or(|keys| keys.iter().any(|k| k == name))
+                    .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k == name))
             };
-            let entry = |name: String, value: String, source: i8, read_only: bool| {
-                DescribeConfigsResourceResult {
-                    config_type: config_type(name.strip_prefix("log.").unwrap_or(&name)),
-                    name,
-                    value: Some(value),
-                    read_only,
-                    // Only v0 has `is_default`; later versions say it with `config_source`.
-                    is_default: version == 0 && source == SOURCE_DEFAULT,
-                    config_source: source,
-                    ..Default::default()
-                }
+            let entry = |d: Described| DescribeConfigsResourceResult {
+                name: d.name,
+                value: d.value,
+                read_only: d.read_only,
+                // Only v0 has `is_default`; later versions say it with `config_source`.
+                is_default: version == 0 && d.source == source::DEFAULT,
+                config_source: d.source,
+                is_sensitive: d.sensitive,
+                config_type: d.config_type,
+                synonyms: d
+                    .synonyms
+                    .into_iter()
+                    .map(|s| DescribeConfigsSynonym {
+                        name: s.name,
+                        value: s.value,
+                        source: s.source,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
             };
             match res.resource_type {
                 RESOURCE_TOPIC => match topics.get(&res.resource_name) {
                     Some(t) => {
                         r.configs = t
                             .settings()
-                            .describe(topics.defaults())
+                            .describe(&topics.defaults())
                             .into_iter()
                             .filter(|(n, _, _)| wanted(n))
                             .map(|(n, v, is_default)| {
-                                let source = if is_default {
-                                    SOURCE_DEFAULT
-                                } else {
-                                    SOURCE_DYNAMIC_TOPIC
-                                };
-                                let mut e = entry(n, v, source, false);
-                                if req.include_synonyms {
-                                    e.synonyms = synonyms(topics, &e);
-                                }
-                                e
+                                entry(topic_entry(broker, n, v, is_default, req.include_synonyms))
                             })
                             .collect();
                         let asked = res
@@ -140,25 +138,30 @@ pub(crate) fn handle(
                             Some(format!("topic {} does not exist", res.resource_name));
                     }
                 },
-                RESOURCE_BROKER
-                    if res.resource_name.is_empty() || res.resource_name == node.id.to_string() =>
-                {
-                    // The broker synonyms of the topic configs (Kafka's names), read-only.
-                    r.configs = TOPIC_CONFIG_NAMES
-                        .iter()
-                        .filter_map(|n| Some((broker_synonym(n)?, n)))
-                        .filter(|(b, _)| wanted(b))
-                        .filter_map(|(b, n)| {
-                            let mut e = entry(
-                                b.to_string(),
-                                default_value(topics.defaults(), n)?,
-                                SOURCE_STATIC_BROKER,
-                                true,
-                            );
-                            e.config_type = config_type(n);
-                            Some(e)
-                        })
-                        .collect();
+                RESOURCE_BROKER => {
+                    let name = &res.resource_name;
+                    let per_broker = match name.parse::<i32>() {
+                        _ if name.is_empty() => Ok(false),
+                        Ok(id) if id == broker.node_id() => Ok(true),
+                        Ok(_) => Err(format!(
+                            "Unexpected broker id, expected {} or empty string, but received {name}",
+                            broker.node_id()
+                        )),
+                        Err(_) => Err(format!("Broker id must be an integer, but it is: {name}")),
+                    };
+                    match per_broker {
+                        Ok(per_broker) => {
+                            r.configs = broker
+                                .describe(per_broker, &wanted, req.include_synonyms)
+                                .into_iter()
+                                .map(entry)
+                                .collect();
+                        }
+                        Err(message) => {
+                            r.error_code = ErrorCode::INVALID_REQUEST.0;
+                            r.error_message = Some(message);
+                        }
+                    }
                 }
                 _ => {
                     r.error_code = ErrorCode::INVALID_REQUEST.0;
@@ -177,28 +180,36 @@ pub(crate) fn handle(
     }
 }
 
-/// A topic config's synonyms, most specific first (Kafka's `include_synonyms`): the topic
-/// override, then the broker default under its broker name.
-fn synonyms(topics: &Topics, e: &DescribeConfigsResourceResult) -> Vec<DescribeConfigsSynonym> {
-    let mut out = Vec::new();
-    if e.config_source == SOURCE_DYNAMIC_TOPIC {
-        out.push(DescribeConfigsSynonym {
-            name: e.name.clone(),
-            value: e.value.clone(),
+/// A topic config as Kafka's `createTopicConfigEntry` lists it: its synonyms are the topic's
+/// own override (TOPIC_CONFIG), then each broker level that sets its broker synonym; its
+/// source is the first synonym's (DEFAULT_CONFIG with none).
+fn topic_entry(
+    broker: &BrokerConfigs,
+    name: String,
+    value: String,
+    is_default: bool,
+    include_synonyms: bool,
+) -> Described {
+    let mut synonyms = Vec::new();
+    if !is_default {
+        synonyms.push(Synonym {
+            name: name.clone(),
+            value: Some(value.clone()),
             source: SOURCE_DYNAMIC_TOPIC,
-            ..Default::default()
         });
     }
-    if let (Some(b), Some(v)) = (
-        broker_synonym(&e.name),
-        default_value(topics.defaults(), &e.name),
-    ) {
-        out.push(DescribeConfigsSynonym {
-            name: b.to_string(),
-            value: Some(v),
-            source: SOURCE_DEFAULT,
-            ..Default::default()
-        });
+    synonyms.extend(broker.topic_synonyms(&name));
+    Described {
+        source: synonyms.first().map_or(SOURCE_DEFAULT, |s| s.source),
+        config_type: config_type(&name),
+        name,
+        value: Some(value),
+        read_only: false,
+        sensitive: false,
+        synonyms: if include_synonyms {
+            synonyms
+        } else {
+            Vec::new()
+        },
     }
-    out
 }

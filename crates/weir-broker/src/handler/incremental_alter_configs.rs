@@ -1,4 +1,6 @@
-//! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on a topic's overrides. Needs ALTER_CONFIGS on the
+//! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on a topic's
+//! overrides, or on the broker's dynamic configs (resource name "" for the cluster-wide
+//! default, this broker's id for its own; `crate::dynamic_config`). Needs ALTER_CONFIGS on the
 //! topic (TOPIC_AUTHORIZATION_FAILED) or, for the broker, the cluster
 //! (CLUSTER_AUTHORIZATION_FAILED), checked first, as Kafka's ControllerApis.
 
@@ -7,7 +9,8 @@ use weir_protocol::messages::incremental_alter_configs::{
     AlterConfigsResourceResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 
-use crate::handler::describe_configs::{RESOURCE_TOPIC, config_authorized};
+use crate::dynamic_config::{AlterOp, BrokerConfigs, alter_level};
+use crate::handler::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC, config_authorized};
 use crate::security::acl::Operation;
 use crate::security::authorizer::Caller;
 use crate::topic_config::default_value;
@@ -21,6 +24,7 @@ const OP_SUBTRACT: i8 = 3;
 pub(crate) fn handle(
     caller: &Caller<'_>,
     topics: &Topics,
+    broker: &BrokerConfigs,
     req: IncrementalAlterConfigsRequest,
     _version: i16,
 ) -> IncrementalAlterConfigsResponse {
@@ -48,10 +52,27 @@ pub(crate) fn handle(
                 r.error_message = Some("Authorization failed.".into());
                 return r;
             }
+            if res.resource_type == RESOURCE_BROKER {
+                let ops = res
+                    .configs
+                    .into_iter()
+                    .map(|c| AlterOp {
+                        name: c.name,
+                        op: c.config_operation,
+                        value: c.value,
+                    })
+                    .collect();
+                let done = alter_level(&res.resource_name, broker.node_id())
+                    .and_then(|level| broker.alter(topics, level, ops, req.validate_only));
+                if let Err(e) = done {
+                    fail(e.code, e.message);
+                }
+                return r;
+            }
             if res.resource_type != RESOURCE_TOPIC {
                 fail(
                     ErrorCode::INVALID_REQUEST,
-                    "only topic configs can be altered".into(),
+                    format!("Unknown resource type {}", res.resource_type),
                 );
                 return r;
             }
@@ -68,7 +89,7 @@ pub(crate) fn handle(
                     overrides
                         .get(&c.name)
                         .cloned()
-                        .or_else(|| default_value(topics.defaults(), &c.name))
+                        .or_else(|| default_value(&topics.defaults(), &c.name))
                         .unwrap_or_default()
                 };
                 match (c.config_operation, c.value) {

@@ -1,16 +1,17 @@
 //! LeaveGroup (key 13): one member (v0–2) or a batch (v3+). READ on the group, else
-//! GROUP_AUTHORIZATION_FAILED.
+//! GROUP_AUTHORIZATION_FAILED. A group left Empty has its record rewritten (a restart then
+//! restores no members).
 
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::leave_group::{LeaveGroupRequest, LeaveGroupResponse, MemberResponse};
 
-use crate::group::Groups;
+use crate::group::Coordinator;
 use crate::security::acl::Operation;
 use crate::security::authorizer::Caller;
 
-pub(crate) fn handle(
+pub(crate) async fn handle(
     caller: &Caller<'_>,
-    groups: &Groups,
+    coordinator: &Coordinator,
     req: LeaveGroupRequest,
     version: i16,
 ) -> LeaveGroupResponse {
@@ -28,7 +29,13 @@ pub(crate) fn handle(
     } else {
         vec![(req.member_id.clone(), None)]
     };
-    match groups.leave(&req.group_id, &members) {
+    let left = coordinator.groups().leave(&req.group_id, &members);
+    if left.is_ok()
+        && let Err(e) = coordinator.persist_group(&req.group_id).await
+    {
+        tracing::warn!(group = %req.group_id, error = %e, "cannot persist group record");
+    }
+    match left {
         Err(code) => LeaveGroupResponse {
             error_code: code.0,
             ..Default::default()

@@ -69,6 +69,8 @@ use crate::txn::TxnCoordinator;
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) topics: Arc<Topics>,
+    /// Broker configs (DescribeConfigs, the Alter APIs on the broker resource).
+    pub(crate) broker_configs: Arc<crate::dynamic_config::BrokerConfigs>,
     pub(crate) coordinator: Arc<Coordinator>,
     pub(crate) txn: Arc<TxnCoordinator>,
     pub(crate) producer_ids: Arc<ProducerIdAllocator>,
@@ -101,6 +103,7 @@ impl Context {
         let (host, port) = config.advertised();
         Self {
             topics,
+            broker_configs: Arc::clone(broker.broker_configs()),
             coordinator,
             txn,
             producer_ids,
@@ -126,6 +129,7 @@ impl Context {
     pub(crate) fn advertising(&self, host: String, port: u16) -> Self {
         Self {
             topics: Arc::clone(&self.topics),
+            broker_configs: Arc::clone(&self.broker_configs),
             coordinator: Arc::clone(&self.coordinator),
             txn: Arc::clone(&self.txn),
             producer_ids: Arc::clone(&self.producer_ids),

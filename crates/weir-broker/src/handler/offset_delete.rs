@@ -1,8 +1,11 @@
-//! OffsetDelete (key 47): removes committed offsets of partitions the group is not
-//! consuming (Kafka: only when the group is Empty or does not subscribe to the topic; weir
-//! cannot read subscriptions, so it requires an Empty group: GROUP_SUBSCRIBED_TO_TOPIC
-//! otherwise). As Kafka: the group needs DELETE (GROUP_AUTHORIZATION_FAILED, checked first),
-//! each topic READ (its partitions TOPIC_AUTHORIZATION_FAILED).
+//! OffsetDelete (key 47): removes committed offsets of topics the group does not subscribe
+//! to, as Kafka's `OffsetMetadataManager.deleteOffsets`: a Dead or unknown group is
+//! GROUP_ID_NOT_FOUND; a live group that is not a consumer-protocol group NON_EMPTY_GROUP;
+//! otherwise each topic the members subscribe to (read from their consumer-protocol
+//! metadata, `group::subscription`) answers GROUP_SUBSCRIBED_TO_TOPIC and the others are
+//! deleted (an Empty group subscribes to none). As Kafka: the group needs DELETE
+//! (GROUP_AUTHORIZATION_FAILED, checked first), each topic READ (its partitions
+//! TOPIC_AUTHORIZATION_FAILED).
 
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::offset_delete::{
@@ -27,26 +30,32 @@ pub(crate) async fn handle(
             ..Default::default()
         };
     }
-    let state = coordinator.groups().state(&req.group_id);
-    let Some(state) = state else {
+    let view = coordinator.groups().view(&req.group_id);
+    let view = match view {
+        Some(v) if v.state != GroupState::Dead => v,
+        _ => {
+            return OffsetDeleteResponse {
+                error_code: ErrorCode::GROUP_ID_NOT_FOUND.0,
+                ..Default::default()
+            };
+        }
+    };
+    if view.state != GroupState::Empty && !view.uses_consumer_protocol {
         return OffsetDeleteResponse {
-            error_code: ErrorCode::GROUP_ID_NOT_FOUND.0,
+            error_code: ErrorCode::NON_EMPTY_GROUP.0,
             ..Default::default()
         };
-    };
-    let per_partition = if state == GroupState::Empty {
-        ErrorCode::NONE
-    } else {
-        ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC
-    };
+    }
     let mut deletes = Vec::new();
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let mut parts = Vec::with_capacity(t.partitions.len());
-        let per_partition = if caller.may_topic(Operation::Read, &t.name) {
-            per_partition
-        } else {
+        let per_partition = if !caller.may_topic(Operation::Read, &t.name) {
             ErrorCode::TOPIC_AUTHORIZATION_FAILED
+        } else if view.is_subscribed_to(&t.name) {
+            ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC
+        } else {
+            ErrorCode::NONE
         };
         for p in t.partitions {
             if per_partition == ErrorCode::NONE

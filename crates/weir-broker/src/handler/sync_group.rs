@@ -4,14 +4,14 @@
 use weir_protocol::ErrorCode;
 use weir_protocol::messages::sync_group::{SyncGroupRequest, SyncGroupResponse};
 
-use crate::group::Groups;
+use crate::group::Coordinator;
 use crate::group::SyncArgs;
 use crate::security::acl::Operation;
 use crate::security::authorizer::Caller;
 
 pub(crate) async fn handle(
     caller: &Caller<'_>,
-    groups: &Groups,
+    coordinator: &Coordinator,
     req: SyncGroupRequest,
     _version: i16,
 ) -> SyncGroupResponse {
@@ -21,7 +21,8 @@ pub(crate) async fn handle(
             ..Default::default()
         };
     }
-    let rx = groups.sync(SyncArgs {
+    let group_id = req.group_id.clone();
+    let rx = coordinator.groups().sync(SyncArgs {
         group_id: req.group_id,
         generation_id: req.generation_id,
         member_id: req.member_id,
@@ -34,8 +35,16 @@ pub(crate) async fn handle(
             .map(|a| (a.member_id, a.assignment))
             .collect(),
     });
-    rx.await.unwrap_or_else(|_| SyncGroupResponse {
+    let resp = rx.await.unwrap_or_else(|_| SyncGroupResponse {
         error_code: ErrorCode::COORDINATOR_NOT_AVAILABLE.0,
         ..Default::default()
-    })
+    });
+    // The generation's members and assignments, for a restart (Kafka's storeGroup; weir
+    // answers first, and a failed write only costs a rebalance after a restart).
+    if resp.error_code == 0
+        && let Err(e) = coordinator.persist_group(&group_id).await
+    {
+        tracing::warn!(group = %group_id, error = %e, "cannot persist group record");
+    }
+    resp
 }

@@ -13,6 +13,9 @@ use weir_protocol::ErrorCode;
 
 use super::{ConnArgs, block_on, connect, parse_pair};
 
+/// Kafka's `ConfigSource` TOPIC_CONFIG: a topic's own override.
+const CONFIG_SOURCE_TOPIC: i8 = 1;
+
 /// `weir topic ...`
 #[derive(Debug, clap::Args)]
 pub struct TopicArgs {
@@ -221,7 +224,9 @@ async fn describe(
     };
     let configs: Vec<_> = configs
         .into_iter()
-        .filter(|c| all_configs || !c.is_default)
+        // Set on the topic: Kafka's TOPIC_CONFIG source (a broker-level default, static or
+        // dynamic, is not the topic's own).
+        .filter(|c| all_configs || c.source == CONFIG_SOURCE_TOPIC)
         .collect();
     if json {
         let partitions: Vec<_> = topic
