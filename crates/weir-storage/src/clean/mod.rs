@@ -12,6 +12,7 @@
 
 pub(crate) mod cleaner;
 mod offset_map;
+mod output;
 pub(crate) mod state;
 mod superseded;
 pub(crate) mod swap;
