@@ -110,6 +110,9 @@ pub struct BrokerConfig {
     /// Bytes a produced compressed batch may inflate to while its records are validated
     /// (`produce_decompressed_bytes_max`).
     pub produce_decompressed_bytes_max: u64,
+    /// Bytes of a partition appended and not yet fsynced past which an `acks=0/1` produce
+    /// waits for the fsync before it is answered (`partition_unsynced_bytes_max`).
+    pub partition_unsynced_bytes_max: u64,
     /// Address of the HTTP endpoint (`http_listen`; `None` when empty: no endpoint).
     pub http_listen: Option<SocketAddr>,
     /// Series per per-partition and per-group metric family at most (`metrics_series_max`).
@@ -434,6 +437,7 @@ fn placeholder() -> BrokerConfig {
         transaction_abort_timed_out_transaction_cleanup_interval_ms: 0,
         transactional_id_expiration_ms: 0,
         produce_decompressed_bytes_max: 0,
+        partition_unsynced_bytes_max: 0,
         http_listen: None,
         metrics_series_max: 0,
         queued_max_request_bytes: 0,

@@ -367,8 +367,7 @@ async fn run(
     Ok(Some(match body {
         Q::ApiVersions(_) => R::ApiVersions(api_versions::handle(unsupported_api_versions)),
         Q::Produce(r) => {
-            let max = ctx.produce_decompressed_bytes_max;
-            match produce::handle(&caller, topics, txn, max, r, v).await {
+            match produce::handle(&caller, topics, txn, ctx.produce_limits, r, v).await {
                 Some(resp) => R::Produce(resp),
                 None => return Ok(None),
             }

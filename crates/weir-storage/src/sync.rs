@@ -32,6 +32,24 @@ impl Log {
         lock(&self.sync_state).rounds
     }
 
+    /// Bytes appended but not yet fsynced (of the segments' data; indexes aside): what a
+    /// crash could take back, and what the page cache holds dirty for this log.
+    pub fn unsynced_bytes(&self) -> u64 {
+        let segs = read_lock(&self.segments);
+        let mut total = 0u64;
+        // Only the newest segments can be unsynced (a round syncs every segment below its
+        // target): stop at the first non-empty one that is fully synced.
+        for s in segs.iter().rev() {
+            let size = s.size();
+            let unsynced = size.saturating_sub(s.synced_size.load(Ordering::Acquire));
+            if unsynced == 0 && size > 0 {
+                break;
+            }
+            total += unsynced;
+        }
+        total
+    }
+
     /// Makes everything appended so far durable.
     pub fn sync(&self) -> Result<(), SyncError> {
         self.sync_to(self.log_end())

@@ -314,6 +314,43 @@ fn every_codec_survives_cleaning() {
 }
 
 #[test]
+fn wholly_superseded_batches_are_dropped_without_reading_them() {
+    // Rounds 0..5 are wholly superseded by round 5, whose batch holds all but one latest
+    // value (k0's is in the last batch), so it is read and rewritten. Each round is its
+    // own batch.
+    for codec in [0u8, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), cfg(4096), Arc::new(RealFs));
+        for round in 0..6 {
+            let recs: Vec<KeyedRecord> = (0..8)
+                .map(|k| rec(&format!("k{k}"), Some(&format!("v{round}-{k}"))))
+                .collect();
+            append(&log, recs, 1000 + round, codec);
+        }
+        // A batch of one key only: not wholly superseded (k0's latest is here).
+        append(&log, vec![rec("k0", Some("last"))], 1100, codec);
+        // Larger than a segment: it rolls, and everything before it is cleanable.
+        append(
+            &log,
+            vec![rec("sentinel", Some(&"s".repeat(5000)))],
+            2000,
+            0,
+        );
+        let out = log.clean(5000, &big_cleaner()).unwrap().unwrap();
+        assert_eq!(out.batches_dropped_unread, 5, "codec {codec}: {out:?}");
+        assert_eq!(out.records_removed, 5 * 8 + 1, "{out:?}");
+        let got: Vec<_> = read_records(&log)
+            .iter()
+            .filter(|d| d.key.as_deref() != Some(b"sentinel"))
+            .map(|d| String::from_utf8(d.value.clone().unwrap()).unwrap())
+            .collect();
+        let mut want: Vec<_> = (1..8).map(|k| format!("v5-{k}")).collect();
+        want.push("last".into());
+        assert_eq!(got, want, "codec {codec}");
+    }
+}
+
+#[test]
 fn compact_delete_applies_retention_and_compaction() {
     let dir = tempfile::tempdir().unwrap();
     let c = LogConfig {

@@ -495,3 +495,22 @@ fn a_closed_log_refuses_work() {
     assert!(log.close().is_ok(), "close is idempotent");
     assert!(dir.path().join(weir_storage::CLEAN_SHUTDOWN_FILE).exists());
 }
+
+#[test]
+fn unsynced_bytes_count_what_a_sync_has_not_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    assert_eq!(log.unsynced_bytes(), 0);
+    let a = batch(1, 10, 1);
+    log.append(&a, AppendOptions::default()).unwrap();
+    assert_eq!(log.unsynced_bytes(), a.len() as u64);
+    log.sync().unwrap();
+    assert_eq!(log.unsynced_bytes(), 0);
+    // Across rolls: every unsynced segment counts.
+    let batches = fill(&log, 50, 3, 100);
+    let appended: u64 = batches.iter().map(|(_, b)| b.len() as u64).sum();
+    assert!(log.segment_count() > 2, "tiny segments must roll");
+    assert_eq!(log.unsynced_bytes(), appended);
+    log.sync().unwrap();
+    assert_eq!(log.unsynced_bytes(), 0);
+}

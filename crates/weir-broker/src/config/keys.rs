@@ -510,6 +510,13 @@ pub const KEYS: &[KeySpec] = &[
         "bytes a produced compressed batch may inflate to while its records are checked; past it CORRUPT_MESSAGE (100 MiB default)",
         |b, n| put(&mut b.c.produce_decompressed_bytes_max, n),
     ),
+    KeySpec::int(
+        "partition_unsynced_bytes_max",
+        crate::handler::produce::PARTITION_UNSYNCED_BYTES_MAX_DEFAULT,
+        Bounds::new(64 * 1024, i64::MAX),
+        "under the fsync policy, bytes of a partition appended and not yet fsynced past which an acks=0/1 produce is answered only after the partition's fsync (64 MiB default; acks=-1 always waits), so producers slow to the disk's pace and their request bytes stay held until then",
+        |b, n| put(&mut b.c.partition_unsynced_bytes_max, n),
+    ),
     KeySpec::text(
         "http_listen",
         "127.0.0.1:9464",

@@ -76,8 +76,8 @@ pub(crate) struct Context {
     pub(crate) producer_ids: Arc<ProducerIdAllocator>,
     pub(crate) node: Node,
     pub(crate) creation: TopicCreation,
-    /// `produce_decompressed_bytes_max`.
-    pub(crate) produce_decompressed_bytes_max: usize,
+    /// `produce_decompressed_bytes_max` and `partition_unsynced_bytes_max`.
+    pub(crate) produce_limits: produce::ProduceLimits,
     /// SCRAM credentials (Describe/AlterUserScramCredentials).
     pub(crate) credentials: Arc<CredentialStore>,
     /// The ACLs and their decisions (every handler that checks one, the ACL APIs).
@@ -116,8 +116,11 @@ impl Context {
                 num_partitions: config.num_partitions,
                 auto_create: config.auto_create_topics_enable,
             },
-            produce_decompressed_bytes_max: usize::try_from(config.produce_decompressed_bytes_max)
-                .unwrap_or(usize::MAX),
+            produce_limits: produce::ProduceLimits {
+                decompressed_bytes_max: usize::try_from(config.produce_decompressed_bytes_max)
+                    .unwrap_or(usize::MAX),
+                unsynced_bytes_max: config.partition_unsynced_bytes_max,
+            },
             credentials,
             authorizer,
             quotas,
@@ -139,7 +142,7 @@ impl Context {
                 port,
             },
             creation: self.creation,
-            produce_decompressed_bytes_max: self.produce_decompressed_bytes_max,
+            produce_limits: self.produce_limits,
             credentials: Arc::clone(&self.credentials),
             authorizer: Arc::clone(&self.authorizer),
             quotas: Arc::clone(&self.quotas),

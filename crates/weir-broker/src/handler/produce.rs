@@ -24,6 +24,19 @@ use crate::topics::{Partition, Topics};
 use crate::txn::TxnCoordinator;
 use crate::txn::state::TxnPartition;
 
+/// Default of `partition_unsynced_bytes_max`, bytes (64 MiB: a fraction of a second of
+/// writes at disk speed, and a bound on what a crash can take back from an `acks=1` producer).
+pub const PARTITION_UNSYNCED_BYTES_MAX_DEFAULT: i64 = 64 * 1024 * 1024;
+
+/// The produce path's bounds (config keys).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProduceLimits {
+    /// `produce_decompressed_bytes_max`.
+    pub(crate) decompressed_bytes_max: usize,
+    /// `partition_unsynced_bytes_max`: past it, `acks=0/1` answers wait for the fsync too.
+    pub(crate) unsynced_bytes_max: u64,
+}
+
 fn error(index: i32, code: ErrorCode, message: Option<String>) -> PartitionProduceResponse {
     PartitionProduceResponse {
         index,
@@ -121,7 +134,7 @@ pub(crate) async fn handle(
     caller: &Caller<'_>,
     topics: &Topics,
     txn: &TxnCoordinator,
-    decompressed_bytes_max: usize,
+    limits: ProduceLimits,
     req: ProduceRequest,
     version: i16,
 ) -> Option<ProduceResponse> {
@@ -150,7 +163,8 @@ pub(crate) async fn handle(
     };
     let now = now_ms();
     let mut responses = Vec::with_capacity(req.topic_data.len());
-    // Partitions whose acks=-1 answer waits for durability: (topic idx, partition idx, partition, upto).
+    // Partitions whose answer waits for durability (acks=-1, or past `partition_unsynced_bytes_max`):
+    // (topic idx, partition idx, partition, upto).
     let mut waits: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
     for (ti, t) in req.topic_data.into_iter().enumerate() {
         let settings = topics.get(&t.name).map(|t| t.settings());
@@ -195,7 +209,7 @@ pub(crate) async fn handle(
                 ));
                 continue;
             };
-            let budget = decompressed_bytes_max;
+            let budget = limits.decompressed_bytes_max;
             // One pass over the records: Kafka's record validation, and for a compacted
             // topic its keyed-records rule; then the append. A large batch is worked on off
             // the async worker, still before this handler's first wait (`offload.rs`).
@@ -214,7 +228,13 @@ pub(crate) async fn handle(
             });
             match appended {
                 Ok(a) => {
-                    if acks == -1 && p.acks_all_waits_for_sync() {
+                    let waits_for_sync = p.acks_all_waits_for_sync()
+                        && (acks == -1 || p.log.unsynced_bytes() > limits.unsynced_bytes_max);
+                    if waits_for_sync {
+                        // acks=-1, or acks=0/1 on a partition whose unsynced bytes passed
+                        // `partition_unsynced_bytes_max`: answered after the fsync, so the
+                        // request's bytes stay held (`memory.rs`) and the producer slows to
+                        // the disk instead of the page cache filling without bound.
                         waits.push((ti, pi, Arc::clone(&p), a.last_offset + 1));
                     } else if !a.duplicate {
                         p.after_append(a.last_offset + 1);

@@ -9,25 +9,25 @@
 //! it is its producer's last data batch in the log (or the last batch of a producer with no
 //! data batch). Unchanged batches are copied byte for byte. Transactions: `txn.rs`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::config::{LogConfig, SEGMENT_BYTES_MAX};
 use crate::error::LogError;
-use crate::io::StorageFile;
 use crate::log::{Log, RELATIVE_OFFSET_MAX, lock};
 use crate::segment::{Segment, read_lock, write_lock};
 use bytes::BytesMut;
 use weir_records::raw::{RawRecord, RawRecords};
 use weir_records::{
     BATCH_HEADER_BYTES, BatchHeader, Compression, assemble_batch, compress, decompress_slice,
-    validate_stored as validate_stored_batch,
 };
 
 use super::offset_map::{Latest, OffsetMap};
+use super::output::{Output, sync_all_data};
 use super::state::{self, CleanerStats};
+use super::superseded::Superseded;
 use super::swap::{self, SwapGroup, cleaned_path};
 use super::txn::{CleanTxns, MarkerFate, marker_kind, stamp_horizon};
 use super::{CLEAN_WRITE_BUFFER_BYTES, CleanError, CleanOutcome, CleanerConfig};
@@ -60,9 +60,13 @@ fn first_uncleanable(
     closed
 }
 
-/// Calls `f` for every batch of `seg` (each CRC-checked) until it returns `false`.
+/// Calls `f` for every batch of `seg` until it returns `false`. Each batch is checked
+/// (CRC-32C and the rest of `validate_stored`) unless the segment's verification watermark
+/// of `epoch` covers it (`verified.rs`: checked this epoch, by a read or by pass 1), and
+/// the check extends the watermark, so pass 2 does not check again what pass 1 checked.
 fn for_each_batch(
     seg: &Segment,
+    epoch: u32,
     mut f: impl FnMut(&BatchHeader, &[u8]) -> Result<bool, CleanError>,
 ) -> Result<u64, CleanError> {
     let size = seg.size();
@@ -71,7 +75,7 @@ fn for_each_batch(
     while pos < size {
         let (h, total) = seg.header_at(&view, pos, size)?;
         let bytes = &view[pos as usize..(pos + total) as usize];
-        validate_stored_batch(bytes).map_err(|e| seg.corrupt(pos, e.to_string()))?;
+        seg.check_batch(&view, pos, total, epoch)?;
         pos += total;
         if !f(&h, bytes)? {
             break;
@@ -80,18 +84,23 @@ fn for_each_batch(
     Ok(pos)
 }
 
-/// The records section of a batch, decompressed (`None`: keep the batch as it is).
-fn records_of(h: &BatchHeader, bytes: &[u8], cc: &CleanerConfig) -> Option<(Compression, Vec<u8>)> {
+/// The records section of a batch, decompressed (`None`: keep the batch as it is); an
+/// uncompressed section is borrowed from the mapped segment.
+fn records_of<'a>(
+    h: &BatchHeader,
+    bytes: &'a [u8],
+    cc: &CleanerConfig,
+) -> Option<(Compression, Cow<'a, [u8]>)> {
     if h.is_control() {
         return None;
     }
     let raw = &bytes[BATCH_HEADER_BYTES..];
     let codec = h.attributes.compression().ok()?;
     if codec == Compression::None {
-        return Some((codec, raw.to_vec()));
+        return Some((codec, Cow::Borrowed(raw)));
     }
     match decompress_slice(codec, raw, cc.decompressed_batch_bytes_max) {
-        Ok(v) => Some((codec, v)),
+        Ok(v) => Some((codec, Cow::Owned(v))),
         Err(e) => {
             tracing::warn!(base_offset = h.base_offset, error = %e, "batch kept as is: its records cannot be decompressed");
             None
@@ -130,6 +139,10 @@ struct Pass2<'a> {
     next_horizon_ms: Option<i64>,
     /// Aborted transactions and the markers' bookkeeping (`txn.rs`).
     txns: CleanTxns,
+    /// Batches known superseded without reading them (`superseded.rs`).
+    superseded: &'a Superseded,
+    /// Batches dropped that way.
+    unread: u64,
 }
 
 /// `h`'s batch rewritten around a new records section (same offsets and producer).
@@ -221,6 +234,10 @@ impl Pass2<'_> {
         }
         if self.txns.on_data(h) {
             // An aborted transaction's records all go, in this pass.
+            return self.emptied(h, u64::try_from(h.record_count).unwrap_or(0));
+        }
+        if self.superseded.all_superseded(h, self.end) {
+            self.unread += 1;
             return self.emptied(h, u64::try_from(h.record_count).unwrap_or(0));
         }
         let Some((codec, section)) = records_of(h, bytes, self.cc) else {
@@ -319,35 +336,6 @@ impl Pass2<'_> {
     }
 }
 
-/// Buffered sequential writes to one `.cleaned` file.
-struct Output {
-    path: PathBuf,
-    file: Arc<dyn StorageFile>,
-    buf: Vec<u8>,
-    written: u64,
-}
-
-impl Output {
-    fn push(&mut self, bytes: &[u8]) -> Result<(), LogError> {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= CLEAN_WRITE_BUFFER_BYTES {
-            self.flush()?;
-        }
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), LogError> {
-        self.file
-            .write_all_at(&self.buf, self.written)
-            .map_err(|e| LogError::io("write", &self.path, e))?;
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
-        Ok(())
-    }
-    fn len(&self) -> u64 {
-        self.written + self.buf.len() as u64
-    }
-}
-
 impl Log {
     /// The cleaner figures of this log at `now_ms`.
     pub fn cleaner_stats(&self, now_ms: i64) -> CleanerStats {
@@ -439,27 +427,49 @@ impl Log {
         let mut map = OffsetMap::new(cc.dedupe_buffer_bytes);
         let mut end = first_dirty.max(segs[k].base_offset);
         let mut full = false;
+        let mut superseded = Superseded::default();
+        let epoch = self.verify_epoch();
         for s in segs[..k].iter().filter(|s| s.next_offset() > first_dirty) {
-            out.bytes_scanned += for_each_batch(s, |h, bytes| {
+            out.bytes_scanned += for_each_batch(s, epoch, |h, bytes| {
                 let last = h.last_offset().unwrap_or(h.base_offset);
-                if last < first_dirty || h.is_control() || mapping.is_aborted(h) {
+                if last < first_dirty || mapping.is_aborted(h) {
+                    superseded.not_mapped();
                     return Ok(true);
                 }
-                if let Some((_, section)) = records_of(h, bytes, cc) {
-                    for r in RawRecords::new(&section) {
-                        let Ok(r) = r else { break };
-                        let offset = h.base_offset + i64::from(r.offset_delta);
-                        if let Some(key) = r.key
-                            && offset >= first_dirty
-                            && !map.put(key, offset)
-                        {
-                            // Clean up to the first record left unmapped: every
-                            // offset in the map is a real later record of its key.
-                            full = true;
-                            end = offset.max(first_dirty);
-                            return Ok(false);
-                        }
+                if h.is_control() {
+                    superseded.control(h);
+                    return Ok(true);
+                }
+                let Some((_, section)) = records_of(h, bytes, cc) else {
+                    superseded.not_mapped();
+                    return Ok(true);
+                };
+                let mut whole = h.base_offset >= first_dirty;
+                let mut n = 0i64;
+                for r in RawRecords::new(&section) {
+                    let Ok(r) = r else {
+                        whole = false;
+                        break;
+                    };
+                    n += 1;
+                    whole &= (0..=h.last_offset_delta).contains(&r.offset_delta);
+                    let offset = h.base_offset + i64::from(r.offset_delta);
+                    if let Some(key) = r.key
+                        && offset >= first_dirty
+                        && !map.put(key, offset)
+                    {
+                        // Clean up to the first record left unmapped: every
+                        // offset in the map is a real later record of its key.
+                        full = true;
+                        end = offset.max(first_dirty);
+                        superseded.not_mapped();
+                        return Ok(false);
                     }
+                }
+                if whole && n == i64::from(h.record_count) {
+                    superseded.mapped_whole(h);
+                } else {
+                    superseded.not_mapped();
                 }
                 Ok(true)
             })?;
@@ -473,6 +483,8 @@ impl Log {
             });
         }
         out.keys_mapped = map.len();
+        let (live, collided) = map.latest_offsets();
+        superseded.finish(live, collided);
         out.map_ms = started.elapsed().as_millis() as u64;
         let started = std::time::Instant::now();
 
@@ -541,6 +553,8 @@ impl Log {
             removed: 0,
             next_horizon_ms: None,
             txns: CleanTxns::new(aborted, end),
+            superseded: &superseded,
+            unread: 0,
         };
         let written = self.write_groups(&groups, &mut pass, &mut out);
         if let Err(e) = written {
@@ -550,6 +564,7 @@ impl Log {
             return Err(e);
         }
         out.records_removed = pass.removed;
+        out.batches_dropped_unread = pass.unread;
         out.rewrite_ms = started.elapsed().as_millis() as u64;
         let started = std::time::Instant::now();
         let next_horizon_ms = pass.next_horizon_ms;
@@ -568,6 +583,8 @@ impl Log {
         pass: &mut Pass2<'_>,
         out: &mut CleanOutcome,
     ) -> Result<(), CleanError> {
+        let epoch = self.verify_epoch();
+        let mut written: Vec<(Output, SwapGroup)> = Vec::with_capacity(groups.len());
         for (g, members) in groups {
             let path = cleaned_path(&self.dir, g.first_base);
             let file = self
@@ -586,7 +603,7 @@ impl Log {
                 out.segments_in += 1;
                 out.bytes_in += s.size();
                 let mut err = None;
-                out.bytes_scanned += for_each_batch(s, |h, bytes| {
+                out.bytes_scanned += for_each_batch(s, epoch, |h, bytes| {
                     let r = match pass.fate(h, bytes) {
                         Fate::Keep => o.push(bytes),
                         Fate::Drop => Ok(()),
@@ -611,12 +628,13 @@ impl Log {
                 )
                 .into());
             }
-            o.file
-                .sync_data()
-                .map_err(|e| LogError::io("fsync", &path, e))?;
+            written.push((o, *g));
+        }
+        sync_all_data(&written)?;
+        for (o, g) in &written {
             // Pair check: the file reads back as valid batches inside the group's range
             // before anything depends on it.
-            crate::recovery::check_cleaned(&*o.file, &path, g.first_base, g.end)?;
+            crate::recovery::check_cleaned(&*o.file, &o.path, g.first_base, g.end)?;
             out.segments_out += 1;
             out.bytes_out += o.len();
         }

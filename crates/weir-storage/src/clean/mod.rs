@@ -12,7 +12,9 @@
 
 pub(crate) mod cleaner;
 mod offset_map;
+mod output;
 pub(crate) mod state;
+mod superseded;
 pub(crate) mod swap;
 mod txn;
 
@@ -75,6 +77,9 @@ pub struct CleanOutcome {
     pub records_removed: u64,
     /// Distinct keys in the offset map.
     pub keys_mapped: usize,
+    /// Batches pass 2 dropped without reading their records: pass 1 mapped them whole
+    /// and no map value lies within them, so all their records are superseded.
+    pub batches_dropped_unread: u64,
     /// Time of pass 1 (the offset map), ms.
     pub map_ms: u64,
     /// Time of pass 2 (writing, fsyncing and checking the `.cleaned` files), ms.

@@ -1,19 +1,40 @@
 //! The cleaner's offset map: key → offset of its latest record in the range mapped,
 //! within a memory budget (`log_cleaner_dedupe_buffer_size`).
 //!
-//! Entries are keyed by a 128-bit hash of the key (two SipHash-1-3 with independent
-//! random keys drawn per map, so nobody can aim collisions at it), and every distinct key's
-//! bytes are kept once in an arena. A colliding insert is recognised by comparing those
-//! bytes; the slot is then marked `collided` and the cleaner keeps **every** record whose
-//! key hashes to it. A collision therefore costs space, never a latest value
-//! (`docs/format.md`, "Offset map").
+//! Entries are keyed by a 64-bit hash of the key (SipHash-1-3 with a random key drawn per
+//! map, so nobody can aim collisions at it), and every distinct key's bytes are kept once in
+//! an arena. A colliding insert is recognised by comparing those bytes; the slot is then
+//! marked `collided` and the cleaner keeps **every** record whose key hashes to it. A
+//! collision therefore costs space, never a latest value (`docs/format.md`, "Offset map").
+//! The table indexes by that hash as it is ([`PassThrough`]): hashing it again would only
+//! double the cost of every lookup, which is most of the cleaner's CPU per record.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
-/// Bytes charged per entry besides the key bytes: the 16-byte hash, the slot (offset,
+/// Bytes charged per entry besides the key bytes: the 8-byte hash, the slot (offset,
 /// arena range, flag: 24 bytes), and the hash table's control byte and spare capacity.
 pub const OFFSET_MAP_ENTRY_BYTES: usize = 64;
+
+/// The table's hasher: its keys are already keyed SipHash outputs, uniformly spread, so
+/// they index the table as they are.
+#[derive(Debug, Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed; fold anything else in rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -37,8 +58,8 @@ pub(crate) enum Latest {
 /// See the module documentation.
 #[derive(Debug)]
 pub(crate) struct OffsetMap {
-    hashers: (RandomState, RandomState),
-    slots: HashMap<u128, Slot>,
+    hasher: RandomState,
+    slots: HashMap<u64, Slot, BuildHasherDefault<PassThrough>>,
     arena: Vec<u8>,
     budget_bytes: usize,
 }
@@ -46,19 +67,17 @@ pub(crate) struct OffsetMap {
 impl OffsetMap {
     pub(crate) fn new(budget_bytes: usize) -> Self {
         OffsetMap {
-            hashers: (RandomState::new(), RandomState::new()),
-            slots: HashMap::new(),
+            hasher: RandomState::new(),
+            slots: HashMap::default(),
             arena: Vec::new(),
             budget_bytes,
         }
     }
 
-    fn hash(&self, key: &[u8]) -> u128 {
-        let mut a = self.hashers.0.build_hasher();
-        a.write(key);
-        let mut b = self.hashers.1.build_hasher();
-        b.write(key);
-        (u128::from(a.finish()) << 64) | u128::from(b.finish())
+    fn hash(&self, key: &[u8]) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write(key);
+        h.finish()
     }
 
     /// Bytes charged so far.
@@ -121,6 +140,12 @@ impl OffsetMap {
                 }
             }
         }
+    }
+
+    /// The latest offset of every mapped key (any order), and whether any slot collided.
+    pub(crate) fn latest_offsets(&self) -> (Vec<i64>, bool) {
+        let collided = self.slots.values().any(|s| s.collided);
+        (self.slots.values().map(|s| s.offset).collect(), collided)
     }
 
     /// Test hook: marks the slot of `key` as collided, as a real collision would.
