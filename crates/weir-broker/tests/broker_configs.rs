@@ -191,8 +191,27 @@ async fn broker_configs_describe_alter_and_survive_restart() {
         msg.as_deref(),
         Some("Cannot update these configs dynamically: Set(num.partitions)")
     );
-    let (code, _) = alter(&mut c, "", &[("no.such.key", 0, Some("3"))], false).await;
+    // A name no broker config has is a custom config, kept and described as Kafka keeps
+    // them for plugins (STRING, at the level it was set); appending to one is refused.
+    let (code, msg) = alter(&mut c, "", &[("plugin.custom.key", 0, Some("3"))], false).await;
+    assert_eq!(code, 0, "{msg:?}");
+    let (code, _) = alter(&mut c, "", &[("plugin.custom.key", 2, Some("4"))], false).await;
     assert_eq!(code, INVALID_CONFIG);
+    let cluster = describe(&mut c, BROKER, "", None).await;
+    let e = entry(&cluster, "plugin.custom.key");
+    assert_eq!(e.value.as_deref(), Some("3"));
+    assert_eq!(
+        (e.config_source, e.read_only),
+        (SOURCE_DYNAMIC_DEFAULT, false)
+    );
+    let e = entry(
+        &describe(&mut c, BROKER, "0", None).await,
+        "plugin.custom.key",
+    )
+    .clone();
+    assert_eq!(e.config_source, SOURCE_DYNAMIC_DEFAULT);
+    let (code, _) = alter(&mut c, "", &[("plugin.custom.key", 1, None)], false).await;
+    assert_eq!(code, 0);
     let (code, _) = alter(&mut c, "", &[("log.retention.ms", 0, Some("soon"))], false).await;
     assert_eq!(code, INVALID_REQUEST);
     let (code, msg) = alter(&mut c, "1", &[("log.retention.ms", 0, Some("1"))], false).await;

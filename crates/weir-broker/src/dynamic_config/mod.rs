@@ -140,6 +140,57 @@ pub struct BrokerConfigs {
     static_cleaner: CleanerOptions,
 }
 
+/// Custom configs (names no broker config has) set at either dynamic level, as Kafka
+/// describes them: STRING, this broker's value before the cluster-wide one.
+fn custom_configs(
+    levels: &Levels,
+    per_broker: bool,
+    wanted: &dyn Fn(&str) -> bool,
+    include_synonyms: bool,
+) -> Vec<Described> {
+    let names: BTreeSet<&String> = levels
+        .broker
+        .keys()
+        .filter(|_| per_broker)
+        .chain(levels.cluster.keys())
+        .filter(|n| broker_key(n).is_none() && wanted(n))
+        .collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let mut synonyms = Vec::new();
+            if per_broker && let Some(v) = levels.broker.get(name) {
+                synonyms.push(Synonym {
+                    name: name.clone(),
+                    value: Some(v.clone()),
+                    source: source::DYNAMIC_BROKER,
+                });
+            }
+            if let Some(v) = levels.cluster.get(name) {
+                synonyms.push(Synonym {
+                    name: name.clone(),
+                    value: Some(v.clone()),
+                    source: source::DYNAMIC_DEFAULT_BROKER,
+                });
+            }
+            let first = &synonyms[0];
+            Described {
+                name: name.clone(),
+                value: first.value.clone(),
+                source: first.source,
+                read_only: false,
+                sensitive: false,
+                config_type: crate::topic_config::config_type::STRING,
+                synonyms: if include_synonyms {
+                    synonyms
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect()
+}
+
 impl BrokerConfigs {
     /// Reads the dynamic configs of `config.data_dir` (none yet: none).
     pub fn open(
@@ -275,6 +326,12 @@ impl BrokerConfigs {
                     },
                 }
             })
+            .chain(custom_configs(
+                &levels,
+                per_broker,
+                wanted,
+                include_synonyms,
+            ))
             .collect()
     }
 
@@ -414,11 +471,8 @@ impl BrokerConfigs {
         changed: &[String],
         validate_only: bool,
     ) -> Result<(), AlterError> {
-        // weir's one strictness beyond Kafka's (which keeps custom broker configs): a name
-        // no broker config has.
-        if let Some(unknown) = changed.iter().find(|n| broker_key(n).is_none()) {
-            return Err(invalid_config(format!("Unknown config name: {unknown}")));
-        }
+        // A name no broker config has is a custom config: kept and described, acted on by
+        // nothing, as Kafka keeps them (for plugins).
         let fixed: Vec<&str> = props
             .keys()
             .filter(|n| broker_key(n).is_some_and(|k| !k.dynamic))
