@@ -11,6 +11,7 @@ pub mod connection;
 pub mod dispatch;
 mod durability;
 pub mod errors;
+pub mod fetch_session;
 pub mod group;
 mod handler;
 pub mod internal_topic;

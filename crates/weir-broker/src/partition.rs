@@ -7,7 +7,7 @@ use weir_protocol::records::ValidatedBatch;
 use weir_storage::{AppendOptions, Log};
 
 use crate::config::TimestampType;
-use crate::durability::Durability;
+use crate::durability::{Durability, ReadableMoved};
 use crate::errors::PartitionError;
 use crate::metrics::PartitionStats;
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
@@ -22,8 +22,10 @@ pub struct Partition {
     /// Checked and updated under this lock together with the append, so a resend can
     /// never race its original.
     pub(crate) producers: Mutex<ProducerStates>,
-    /// The flush policy and the fetch wake-up (`durability.rs`).
+    /// The flush policy (`durability.rs`).
     pub(crate) durability: Arc<Durability>,
+    /// Wakes the long polls reading this partition when its readable end moves.
+    pub(crate) readable_moved: ReadableMoved,
     /// Records and bytes in and out, for the metrics.
     pub(crate) stats: PartitionStats,
 }
@@ -53,6 +55,7 @@ impl Partition {
             log,
             producers: Mutex::new(producers),
             durability,
+            readable_moved: ReadableMoved::default(),
             stats: PartitionStats::default(),
         })
     }
@@ -246,7 +249,9 @@ impl Partition {
 
     /// Makes everything below `upto` durable (group commit), then wakes long-poll fetches.
     pub async fn sync_to(&self, upto: i64) -> Result<(), PartitionError> {
-        self.durability.sync_to(&self.log, upto).await
+        self.durability
+            .sync_to(&self.log, &self.readable_moved, upto)
+            .await
     }
 
     /// Syncs every `(partition, upto)` concurrently (one group-commit round for all of
@@ -265,7 +270,8 @@ impl Partition {
     /// After an append nobody waits on: a background sync (fsync policy) or the page-cache
     /// policy's message-count flush.
     pub fn after_append(&self, upto: i64) {
-        self.durability.after_append(&self.log, self.index, upto);
+        self.durability
+            .after_append(&self.log, &self.readable_moved, self.index, upto);
     }
 }
 
