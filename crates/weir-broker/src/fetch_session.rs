@@ -149,10 +149,9 @@ impl FetchContext {
 }
 
 /// One cached partition (Kafka's `CachedPartition`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Cached {
-    /// Its place in the session's order.
-    seq: u64,
+    key: PartitionKey,
     params: Params,
     /// The high watermark last answered (-1 after an error, so it is sent again).
     high_watermark: i64,
@@ -193,10 +192,11 @@ struct Session {
     /// The size the eviction sets know it by (Kafka's `cachedSize`); `None` before the
     /// first touch.
     cached_size: Option<usize>,
-    partitions: HashMap<PartitionKey, Cached>,
-    /// The session's order: a partition that returned records moves to the end, so the
-    /// others come first for `max_bytes` next time.
-    order: BTreeMap<u64, PartitionKey>,
+    /// The cached partitions in the session's order: a partition that returned records
+    /// moves to the end, so the others come first for `max_bytes` next time.
+    order: BTreeMap<u64, Cached>,
+    /// Where each partition is in `order`.
+    partitions: HashMap<PartitionKey, u64>,
     next_seq: u64,
 }
 
@@ -209,42 +209,47 @@ impl Session {
             last_used_ms: now_ms,
             epoch: next_epoch(INITIAL_EPOCH),
             cached_size: None,
-            partitions: HashMap::new(),
             order: BTreeMap::new(),
+            partitions: HashMap::new(),
             next_seq: 0,
         }
     }
 
     /// Adds a partition at the end, or updates its request parameters in place.
     fn upsert(&mut self, w: &Wanted, high_watermark: i64, log_start_offset: i64) {
-        if let Some(c) = self.partitions.get_mut(&w.key) {
+        if let Some(c) = self
+            .partitions
+            .get(&w.key)
+            .and_then(|seq| self.order.get_mut(seq))
+        {
             c.params = w.params;
             return;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.order.insert(seq, w.key.clone());
         let cached = Cached {
-            seq,
+            key: w.key.clone(),
             params: w.params,
             high_watermark,
             log_start_offset,
         };
-        self.partitions.insert(w.key.clone(), cached);
+        self.order.insert(seq, cached);
+        self.partitions.insert(w.key.clone(), seq);
     }
 
     fn forget(&mut self, key: &PartitionKey) {
-        if let Some(c) = self.partitions.remove(key) {
-            self.order.remove(&c.seq);
+        if let Some(seq) = self.partitions.remove(key) {
+            self.order.remove(&seq);
         }
     }
 
     fn move_to_end(&mut self, key: &PartitionKey) {
         let seq = self.next_seq;
-        if let Some(c) = self.partitions.get_mut(key) {
-            self.order.remove(&c.seq);
-            c.seq = seq;
-            self.order.insert(seq, key.clone());
+        if let Some(old) = self.partitions.get_mut(key)
+            && let Some(c) = self.order.remove(old)
+        {
+            *old = seq;
+            self.order.insert(seq, c);
             self.next_seq += 1;
         }
     }
@@ -252,11 +257,9 @@ impl Session {
     fn wanted(&self) -> Vec<Wanted> {
         self.order
             .values()
-            .filter_map(|k| {
-                self.partitions.get(k).map(|c| Wanted {
-                    key: k.clone(),
-                    params: c.params,
-                })
+            .map(|c| Wanted {
+                key: c.key.clone(),
+                params: c.params,
             })
             .collect()
     }
@@ -520,16 +523,22 @@ impl FetchSessionCache {
         if s.epoch != next_epoch(request_epoch) {
             return Err(ErrorCode::INVALID_FETCH_SESSION_EPOCH);
         }
+        // The epoch is the one this request moved it to, so the session is as the request
+        // left it: its order is `wanted`'s, walked side by side (no lookups).
         let mut keep = Vec::with_capacity(wanted.len());
+        let mut to_end = Vec::new();
+        let mut cached = s.order.values_mut();
         for (w, a) in wanted.iter().zip(answered) {
-            let must = s
-                .partitions
-                .get_mut(&w.key)
-                .is_none_or(|c| c.must_respond(a));
+            let c = cached.next().filter(|c| c.key == w.key);
+            debug_assert!(c.is_some(), "the session's order moved under its epoch");
+            let must = c.is_none_or(|c| c.must_respond(a));
             if must && a.records_bytes > 0 {
-                s.move_to_end(&w.key);
+                to_end.push(&w.key);
             }
             keep.push(must);
+        }
+        for key in to_end {
+            s.move_to_end(key);
         }
         Ok(keep)
     }

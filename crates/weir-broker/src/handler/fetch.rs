@@ -165,10 +165,13 @@ async fn any_notified(moved: &mut [std::pin::Pin<Box<tokio::sync::futures::Notif
 /// READ on each named topic, decided once per request; then whether it exists.
 fn readable(caller: &Caller<'_>, topics: &Topics, wanted: &[Wanted]) -> HashMap<TopicKey, bool> {
     let mut readable = HashMap::new();
+    let mut last = None;
     for w in wanted {
-        if readable.contains_key(&w.key.0) {
+        // Partitions of a topic come together: one lookup per run of them.
+        if last == Some(&w.key.0) || readable.contains_key(&w.key.0) {
             continue;
         }
+        last = Some(&w.key.0);
         let may = match &w.key.0 {
             TopicKey::Id(id) => topics
                 .get_by_id(id)
@@ -353,19 +356,20 @@ impl Fetch<'_> {
 
     /// Each wanted partition resolved: the partition, or the code it is refused with.
     fn resolve(&self, wanted: &[Wanted]) -> Vec<Target> {
-        let mut last: Option<(&TopicKey, Result<Arc<Topic>, ErrorCode>)> = None;
+        // Partitions of a topic come together: one lookup per run of them.
+        let mut last: Option<(&TopicKey, Result<Arc<Topic>, ErrorCode>, bool)> = None;
         let mut targets = Vec::with_capacity(wanted.len());
         for w in wanted {
             let key = &w.key.0;
-            let topic = match &last {
-                Some((k, t)) if *k == key => t.clone(),
+            let (topic, readable) = match &last {
+                Some((k, t, r)) if *k == key => (t.clone(), *r),
                 _ => {
                     let t = self.topic(key);
-                    last = Some((key, t.clone()));
-                    t
+                    let r = self.readable.get(key).copied().unwrap_or(false);
+                    last = Some((key, t.clone(), r));
+                    (t, r)
                 }
             };
-            let readable = self.readable.get(key).copied().unwrap_or(false);
             targets.push(match topic {
                 // An unknown id comes before authorization.
                 Err(ErrorCode::UNKNOWN_TOPIC_ID) => Target::Refused(ErrorCode::UNKNOWN_TOPIC_ID),
