@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use tokio::sync::Notify;
 use tracing::{error, warn};
@@ -31,6 +32,20 @@ pub(crate) const SYNC_WAITERS_MAX: usize = 16;
 /// ones they read ([`Notify::notify_waiters`]: only waiters registered before the move are
 /// woken, so a fetch registers before it reads).
 pub(crate) type ReadableMoved = Arc<Notify>;
+
+/// One partition's background flusher under the fsync policy: at most one task per
+/// partition syncs after appends nobody waits on (acks 0 and 1), toward the highest end any
+/// of them asked for, instead of a task per append.
+#[derive(Debug, Default)]
+pub(crate) struct Flusher {
+    /// The offset everything below which the flusher is to make durable.
+    target: AtomicI64,
+    /// Whether a flusher task is running (it re-reads `target` before it ends).
+    running: AtomicBool,
+    /// Tasks started, for tests.
+    #[cfg(test)]
+    started: std::sync::atomic::AtomicUsize,
+}
 
 /// The flush policy, shared by every partition.
 #[derive(Debug)]
@@ -122,16 +137,36 @@ impl Durability {
         self: &Arc<Self>,
         log: &Arc<Log>,
         moved: &ReadableMoved,
+        flusher: &Arc<Flusher>,
         partition: i32,
         upto: i64,
     ) {
         match self.flush {
             FlushPolicy::Fsync => {
+                // SeqCst throughout: an append that finds the flusher running must be seen
+                // by the flusher's last look at the target after it stops running.
+                flusher.target.fetch_max(upto, Ordering::SeqCst);
+                if flusher.running.swap(true, Ordering::SeqCst) {
+                    return; // the running flusher covers it
+                }
+                #[cfg(test)]
+                flusher.started.fetch_add(1, Ordering::SeqCst);
                 let (durability, log) = (Arc::clone(self), Arc::clone(log));
-                let moved = Arc::clone(moved);
+                let (moved, flusher) = (Arc::clone(moved), Arc::clone(flusher));
                 tokio::spawn(async move {
-                    if let Err(e) = durability.sync_unobserved(&log, &moved, upto).await {
-                        warn!(partition, error = %e, "background sync failed");
+                    loop {
+                        let target = flusher.target.load(Ordering::SeqCst);
+                        if let Err(e) = durability.sync_unobserved(&log, &moved, target).await {
+                            warn!(partition, error = %e, "background sync failed");
+                        }
+                        flusher.running.store(false, Ordering::SeqCst);
+                        // An append since the load above raised the target: go on, unless
+                        // it started a flusher of its own.
+                        if flusher.target.load(Ordering::SeqCst) <= target
+                            || flusher.running.swap(true, Ordering::SeqCst)
+                        {
+                            break;
+                        }
                     }
                 });
             }
@@ -166,4 +201,42 @@ where
         );
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_storage::testing::batch;
+
+    use super::*;
+
+    /// Appends nobody waits on share one flusher per partition, and it makes all of them
+    /// durable (the high watermark reaches the log end, the waiters are woken).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_flusher_per_partition_covers_every_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = weir_storage::LogConfig::default();
+        let fs = Arc::new(weir_storage::RealFs);
+        let log = Arc::new(Log::open(dir.path(), config, fs).unwrap());
+        let durability = Arc::new(Durability::new(FlushPolicy::Fsync));
+        let (moved, flusher) = (ReadableMoved::default(), Arc::new(Flusher::default()));
+        const APPENDS: usize = 200;
+        for _ in 0..APPENDS {
+            let opts = weir_storage::AppendOptions {
+                leader_epoch: 0,
+                log_append_time_ms: None,
+            };
+            log.append(&batch(1, 10, 0), opts).unwrap();
+            durability.after_append(&log, &moved, &flusher, 0, log.log_end());
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while durability.high_watermark(&log) < log.log_end() {
+            assert!(std::time::Instant::now() < deadline, "never flushed");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let started = flusher.started.load(Ordering::SeqCst);
+        assert!(
+            started < APPENDS / 2,
+            "{started} flushers for {APPENDS} appends"
+        );
+    }
 }

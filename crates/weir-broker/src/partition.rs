@@ -7,7 +7,7 @@ use weir_protocol::records::ValidatedBatch;
 use weir_storage::{AppendOptions, Log};
 
 use crate::config::TimestampType;
-use crate::durability::{Durability, ReadableMoved};
+use crate::durability::{Durability, Flusher, ReadableMoved};
 use crate::errors::PartitionError;
 use crate::metrics::PartitionStats;
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
@@ -26,6 +26,8 @@ pub struct Partition {
     pub(crate) durability: Arc<Durability>,
     /// Wakes the long polls reading this partition when its readable end moves.
     pub(crate) readable_moved: ReadableMoved,
+    /// Syncs after appends nobody waits on (fsync policy): one task at a time.
+    flusher: Arc<Flusher>,
     /// Records and bytes in and out, for the metrics.
     pub(crate) stats: PartitionStats,
 }
@@ -56,6 +58,7 @@ impl Partition {
             producers: Mutex::new(producers),
             durability,
             readable_moved: ReadableMoved::default(),
+            flusher: Arc::default(),
             stats: PartitionStats::default(),
         })
     }
@@ -270,8 +273,13 @@ impl Partition {
     /// After an append nobody waits on: a background sync (fsync policy) or the page-cache
     /// policy's message-count flush.
     pub fn after_append(&self, upto: i64) {
-        self.durability
-            .after_append(&self.log, &self.readable_moved, self.index, upto);
+        self.durability.after_append(
+            &self.log,
+            &self.readable_moved,
+            &self.flusher,
+            self.index,
+            upto,
+        );
     }
 }
 

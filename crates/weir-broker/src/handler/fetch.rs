@@ -192,6 +192,9 @@ fn replica_id(req: &FetchRequest) -> i32 {
     }
 }
 
+/// A topic key resolved: the topic, or the code its partitions are refused with.
+type Resolved = Result<Arc<Topic>, ErrorCode>;
+
 /// One wanted partition, resolved for a pass: to read, or refused with a code.
 enum Target {
     /// The partition and its topic's name.
@@ -344,7 +347,7 @@ fn partition_error(partition: i32, code: ErrorCode) -> PartitionData {
 
 impl Fetch<'_> {
     /// The topic a key names: by id from v13, by name before.
-    fn topic(&self, key: &TopicKey) -> Result<Arc<Topic>, ErrorCode> {
+    fn topic(&self, key: &TopicKey) -> Resolved {
         match key {
             TopicKey::Id(id) => self.topics.get_by_id(id).ok_or(ErrorCode::UNKNOWN_TOPIC_ID),
             TopicKey::Name(name) => self
@@ -357,7 +360,7 @@ impl Fetch<'_> {
     /// Each wanted partition resolved: the partition, or the code it is refused with.
     fn resolve(&self, wanted: &[Wanted]) -> Vec<Target> {
         // Partitions of a topic come together: one lookup per run of them.
-        let mut last: Option<(&TopicKey, Result<Arc<Topic>, ErrorCode>, bool)> = None;
+        let mut last: Option<(&TopicKey, Resolved, bool)> = None;
         let mut targets = Vec::with_capacity(wanted.len());
         for w in wanted {
             let key = &w.key.0;
