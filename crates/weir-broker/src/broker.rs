@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::config::BrokerConfig;
 use crate::dynamic_config::{BrokerConfigs, DynamicConfigError};
+use crate::fetch_session::FetchSessionCache;
 use crate::group::consumer::ConsumerConfig;
 use crate::group::{Coordinator, GroupError, GroupLimits, SystemClock};
 use crate::memory::RequestMemory;
@@ -39,6 +40,7 @@ pub struct Broker {
     authorizer: Arc<Authorizer>,
     quotas: Arc<ClientQuotas>,
     request_memory: Arc<RequestMemory>,
+    fetch_sessions: Arc<FetchSessionCache>,
 }
 
 /// Why the broker could not start or stop cleanly.
@@ -159,6 +161,10 @@ impl Broker {
         let request_memory = Arc::new(RequestMemory::new(config.queued_max_request_bytes));
         metrics.attach_request_memory(&request_memory);
         metrics.set_recovery(started.elapsed());
+        let fetch_sessions = Arc::new(FetchSessionCache::new(
+            usize::try_from(config.max_incremental_fetch_session_cache_slots).unwrap_or(usize::MAX),
+            Arc::new(SystemClock),
+        ));
         Ok(Self {
             config,
             topics,
@@ -171,6 +177,7 @@ impl Broker {
             authorizer: Arc::new(authorizer),
             quotas: Arc::new(quotas),
             request_memory,
+            fetch_sessions,
         })
     }
 
@@ -222,6 +229,11 @@ impl Broker {
     /// The broker-wide pool of request bytes (`queued_max_request_bytes`).
     pub fn request_memory(&self) -> &Arc<RequestMemory> {
         &self.request_memory
+    }
+
+    /// The fetch sessions (KIP-227).
+    pub fn fetch_sessions(&self) -> &Arc<FetchSessionCache> {
+        &self.fetch_sessions
     }
 
     /// InitProducerId's id source.

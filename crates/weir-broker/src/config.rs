@@ -91,6 +91,9 @@ pub struct BrokerConfig {
     pub group_initial_rebalance_delay_ms: u64,
     /// Members one group may have (`group_max_size`, Kafka's `group.max.size`).
     pub group_max_size: u32,
+    /// Fetch sessions cached at most (`max_incremental_fetch_session_cache_slots`, Kafka's
+    /// `max.incremental.fetch.session.cache.slots`); 0 turns sessions off.
+    pub max_incremental_fetch_session_cache_slots: u32,
     /// A consumer-protocol member's session (`group_consumer_session_timeout_ms`, Kafka's
     /// `group.consumer.session.timeout.ms`).
     pub group_consumer_session_timeout_ms: u32,
@@ -430,6 +433,7 @@ fn placeholder() -> BrokerConfig {
         log_cleaner_dedupe_buffer_size: 0,
         log_cleaner_backoff_ms: 0,
         group_max_size: 0,
+        max_incremental_fetch_session_cache_slots: 0,
         group_consumer_session_timeout_ms: 0,
         group_consumer_heartbeat_interval_ms: 0,
         group_consumer_assignors: Vec::new(),

@@ -372,7 +372,10 @@ async fn run(
                 None => return Ok(None),
             }
         }
-        Q::Fetch(r) => R::Fetch(fetch::handle(&caller, topics, node, r, v).await),
+        Q::Fetch(r) => {
+            let sessions = &ctx.fetch_sessions;
+            R::Fetch(fetch::handle(&caller, topics, sessions, node, r, v).await)
+        }
         Q::ListOffsets(r) => R::ListOffsets(
             blocking(ctx, move |c| {
                 let caller = Caller::new(&c.authorizer, &principal, host);

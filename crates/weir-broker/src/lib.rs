@@ -12,6 +12,7 @@ pub mod dispatch;
 mod durability;
 pub mod dynamic_config;
 pub mod errors;
+pub mod fetch_session;
 pub mod group;
 mod handler;
 pub mod internal_topic;

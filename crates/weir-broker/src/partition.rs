@@ -7,7 +7,7 @@ use weir_protocol::records::ValidatedBatch;
 use weir_storage::{AppendOptions, Log};
 
 use crate::config::TimestampType;
-use crate::durability::Durability;
+use crate::durability::{Durability, Flusher, ReadableMoved};
 use crate::errors::PartitionError;
 use crate::metrics::PartitionStats;
 use crate::producer_state::{BatchIdentity, ProducerStates, Verdict};
@@ -22,8 +22,12 @@ pub struct Partition {
     /// Checked and updated under this lock together with the append, so a resend can
     /// never race its original.
     pub(crate) producers: Mutex<ProducerStates>,
-    /// The flush policy and the fetch wake-up (`durability.rs`).
+    /// The flush policy (`durability.rs`).
     pub(crate) durability: Arc<Durability>,
+    /// Wakes the long polls reading this partition when its readable end moves.
+    pub(crate) readable_moved: ReadableMoved,
+    /// Syncs after appends nobody waits on (fsync policy): one task at a time.
+    flusher: Arc<Flusher>,
     /// Records and bytes in and out, for the metrics.
     pub(crate) stats: PartitionStats,
 }
@@ -53,6 +57,8 @@ impl Partition {
             log,
             producers: Mutex::new(producers),
             durability,
+            readable_moved: ReadableMoved::default(),
+            flusher: Arc::default(),
             stats: PartitionStats::default(),
         })
     }
@@ -246,7 +252,9 @@ impl Partition {
 
     /// Makes everything below `upto` durable (group commit), then wakes long-poll fetches.
     pub async fn sync_to(&self, upto: i64) -> Result<(), PartitionError> {
-        self.durability.sync_to(&self.log, upto).await
+        self.durability
+            .sync_to(&self.log, &self.readable_moved, upto)
+            .await
     }
 
     /// Syncs every `(partition, upto)` concurrently (one group-commit round for all of
@@ -265,7 +273,13 @@ impl Partition {
     /// After an append nobody waits on: a background sync (fsync policy) or the page-cache
     /// policy's message-count flush.
     pub fn after_append(&self, upto: i64) {
-        self.durability.after_append(&self.log, self.index, upto);
+        self.durability.after_append(
+            &self.log,
+            &self.readable_moved,
+            &self.flusher,
+            self.index,
+            upto,
+        );
     }
 }
 

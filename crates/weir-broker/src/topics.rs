@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-use tokio::sync::watch;
 use tracing::{info, warn};
 use weir_protocol::ErrorCode;
 use weir_storage::{RealFs, Store, TopicPartition};
@@ -342,7 +341,9 @@ impl Topics {
         for p in &topic.partitions {
             self.store.delete(&TopicPartition::new(name, p.index)?)?;
         }
-        self.notify_appended(); // wake fetches waiting on the deleted partitions
+        for p in &topic.partitions {
+            p.readable_moved.notify_waiters(); // wake fetches waiting on the deleted partitions
+        }
         info!(topic = %name, id = %crate::topic_id::display(&topic.id), "topic deleted");
         Ok(())
     }
@@ -444,16 +445,6 @@ impl Topics {
     /// What the cleaner threads have done since start.
     pub fn cleaner_totals(&self) -> &crate::cleaner::CleanerTotals {
         &self.cleaner_totals
-    }
-
-    /// Wakes long-poll fetches: some partition's readable end moved.
-    pub fn notify_appended(&self) {
-        self.durability.notify_appended();
-    }
-
-    /// A receiver that sees every [`Topics::notify_appended`].
-    pub fn subscribe_appended(&self) -> watch::Receiver<u64> {
-        self.durability.subscribe_appended()
     }
 
     /// The waits of `acks=-1` produces and offset commits for their fsync, so far.

@@ -14,7 +14,8 @@ use tokio::task::JoinSet;
 use crate::client::Client;
 use crate::connection::Connection;
 use crate::error::ClientError;
-use crate::fetch::{ConsumedRecord, FetchConfig, FetchedPartition, send_fetch_on};
+use crate::fetch::{ConsumedRecord, FetchConfig, FetchedPartition, send_fetch_in};
+use crate::fetch_session::FetchSession;
 
 /// Consecutive failed fetch rounds (retriable errors) before `poll` gives up.
 pub const FETCH_RETRIES_MAX: u32 = 10;
@@ -22,7 +23,12 @@ pub const FETCH_RETRIES_MAX: u32 = 10;
 const RETRY_BACKOFF_MS: u64 = 100;
 
 type Tp = (String, i32);
-type FetchOutcome = (i32, Vec<Tp>, Result<Vec<FetchedPartition>, ClientError>);
+type FetchOutcome = (
+    i32,
+    Vec<Tp>,
+    Result<Vec<FetchedPartition>, ClientError>,
+    FetchSession,
+);
 
 /// Reads records from a set of `(topic, partition)` positions, in offset order per partition.
 ///
@@ -47,6 +53,8 @@ pub struct Fetcher {
     busy_nodes: HashSet<i32>,
     busy: HashSet<Tp>,
     connections: HashMap<i32, Arc<Connection>>,
+    /// Per broker, its fetch session (KIP-227; out with the fetch in flight).
+    sessions: HashMap<i32, FetchSession>,
     /// Records decoded but not yet returned (kept across a cancelled `poll`).
     ready: Vec<ConsumedRecord>,
     failures: u32,
@@ -67,6 +75,7 @@ impl Fetcher {
             busy_nodes: HashSet::new(),
             busy: HashSet::new(),
             connections: HashMap::new(),
+            sessions: HashMap::new(),
             ready: Vec::new(),
             failures: 0,
         }
@@ -143,12 +152,15 @@ impl Fetcher {
             let tps: Vec<Tp> = asked.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
             self.busy.extend(tps.iter().cloned());
             let config = self.config.clone();
+            let mut session = self.sessions.remove(&node).unwrap_or_default();
             self.in_flight.spawn(async move {
-                let result = match send_fetch_on(&conn, asked, &config).await {
-                    Ok(pending) => pending.wait().await,
+                let request = session.next(&asked);
+                let result = match send_fetch_in(&conn, asked.clone(), &config, request).await {
+                    Ok(pending) => pending.wait_session().await,
                     Err(e) => Err(e),
                 };
-                (node, tps, result)
+                session.answered(&asked, result.as_ref().ok().map(|r| r.1));
+                (node, tps, result.map(|r| r.0), session)
             });
         }
         Ok(())
@@ -184,7 +196,7 @@ impl Fetcher {
                 .await?;
                 continue;
             };
-            let (node, tps, result) = match joined {
+            let (node, tps, result, session) = match joined {
                 Ok(outcome) => outcome,
                 Err(join) => {
                     return Err(ClientError::TaskFailed {
@@ -194,6 +206,7 @@ impl Fetcher {
                 }
             };
             self.busy_nodes.remove(&node);
+            self.sessions.insert(node, session);
             for tp in &tps {
                 self.busy.remove(tp);
             }

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
 use weir_protocol::messages::FetchRequest;
-use weir_protocol::messages::fetch::{AbortedTransaction, FetchPartition, FetchTopic};
+use weir_protocol::messages::fetch::{
+    AbortedTransaction, FetchPartition, FetchTopic, ForgottenTopic,
+};
 use weir_protocol::records::{BatchIter, DECOMPRESSED_BYTES_MAX_DEFAULT, TimestampType};
 use weir_protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody};
 
@@ -266,10 +268,18 @@ impl FetchedPartition {
 pub(crate) struct PendingFetch {
     pending: PendingResponse,
     asked: Vec<(String, i32, i64)>,
+    /// An incremental fetch: a partition the answer leaves out did not change.
+    incremental: bool,
 }
 
 impl PendingFetch {
     pub(crate) async fn wait(self) -> Result<Vec<FetchedPartition>, ClientError> {
+        Ok(self.wait_session().await?.0)
+    }
+
+    /// The answer and the session id it gives (0: no session). An incremental answer's
+    /// partitions left out (unchanged) are not in the list.
+    pub(crate) async fn wait_session(self) -> Result<(Vec<FetchedPartition>, i32), ClientError> {
         let ResponseBody::Fetch(response) = self.pending.wait().await? else {
             return Err(ClientError::UnexpectedResponse { api: "Fetch" });
         };
@@ -283,6 +293,9 @@ impl PendingFetch {
                 .flat_map(|t| t.partitions.iter())
                 .find(|p| p.partition_index == partition);
             let Some(p) = data else {
+                if self.incremental {
+                    continue; // unchanged since the session's last answer
+                }
                 // Sessionless fetches list every partition; a missing one is simply empty.
                 out.push(FetchedPartition {
                     topic,
@@ -314,7 +327,7 @@ impl PendingFetch {
                 records: p.records.clone().unwrap_or_default(),
             });
         }
-        Ok(out)
+        Ok((out, response.session_id))
     }
 }
 
@@ -358,14 +371,60 @@ impl Client {
     }
 }
 
-/// Queues one Fetch on `conn` for `(topic, partition, offset)`s its broker leads.
+/// Queues one sessionless Fetch on `conn` for `(topic, partition, offset)`s its broker leads.
 pub(crate) async fn send_fetch_on(
     conn: &Connection,
     partitions: Vec<(String, i32, i64)>,
     config: &FetchConfig,
 ) -> Result<PendingFetch, ClientError> {
+    // Sessionless (session id 0, epoch -1): every partition is listed every time.
+    let sessionless = SessionRequest {
+        id: 0,
+        epoch: -1,
+        to_send: partitions.clone(),
+        forgotten: Vec::new(),
+    };
+    send_fetch_in(conn, partitions, config, sessionless).await
+}
+
+/// `forgotten` grouped by topic, as Fetch v7+ lists them.
+fn forgotten_topics(forgotten: &[(String, i32)]) -> Vec<ForgottenTopic> {
+    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for (topic, partition) in forgotten {
+        by_topic.entry(topic).or_default().push(*partition);
+    }
+    by_topic
+        .into_iter()
+        .map(|(topic, partitions)| ForgottenTopic {
+            topic: topic.to_string(),
+            partitions,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// What one request says of its fetch session (`fetch_session.rs`).
+pub(crate) struct SessionRequest {
+    /// The session id, or 0.
+    pub(crate) id: i32,
+    /// The epoch: 0 for a full fetch asking for a session, -1 for none.
+    pub(crate) epoch: i32,
+    /// The partitions listed: all of them in a full fetch, the added or moved ones in an
+    /// incremental one.
+    pub(crate) to_send: Vec<(String, i32, i64)>,
+    /// Partitions the session is to drop.
+    pub(crate) forgotten: Vec<(String, i32)>,
+}
+
+/// Queues one Fetch on `conn` for `asked`, in the session `session` describes.
+pub(crate) async fn send_fetch_in(
+    conn: &Connection,
+    asked: Vec<(String, i32, i64)>,
+    config: &FetchConfig,
+    session: SessionRequest,
+) -> Result<PendingFetch, ClientError> {
     let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-    for (topic, partition, offset) in &partitions {
+    for (topic, partition, offset) in &session.to_send {
         topics.entry(topic).or_default().push(FetchPartition {
             partition: *partition,
             fetch_offset: *offset,
@@ -379,9 +438,8 @@ pub(crate) async fn send_fetch_on(
         min_bytes: config.min_bytes,
         max_bytes: config.max_bytes,
         isolation_level: config.isolation.wire(),
-        // Sessionless (session id 0, epoch -1): every partition is listed every time.
-        session_id: 0,
-        session_epoch: -1,
+        session_id: session.id,
+        session_epoch: session.epoch,
         topics: topics
             .into_iter()
             .map(|(topic, partitions)| FetchTopic {
@@ -390,6 +448,7 @@ pub(crate) async fn send_fetch_on(
                 ..Default::default()
             })
             .collect(),
+        forgotten_topics_data: forgotten_topics(&session.forgotten),
         ..Default::default()
     };
     let extra = u64::try_from(config.max_wait_ms).unwrap_or(0);
@@ -398,6 +457,7 @@ pub(crate) async fn send_fetch_on(
         .await?;
     Ok(PendingFetch {
         pending,
-        asked: partitions,
+        asked,
+        incremental: session.id != 0 && session.epoch > 0,
     })
 }

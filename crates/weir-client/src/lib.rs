@@ -30,6 +30,7 @@ mod connection;
 mod consumer;
 mod error;
 mod fetch;
+mod fetch_session;
 pub mod group;
 mod membership;
 mod metadata;

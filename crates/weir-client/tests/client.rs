@@ -450,6 +450,62 @@ async fn acks_zero_and_one_deliver_and_keyless_records_spread() {
     }
 }
 
+/// The fetcher keeps a fetch session per broker (KIP-227): after the first full fetch it
+/// names only the partitions that moved, the broker answers only those that changed, and
+/// every record is read once; with no session slots on the broker it fetches in full.
+#[tokio::test]
+async fn the_fetcher_reads_through_an_incremental_fetch_session() {
+    for (slots, sessions) in [("1000", 1), ("0", 0)] {
+        let settings = [("max_incremental_fetch_session_cache_slots", slots)];
+        let broker = TestBroker::start(&settings).await;
+        let client = client(&broker).await;
+        create(&client, "sess", 8).await;
+        let producer = Producer::new(client.clone(), ProducerConfig::default()).unwrap();
+        let config = FetchConfig {
+            max_wait_ms: 50,
+            ..Default::default()
+        };
+        let mut fetcher = Fetcher::new(client.clone(), config);
+        for p in 0..8 {
+            fetcher.assign("sess", p, 0);
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for round in 0..3 {
+            for i in 0..20 {
+                let record = ProducerRecord {
+                    topic: "sess".into(),
+                    partition: Some(if i % 2 == 0 { round } else { round + 4 }),
+                    value: Some(Bytes::from(format!("{round}-{i:02}"))),
+                    ..Default::default()
+                };
+                drop(producer.send(record).await.unwrap());
+            }
+            producer.flush().await.unwrap();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            while seen.len() < 20 * (round as usize + 1) {
+                assert!(tokio::time::Instant::now() < deadline, "{seen:?}");
+                for r in fetcher.poll().await.unwrap() {
+                    seen.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
+                }
+            }
+        }
+        // Nothing more comes, nothing twice.
+        for _ in 0..5 {
+            assert!(fetcher.poll().await.unwrap().is_empty());
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 60, "{seen:?}");
+        assert_eq!(fetcher.high_watermark("sess", 0), Some(10));
+        assert_eq!(
+            broker.broker.fetch_sessions().len(),
+            sessions,
+            "slots={slots}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn unreachable_bootstrap_is_a_clear_error() {
     // A port nobody listens on (bound, then closed).

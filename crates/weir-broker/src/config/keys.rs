@@ -439,6 +439,14 @@ pub const KEYS: &[KeySpec] = &[
         |b, n| put(&mut b.c.group_max_size, n),
     ),
     KeySpec::int(
+        "max_incremental_fetch_session_cache_slots",
+        1000,
+        // Kafka's bounds: at least 0, an int.
+        Bounds::new(0, INT_MAX),
+        "fetch sessions (KIP-227) the broker caches at most; 0 turns incremental fetches off",
+        |b, n| put(&mut b.c.max_incremental_fetch_session_cache_slots, n),
+    ),
+    KeySpec::int(
         "group_consumer_session_timeout_ms",
         45_000,
         // Kafka's group.consumer.min/max.session.timeout.ms defaults.

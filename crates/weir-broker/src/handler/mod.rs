@@ -54,6 +54,7 @@ pub(crate) mod describe_acls;
 use std::sync::Arc;
 
 use crate::broker::Broker;
+use crate::fetch_session::FetchSessionCache;
 use crate::group::Coordinator;
 use crate::memory::RequestMemory;
 use crate::meta::ProducerIdAllocator;
@@ -86,6 +87,8 @@ pub(crate) struct Context {
     pub(crate) quotas: Arc<ClientQuotas>,
     /// The request-bytes pool every connection reads frames into.
     pub(crate) request_memory: Arc<RequestMemory>,
+    /// The broker's fetch sessions (KIP-227).
+    pub(crate) fetch_sessions: Arc<FetchSessionCache>,
 }
 
 impl Context {
@@ -100,6 +103,7 @@ impl Context {
         let authorizer = Arc::clone(broker.authorizer());
         let quotas = Arc::clone(broker.quotas());
         let request_memory = Arc::clone(broker.request_memory());
+        let fetch_sessions = Arc::clone(broker.fetch_sessions());
         let (host, port) = config.advertised();
         Self {
             topics,
@@ -125,6 +129,7 @@ impl Context {
             authorizer,
             quotas,
             request_memory,
+            fetch_sessions,
         }
     }
 
@@ -147,6 +152,7 @@ impl Context {
             authorizer: Arc::clone(&self.authorizer),
             quotas: Arc::clone(&self.quotas),
             request_memory: Arc::clone(&self.request_memory),
+            fetch_sessions: Arc::clone(&self.fetch_sessions),
         }
     }
 }

@@ -11,6 +11,9 @@ use weir_broker::config::Source;
 
 pub struct TestBroker {
     pub addr: std::net::SocketAddr,
+    /// The broker's shared state, for tests that look inside it.
+    #[allow(dead_code)] // not every test file looks
+    pub broker: Arc<Broker>,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -52,8 +55,10 @@ impl TestBroker {
         );
         let config = BrokerConfig::from_settings(all).unwrap();
         let broker = Arc::new(Broker::open(config).unwrap());
+        let served = Arc::clone(&broker);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
+            let broker = served;
             let _ = broker
                 .serve(listener, async {
                     let _ = stopped.await;
@@ -62,6 +67,7 @@ impl TestBroker {
         });
         TestBroker {
             addr,
+            broker,
             _dir: dir,
             stop: Some(stop),
         }
