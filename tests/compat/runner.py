@@ -27,7 +27,7 @@ BROKER_START_TIMEOUT_S = 30  # from spawn until the port accepts connections
 BROKER_STOP_TIMEOUT_S = 30  # from SIGTERM until exit, before SIGKILL
 PHASE_TIMEOUT_S = 150  # one scenario phase; the scenarios' own waits are shorter (60 s)
 PHASE_TIMEOUT_MIN_S = 5  # a phase started just before the suite deadline still gets this
-SUITE_DEADLINE_S = 540  # no phase runs past this; what is left counts as failed (~10 min)
+SUITE_DEADLINE_S = 900  # no phase runs past this; what is left counts as failed (15 min)
 LOG_TAIL_LINES = 40
 
 RESTART = "restart-broker"  # SIGTERM (must exit 0), then start on the same port and data dir
