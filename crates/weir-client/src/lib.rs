@@ -36,6 +36,7 @@ mod metadata;
 mod offsets;
 pub mod partitioner;
 mod producer;
+pub mod quotas;
 pub mod sasl;
 pub mod scram_users;
 pub mod tls;
