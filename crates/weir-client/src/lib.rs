@@ -39,6 +39,7 @@ mod producer;
 pub mod quotas;
 pub mod sasl;
 pub mod scram_users;
+mod throttle;
 pub mod tls;
 mod transactions;
 mod versions;
