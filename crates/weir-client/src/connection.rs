@@ -21,8 +21,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::IoSlice;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
