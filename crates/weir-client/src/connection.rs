@@ -15,8 +15,8 @@
 //!
 //! Throttling (KIP-219, as Kafka's Java client does it): a response with `throttle_time_ms`
 //! above 0 mutes the connection: the writer sends nothing more to that broker until that many
-//! ms have passed since the response was read; requests queued meanwhile wait, and their
-//! timeout starts only once the mute is over.
+//! ms have passed since the response was decoded; requests queued meanwhile wait, and a
+//! request's timeout counts from the end of the latest mute when that is later.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -100,10 +100,9 @@ impl Mute {
         guard.filter(|t| *t > Instant::now())
     }
 
-    /// Ms left of the mute (0 when none).
-    fn remaining_ms(&self) -> u64 {
-        self.until()
-            .map_or(0, |t| (t - Instant::now()).as_millis() as u64)
+    /// The end of the latest mute, passed or not.
+    fn last_end(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -139,23 +138,32 @@ pub(crate) struct PendingResponse {
 }
 
 impl PendingResponse {
-    /// Waits for the answer (at most the request timeout, after which the connection is
-    /// marked dead: a late answer could no longer be matched safely).
-    pub(crate) async fn wait(self) -> Result<ResponseBody, ClientError> {
+    /// Waits for the answer (at most the request timeout, counted from the later of this call
+    /// and the end of the connection's latest mute, since a muted request is not sent; after
+    /// it the connection is marked dead: a late answer could no longer be matched safely).
+    pub(crate) async fn wait(mut self) -> Result<ResponseBody, ClientError> {
         let api = self.api_key.name();
-        let frame =
-            match tokio::time::timeout(Duration::from_millis(self.timeout_ms), self.rx).await {
-                Err(_) => {
-                    self.dead.store(true, Ordering::Release);
-                    return Err(ClientError::Timeout {
-                        api,
-                        addr: self.addr,
-                        timeout_ms: self.timeout_ms,
-                    });
-                }
-                Ok(Err(_)) => return Err(ClientError::ConnectionClosed { addr: self.addr }),
-                Ok(Ok(result)) => result?,
-            };
+        let allowance = Duration::from_millis(self.timeout_ms);
+        let started = Instant::now();
+        let received = loop {
+            let from = self.mute.last_end().map_or(started, |end| end.max(started));
+            match tokio::time::timeout_at((from + allowance).into(), &mut self.rx).await {
+                Err(_) if self.mute.last_end().is_some_and(|end| end > from) => continue,
+                other => break other,
+            }
+        };
+        let frame = match received {
+            Err(_) => {
+                self.dead.store(true, Ordering::Release);
+                return Err(ClientError::Timeout {
+                    api,
+                    addr: self.addr,
+                    timeout_ms: self.timeout_ms,
+                });
+            }
+            Ok(Err(_)) => return Err(ClientError::ConnectionClosed { addr: self.addr }),
+            Ok(Ok(result)) => result?,
+        };
         let (_, body) = decode_response(self.api_key, self.version, frame).map_err(|source| {
             ClientError::Decode {
                 api,
@@ -381,10 +389,7 @@ impl Connection {
             api_key,
             version,
             addr: self.addr.clone(),
-            timeout_ms: self
-                .settings
-                .request_timeout_ms
-                .saturating_add(self.mute.remaining_ms()),
+            timeout_ms: self.settings.request_timeout_ms,
             dead: self.dead.clone(),
             mute: self.mute.clone(),
             rx,
@@ -590,7 +595,10 @@ mod tests {
     use weir_protocol::api::{api_versions_response, decode_request, encode_response};
 
     /// The throttle time a fake broker puts on its second answer, in ms.
-    const THROTTLE_MS: i32 = 400;
+    const THROTTLE_MS: i32 = 1_000;
+    /// The request timeout, shorter than the throttle: a muted request's timeout starts when
+    /// the mute ends.
+    const TIMEOUT_MS: u64 = 600;
 
     /// A fake broker answering every request with ApiVersions, its second answer (the first
     /// after negotiation) throttled; sends the arrival instant of each request.
@@ -631,7 +639,7 @@ mod tests {
         let settings = ConnectionSettings {
             client_id: None,
             connect_timeout_ms: 5_000,
-            request_timeout_ms: 5_000,
+            request_timeout_ms: TIMEOUT_MS,
             response_frame_bytes_max: 1 << 20,
             requests_in_flight_max: 5,
             sasl: None,
