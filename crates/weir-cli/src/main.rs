@@ -52,6 +52,8 @@ enum Command {
     Group(client_cmd::group::GroupArgs),
     /// ACLs: add, list, remove (CreateAcls, DescribeAcls, DeleteAcls).
     Acl(client_cmd::acl::AclArgs),
+    /// Client quotas: set, list, remove (AlterClientQuotas, DescribeClientQuotas).
+    Quota(client_cmd::quota::QuotaArgs),
     /// Transactions: list, describe (state, producer, open partitions).
     Txn(client_cmd::txn::TxnArgs),
     /// SCRAM users of a data directory, offline: add, delete, list.
@@ -108,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => client_cmd::replay::run(args).map(|()| ExitCode::SUCCESS),
         Command::Group(args) => client_cmd::group::run(args).map(|()| ExitCode::SUCCESS),
         Command::Acl(args) => client_cmd::acl::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Quota(args) => client_cmd::quota::run(args).map(|()| ExitCode::SUCCESS),
         Command::Txn(args) => client_cmd::txn::run(args).map(|()| ExitCode::SUCCESS),
         Command::Top(args) => top::run(args).map(|()| ExitCode::SUCCESS),
         Command::User(args) => user_cmd::run(args).map(|()| ExitCode::SUCCESS),

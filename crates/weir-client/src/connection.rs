@@ -12,13 +12,18 @@
 //! The first request on a connection is ApiVersions; the versions used afterwards are
 //! min(this client's max, the broker's max) per API, refused clearly when the ranges do not
 //! overlap.
+//!
+//! Throttling (KIP-219, as Kafka's Java client does it): a response with `throttle_time_ms`
+//! above 0 mutes the connection: the writer sends nothing more to that broker until that many
+//! ms have passed since the response was decoded; requests queued meanwhile wait, and a
+//! request's timeout counts from the end of the latest mute when that is later.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::IoSlice;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -72,6 +77,35 @@ struct InFlight {
     reply: Reply,
 }
 
+/// Until when a connection sends nothing: the latest end of a broker's throttle time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mute(Arc<Mutex<Option<Instant>>>);
+
+impl Mute {
+    /// Mutes until `ms` from now, unless already muted for longer.
+    fn extend(&self, ms: i32) {
+        if ms <= 0 {
+            return;
+        }
+        let until = Instant::now() + Duration::from_millis(ms as u64);
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none_or(|t| t < until) {
+            *guard = Some(until);
+        }
+    }
+
+    /// The end of the mute, if it is still ahead.
+    fn until(&self) -> Option<Instant> {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard.filter(|t| *t > Instant::now())
+    }
+
+    /// The end of the latest mute, passed or not.
+    fn last_end(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A live connection; cheap to share (`Arc`).
 #[derive(Debug)]
 pub(crate) struct Connection {
@@ -80,6 +114,7 @@ pub(crate) struct Connection {
     tx: mpsc::Sender<Outgoing>,
     next_correlation_id: AtomicI32,
     dead: Arc<AtomicBool>,
+    mute: Mute,
     versions: VersionTable,
 }
 
@@ -98,27 +133,37 @@ pub(crate) struct PendingResponse {
     addr: String,
     timeout_ms: u64,
     dead: Arc<AtomicBool>,
+    mute: Mute,
     rx: oneshot::Receiver<Result<Bytes, ClientError>>,
 }
 
 impl PendingResponse {
-    /// Waits for the answer (at most the request timeout, after which the connection is
-    /// marked dead: a late answer could no longer be matched safely).
-    pub(crate) async fn wait(self) -> Result<ResponseBody, ClientError> {
+    /// Waits for the answer (at most the request timeout, counted from the later of this call
+    /// and the end of the connection's latest mute, since a muted request is not sent; after
+    /// it the connection is marked dead: a late answer could no longer be matched safely).
+    pub(crate) async fn wait(mut self) -> Result<ResponseBody, ClientError> {
         let api = self.api_key.name();
-        let frame =
-            match tokio::time::timeout(Duration::from_millis(self.timeout_ms), self.rx).await {
-                Err(_) => {
-                    self.dead.store(true, Ordering::Release);
-                    return Err(ClientError::Timeout {
-                        api,
-                        addr: self.addr,
-                        timeout_ms: self.timeout_ms,
-                    });
-                }
-                Ok(Err(_)) => return Err(ClientError::ConnectionClosed { addr: self.addr }),
-                Ok(Ok(result)) => result?,
-            };
+        let allowance = Duration::from_millis(self.timeout_ms);
+        let started = Instant::now();
+        let received = loop {
+            let from = self.mute.last_end().map_or(started, |end| end.max(started));
+            match tokio::time::timeout_at((from + allowance).into(), &mut self.rx).await {
+                Err(_) if self.mute.last_end().is_some_and(|end| end > from) => continue,
+                other => break other,
+            }
+        };
+        let frame = match received {
+            Err(_) => {
+                self.dead.store(true, Ordering::Release);
+                return Err(ClientError::Timeout {
+                    api,
+                    addr: self.addr,
+                    timeout_ms: self.timeout_ms,
+                });
+            }
+            Ok(Err(_)) => return Err(ClientError::ConnectionClosed { addr: self.addr }),
+            Ok(Ok(result)) => result?,
+        };
         let (_, body) = decode_response(self.api_key, self.version, frame).map_err(|source| {
             ClientError::Decode {
                 api,
@@ -128,6 +173,11 @@ impl PendingResponse {
         })?;
         if body.api_key() != self.api_key {
             return Err(ClientError::UnexpectedResponse { api });
+        }
+        let throttle_ms = crate::throttle::throttle_time_ms(&body);
+        if throttle_ms > 0 {
+            tracing::debug!(addr = %self.addr, api, throttle_ms, "throttled by the broker");
+            self.mute.extend(throttle_ms);
         }
         Ok(body)
     }
@@ -183,12 +233,14 @@ impl Connection {
         let (tx, rx) = mpsc::channel(REQUESTS_QUEUED_MAX);
         let (in_flight_tx, in_flight_rx) = mpsc::channel(settings.requests_in_flight_max.max(1));
         let dead = Arc::new(AtomicBool::new(false));
+        let mute = Mute::default();
         tokio::spawn(write_loop(
             rx,
             writer,
             in_flight_tx,
             addr.to_string(),
             dead.clone(),
+            mute.clone(),
         ));
         tokio::spawn(read_loop(
             reader,
@@ -203,6 +255,7 @@ impl Connection {
             tx,
             next_correlation_id: AtomicI32::new(0),
             dead,
+            mute,
             versions: VersionTable::default(),
         };
         conn.versions = conn.negotiate().await?;
@@ -338,6 +391,7 @@ impl Connection {
             addr: self.addr.clone(),
             timeout_ms: self.settings.request_timeout_ms,
             dead: self.dead.clone(),
+            mute: self.mute.clone(),
             rx,
         })
     }
@@ -416,8 +470,13 @@ async fn write_loop(
     in_flight: mpsc::Sender<InFlight>,
     addr: String,
     dead: Arc<AtomicBool>,
+    mute: Mute,
 ) {
     while let Some(out) = rx.recv().await {
+        // Muted by a throttle time: nothing goes out until it has passed.
+        while let Some(until) = mute.until() {
+            tokio::time::sleep_until(until.into()).await;
+        }
         if let Some((correlation_id, reply)) = out.reply {
             // Queued for the reader before the bytes go out, so the answer always finds it;
             // waiting here for room is what caps the requests in flight.
@@ -526,5 +585,97 @@ async fn read_frame(
                 addr: addr.to_string(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+    use weir_protocol::api::{api_versions_response, decode_request, encode_response};
+
+    /// The throttle time a fake broker puts on its second answer, in ms.
+    const THROTTLE_MS: i32 = 1_000;
+    /// The request timeout, shorter than the throttle: a muted request's timeout starts when
+    /// the mute ends.
+    const TIMEOUT_MS: u64 = 600;
+
+    /// A fake broker answering every request with ApiVersions, its second answer (the first
+    /// after negotiation) throttled; sends the arrival instant of each request.
+    async fn fake_broker(listener: TcpListener, arrivals: mpsc::UnboundedSender<Instant>) {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = BytesMut::new();
+        for n in 0.. {
+            let frame = loop {
+                if let Some(f) = take_frame(&mut buf, 1 << 20).unwrap() {
+                    break f;
+                }
+                if socket.read_buf(&mut buf).await.unwrap() == 0 {
+                    return;
+                }
+            };
+            let _ = arrivals.send(Instant::now());
+            let req = decode_request(frame).unwrap();
+            let mut body = api_versions_response(false);
+            body.throttle_time_ms = if n == 1 { THROTTLE_MS } else { 0 };
+            let out = encode_response(
+                req.header.correlation_id,
+                req.header.api_version,
+                &ResponseBody::ApiVersions(body),
+            )
+            .unwrap();
+            for chunk in out.chunks() {
+                socket.write_all(chunk).await.unwrap();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_throttled_answer_holds_back_the_next_request() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
+        tokio::spawn(fake_broker(listener, arrivals_tx));
+        let settings = ConnectionSettings {
+            client_id: None,
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: TIMEOUT_MS,
+            response_frame_bytes_max: 1 << 20,
+            requests_in_flight_max: 5,
+            sasl: None,
+            tls: None,
+        };
+        let conn = Connection::open(&addr, settings).await.unwrap();
+        let ask = || RequestBody::ApiVersions(ApiVersionsRequest::default());
+        let throttled = conn.send_at(ApiKey::ApiVersions, 3, ask()).await.unwrap();
+        let answered = throttled.wait().await.unwrap();
+        assert_eq!(crate::throttle::throttle_time_ms(&answered), THROTTLE_MS);
+        let answered_at = Instant::now();
+        conn.send_at(ApiKey::ApiVersions, 3, ask())
+            .await
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        let mut at = Vec::new();
+        while let Ok(t) = arrivals.try_recv() {
+            at.push(t);
+        }
+        assert_eq!(at.len(), 3);
+        // The third request left only once the throttle time had passed since the answer.
+        let held = at[2].duration_since(answered_at);
+        assert!(
+            held >= Duration::from_millis(THROTTLE_MS as u64 - 20),
+            "sent {held:?} after a {THROTTLE_MS} ms throttle"
+        );
+        // An unthrottled answer holds nothing back.
+        let before = Instant::now();
+        conn.send_at(ApiKey::ApiVersions, 3, ask())
+            .await
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        assert!(before.elapsed() < Duration::from_millis(THROTTLE_MS as u64 / 2));
     }
 }

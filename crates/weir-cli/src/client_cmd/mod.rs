@@ -1,4 +1,4 @@
-//! The Kafka client commands (`weir topic|produce|consume|replay|group|acl`), built on
+//! The Kafka client commands (`weir topic|produce|consume|replay|group|acl|quota`), built on
 //! `weir-client`: plain Kafka protocol, so they work against any Kafka-compatible broker.
 //! See `docs/cli.md` for every command and the behaviours chosen.
 
@@ -8,6 +8,7 @@ pub mod consume;
 pub mod format;
 pub mod group;
 pub mod produce;
+pub mod quota;
 pub mod replay;
 pub mod topic;
 pub mod txn;
