@@ -125,7 +125,10 @@ fn clean_once(root: &Path, pristine: &Path, n: usize) -> (Duration, Duration) {
         .clean(NOW_MS, &CleanerConfig::default())
         .expect("clean")
         .expect("something to clean");
-    let took = (t.elapsed(), Duration::from_nanos(thread_cpu_ns() - cpu));
+    let took = (
+        t.elapsed(),
+        Duration::from_nanos(thread_cpu_ns().saturating_sub(cpu)),
+    );
     black_box(out);
     drop(log);
     std::fs::remove_dir_all(&dir).expect("cleanup");
@@ -141,7 +144,10 @@ fn read_once(files: &[PathBuf], buf: &mut [u8]) -> (Duration, Duration) {
             black_box(&buf);
         }
     }
-    (t.elapsed(), Duration::from_nanos(thread_cpu_ns() - cpu))
+    (
+        t.elapsed(),
+        Duration::from_nanos(thread_cpu_ns().saturating_sub(cpu)),
+    )
 }
 
 /// The interleaved summary (see the module documentation).

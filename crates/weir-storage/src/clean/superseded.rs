@@ -44,9 +44,9 @@ impl Superseded {
             && let Some((_, to)) = self.ranges.last_mut()
             && *to == h.base_offset
         {
-            *to = last + 1;
+            *to = last.saturating_add(1);
         } else if self.ranges.len() < MAPPED_RANGES_MAX {
-            self.ranges.push((h.base_offset, last + 1));
+            self.ranges.push((h.base_offset, last.saturating_add(1)));
             self.open = true;
         } else {
             self.open = false;
@@ -59,7 +59,7 @@ impl Superseded {
             && let (Some((_, to)), Some(last)) = (self.ranges.last_mut(), h.last_offset())
             && *to == h.base_offset
         {
-            *to = last + 1;
+            *to = last.saturating_add(1);
         }
     }
 
